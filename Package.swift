@@ -1,0 +1,80 @@
+// swift-tools-version:6.0
+//
+// buse: a user-space block device service reached through NBD.
+//
+// Dependencies point inward: BlockDevices (the core protocol) depends on
+// nothing; devices and layers depend on it; NBDProtocol has no I/O; NBDServer
+// joins protocol and devices to sockets; the `buse` executable joins all.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "buse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "buse", targets: ["buse"]),
+        .library(name: "BlockDevices", targets: ["BlockDevices"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // The core abstraction: what a block device is and promises.
+        .target(name: "BlockDevices", swiftSettings: strict),
+        // Wrappers that forward by default: emulation, read-only, offset, faults, delay.
+        .target(name: "DeviceLayers", dependencies: ["BlockDevices"], swiftSettings: strict),
+        // Small typed C shims for calls Swift cannot make directly (ioctl, mallopt).
+        .target(name: "CSystemShims"),
+        // Devices on this host: sparse memory and a file or block device.
+        .target(
+            name: "LocalDevices",
+            dependencies: ["BlockDevices", "CSystemShims"],
+            swiftSettings: strict),
+        // Device URIs (`file:/path?size=1G`, `memory:1G`) and how to open them.
+        .target(
+            name: "DeviceCatalog",
+            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices"],
+            swiftSettings: strict),
+        // The NBD wire protocol as codecs and state machines, with no I/O.
+        .target(name: "NBDProtocol", swiftSettings: strict),
+        // Sockets, connections and exports: joins NBDProtocol to devices.
+        .target(
+            name: "NBDServer",
+            dependencies: [
+                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "buse",
+            dependencies: [
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "BlockDevicesTests",
+            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "NBDProtocolTests",
+            dependencies: ["NBDProtocol"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "NBDServerTests",
+            dependencies: [
+                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,44 @@
+#define _GNU_SOURCE
+#include "CSystemShims.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <malloc.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+int buse_block_device_size(int fd, uint64_t *size) {
+    return ioctl(fd, BLKGETSIZE64, size);
+}
+
+int buse_punch_hole(int fd, uint64_t offset, uint64_t length) {
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+}
+
+int buse_zero_range(int fd, uint64_t offset, uint64_t length) {
+    return fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+}
+
+int buse_allocate(int fd, uint64_t offset, uint64_t length) {
+    return fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
+}
+
+ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t offset) {
+    struct iovec vector = { .iov_base = (void *)buffer, .iov_len = length };
+    return pwritev2(fd, &vector, 1, (off_t)offset, RWF_DSYNC);
+}
+
+void buse_keep_freed_memory(size_t threshold) {
+    mallopt(M_MMAP_THRESHOLD, (int)threshold);
+    mallopt(M_TRIM_THRESHOLD, (int)(threshold * 2));
+}
+
+off_t buse_seek_data(int fd, uint64_t offset) {
+    return lseek(fd, (off_t)offset, SEEK_DATA);
+}
+
+off_t buse_seek_hole(int fd, uint64_t offset) {
+    return lseek(fd, (off_t)offset, SEEK_HOLE);
+}

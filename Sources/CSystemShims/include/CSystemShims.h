@@ -1,0 +1,37 @@
+// Typed wrappers for system calls Swift cannot call directly or whose
+// constants do not import: variadic ioctl, fallocate mode bits, pwritev2
+// flags and mallopt. Each function says why it exists.
+#ifndef BUSE_C_SYSTEM_SHIMS_H
+#define BUSE_C_SYSTEM_SHIMS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// The size in bytes of a block device (BLKGETSIZE64); ioctl is variadic.
+// Returns 0 or -1 with errno set.
+int buse_block_device_size(int fd, uint64_t *size);
+
+// Deallocates a range, keeping the file size (FALLOC_FL_PUNCH_HOLE | KEEP_SIZE):
+// the range reads as zeros afterwards. Returns 0 or -1 with errno set.
+int buse_punch_hole(int fd, uint64_t offset, uint64_t length);
+
+// Zeroes a range, leaving it allocated (FALLOC_FL_ZERO_RANGE | KEEP_SIZE).
+int buse_zero_range(int fd, uint64_t offset, uint64_t length);
+
+// Allocates a range without changing its content (mode 0, KEEP_SIZE).
+int buse_allocate(int fd, uint64_t offset, uint64_t length);
+
+// Writes with RWF_DSYNC: the data of just this write is on stable storage
+// when it returns (forced unit access). Returns bytes written or -1.
+ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t offset);
+
+// Stops glibc from returning large freed blocks to the kernel at once, so
+// payload buffers of up to 32 MiB are not mapped and unmapped per request.
+void buse_keep_freed_memory(size_t threshold);
+
+// lseek(SEEK_DATA) and lseek(SEEK_HOLE): the constants need _GNU_SOURCE,
+// which Swift's Glibc module does not define.
+off_t buse_seek_data(int fd, uint64_t offset);
+off_t buse_seek_hole(int fd, uint64_t offset);
+
+#endif

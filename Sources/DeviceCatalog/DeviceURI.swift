@@ -1,0 +1,75 @@
+/// A device named as operators write it: `SCHEME:PATH[?KEY=VALUE&FLAG...]`.
+///
+/// - `file:/var/lib/buse/vol1.img?size=10G`: a file (created sparse with
+///   that size when missing) or a block device (`file:/dev/sdb`);
+/// - `memory:1G`: sparse memory, gone when the process ends;
+/// - options common to all: `readonly`, and `offset=`/`length=` for a window.
+public struct DeviceURI: Sendable, Equatable, CustomStringConvertible {
+    public var scheme: String
+    public var path: String
+    public var options: [String: String]
+    public let text: String
+
+    public init(parsing text: String) throws(DeviceURIError) {
+        guard let colon = text.firstIndex(of: ":") else { throw .missingScheme(text) }
+        scheme = String(text[..<colon]).lowercased()
+        var rest = String(text[text.index(after: colon)...])
+        options = [:]
+        if let question = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: question)...].split(separator: "&") {
+                if let equals = pair.firstIndex(of: "=") {
+                    options[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+                } else {
+                    options[String(pair)] = ""
+                }
+            }
+            rest = String(rest[..<question])
+        }
+        // Accept file:///path as well as file:/path.
+        if rest.hasPrefix("//") { rest.removeFirst(2) }
+        path = rest
+        self.text = text
+        guard !path.isEmpty else { throw .missingPath(text) }
+    }
+
+    public var description: String { text }
+
+    /// A size option, parsed, or nil when absent.
+    public func size(_ key: String) throws(DeviceURIError) -> UInt64? {
+        guard let value = options[key] else { return nil }
+        guard let bytes = ByteSize.parse(value) else { throw .badOption(text, key, "expected a size such as 4096, 512M or 10G") }
+        return bytes
+    }
+
+    /// A boolean option: present (or `=1`, `=true`, `=yes`) means true.
+    public func flag(_ key: String) -> Bool {
+        guard let value = options[key] else { return false }
+        return ["", "1", "true", "yes", "on"].contains(value.lowercased())
+    }
+}
+
+public enum DeviceURIError: Error, CustomStringConvertible {
+    case missingScheme(String)
+    case missingPath(String)
+    case unknownScheme(String, known: [String])
+    case badOption(String, String, String)
+    case unknownOption(String, String, allowed: [String])
+    case cannotOpen(String, String)
+
+    public var description: String {
+        switch self {
+        case let .missingScheme(text):
+            "device \"\(text)\" has no scheme; write it as file:/path/to/image?size=10G or memory:1G"
+        case let .missingPath(text):
+            "device \"\(text)\" names no path or size after its scheme"
+        case let .unknownScheme(text, known):
+            "device \"\(text)\" has an unknown scheme; known schemes: \(known.joined(separator: ", "))"
+        case let .badOption(text, key, why):
+            "device \"\(text)\": option \(key): \(why)"
+        case let .unknownOption(text, key, allowed):
+            "device \"\(text)\": unknown option \"\(key)\"; allowed: \(allowed.joined(separator: ", "))"
+        case let .cannotOpen(text, why):
+            "device \"\(text)\": \(why)"
+        }
+    }
+}

@@ -1,0 +1,36 @@
+public import BlockDevices
+
+/// Presents a device as read-only: the engine then refuses writes with EPERM
+/// before they arrive, and this layer refuses any that still do.
+public struct ReadOnlyDevice: DeviceLayer {
+    public let lower: any BlockDevice
+
+    public init(_ lower: any BlockDevice) { self.lower = lower }
+
+    public var capabilities: DeviceCapabilities {
+        var result = lower.capabilities
+        result.isReadOnly = true
+        result.fua = .none
+        result.canTrim = false
+        result.zero = .none
+        result.canFastZero = false
+        // With no writes, every connection trivially sees the same data.
+        result.isMultiConnSafe = true
+        return result
+    }
+
+    public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
+        throw DeviceError(.permission, "write to a read-only device")
+    }
+
+    public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
+        throw DeviceError(.permission, "trim on a read-only device")
+    }
+
+    public func zero(at offset: UInt64, length: UInt64, options: ZeroOptions) async throws(DeviceError) {
+        throw DeviceError(.permission, "zero on a read-only device")
+    }
+
+    /// Nothing was written through this layer, so there is nothing to flush.
+    public func flush() async throws(DeviceError) {}
+}

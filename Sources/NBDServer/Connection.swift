@@ -1,0 +1,101 @@
+import BlockDevices
+public import Logging
+public import NBDProtocol
+import Synchronization
+
+/// One client connection, from handshake to close.
+///
+/// Lifecycle: ``run()`` is called on the connection's own reader thread. It
+/// negotiates (unless the connection starts in transmission, as the kernel
+/// path does), then reads requests one after another. Each valid request is
+/// executed in its own task, so many are in flight and replies leave in any
+/// order through the ``ReplyChannel``. The reader stops reading while the
+/// in-flight limits are reached. The connection ends on NBD_CMD_DISC, when
+/// the client closes, on a protocol violation (logged; only this connection
+/// closes), or when the server shuts down; in every case it waits for its
+/// requests in flight before closing the socket.
+public final class Connection: Sendable {
+    struct Gate {
+        var requests = 0
+        var bytes = 0
+        /// Set when the server is shutting down: new requests get ESHUTDOWN.
+        var draining = false
+    }
+
+    let socket: Socket
+    let exports: ExportTable
+    let limits: ConnectionLimits
+    let pool: BufferPool
+    let logger: Logger
+    let gate = ConditionLock(Gate())
+    private let startingSession: NegotiatedSession?
+
+    /// Serves a client that will negotiate.
+    public init(socket: Socket, exports: ExportTable, limits: ConnectionLimits, pool: BufferPool, logger: Logger) {
+        self.socket = socket
+        self.exports = exports
+        self.limits = limits
+        self.pool = pool
+        self.logger = logger
+        self.startingSession = nil
+    }
+
+    /// Serves a peer that starts in transmission with `session` already
+    /// settled (the kernel's end of a socketpair).
+    public init(
+        socket: Socket, export: Export, session: NegotiatedSession, limits: ConnectionLimits, pool: BufferPool,
+        logger: Logger
+    ) {
+        self.socket = socket
+        self.exports = ExportTable([export])
+        self.limits = limits
+        self.pool = pool
+        self.logger = logger
+        self.startingSession = session
+    }
+
+    /// Negotiates and serves until the connection ends; blocks the calling thread.
+    public func run() {
+        defer { socket.close() }
+        let session: NegotiatedSession
+        if let startingSession {
+            session = startingSession
+        } else {
+            do {
+                guard let negotiated = try negotiate() else { return }
+                session = negotiated
+            } catch {
+                logEnd(error, phase: "negotiation")
+                return
+            }
+        }
+        guard let export = exports.lookup(session.export.name) else {
+            preconditionFailure("negotiation chose export \(session.export.name), which is not in the table")
+        }
+        logger.info("serving export", metadata: [
+            "export": "\(export.name)", "structured-replies": "\(session.structuredReplies)",
+        ])
+        Transmission(connection: self, export: export, session: session).run()
+    }
+
+    /// Makes new requests fail with ESHUTDOWN; requests in flight finish.
+    public func beginDraining() {
+        gate.withLock { $0.draining = true }
+        gate.broadcast()
+    }
+
+    /// Blocks until no request of this connection is in flight.
+    public func waitUntilIdle() {
+        gate.wait(until: { $0.requests == 0 }) { _ in }
+    }
+
+    /// Ends the connection: the reader sees end of stream and stops.
+    public func terminate() { socket.shutdown() }
+
+    func logEnd(_ error: SocketError, phase: String) {
+        switch error {
+        case .closed: logger.debug("client closed the connection", metadata: ["phase": "\(phase)"])
+        default: logger.warning("connection ended: \(error)", metadata: ["phase": "\(phase)"])
+        }
+    }
+}

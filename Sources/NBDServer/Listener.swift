@@ -1,0 +1,121 @@
+import Glibc
+
+/// A listening socket and its accept loop (on its own thread).
+final class Listener: Sendable {
+    let address: ListenAddress
+    let descriptor: Int32
+    /// The port actually bound (differs from the asked one when it was 0).
+    let boundPort: UInt16
+
+    init(_ address: ListenAddress) throws(ListenError) {
+        self.address = address
+        switch address {
+        case let .tcp(host, port):
+            (descriptor, boundPort) = try Self.bindTCP(host: host, port: port, address: address)
+        case let .unix(path):
+            descriptor = try Self.bindUnix(path: path, address: address)
+            boundPort = 0
+        }
+        guard listen(descriptor, 128) == 0 else {
+            let code = errno
+            Glibc.close(descriptor)
+            throw .system("listen", address, code)
+        }
+    }
+
+    /// Accepts until the listener is closed, handing each socket to `accepted`.
+    func acceptLoop(_ accepted: @Sendable (Socket) -> Void) {
+        while true {
+            let client = accept(descriptor, nil, nil)
+            if client < 0 {
+                if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE { continue }
+                return  // closed by shutdown
+            }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            var one: Int32 = 1
+            // Replies are written whole; Nagle would only add latency.
+            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            accepted(Socket(descriptor: client))
+        }
+    }
+
+    /// Stops accepting: wakes the accept loop and removes a Unix socket's file.
+    func close() {
+        Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
+        Glibc.close(descriptor)
+        if case let .unix(path) = address { unlink(path) }
+    }
+
+    private static func bindTCP(host: String, port: UInt16, address: ListenAddress) throws(ListenError) -> (Int32, UInt16) {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &results)
+        guard status == 0, let first = results else {
+            throw .badAddress(host, String(cString: gai_strerror(status)))
+        }
+        defer { freeaddrinfo(results) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .system("socket", address, errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw .system("bind", address, code)
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let bound = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> UInt16 in
+                getsockname(fd, pointer, &length)
+                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+            }
+        }
+        return (fd, bound)
+    }
+
+    private static func bindUnix(path: String, address: ListenAddress) throws(ListenError) -> Int32 {
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: socketAddress.sun_path)
+        guard path.utf8.count < capacity else { throw .badAddress(path, "a Unix socket path must be under \(capacity) bytes") }
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .system("socket", address, errno) }
+        // A socket file left by a previous run that died is stale: replace it.
+        if connectable(path) == false { unlink(path) }
+        let result = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw .system("bind", address, code)
+        }
+        return fd
+    }
+
+    /// Whether a server answers at `path`; nil when there is no file there.
+    private static func connectable(_ path: String) -> Bool? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        guard (status.st_mode & S_IFMT) == S_IFSOCK else { return true }  // not ours to remove
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { Glibc.close(probe) }
+        let result = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return result == 0
+    }
+}

@@ -1,0 +1,95 @@
+import Glibc
+
+/// A connected stream socket (TCP, Unix or one end of a socketpair), with the
+/// blocking reads and writes the connection threads use. Thin over the system
+/// calls; errno becomes ``SocketError`` right here.
+public struct Socket: Sendable {
+    public let descriptor: Int32
+
+    public init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// Fills `buffer` entirely. Throws `.closed` on a clean end of stream
+    /// before the first byte, `.truncated` on one in the middle.
+    public func readExactly(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) {
+        var done = 0
+        while done < buffer.count {
+            let result = recv(descriptor, buffer.baseAddress! + done, buffer.count - done, 0)
+            if result > 0 {
+                done += result
+            } else if result == 0 {
+                throw done == 0 ? .closed : .truncated
+            } else if errno != EINTR {
+                throw .system("recv", errno)
+            }
+        }
+    }
+
+    /// Reads whatever is available, at least one byte; 0 means end of stream.
+    public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
+        while true {
+            let result = recv(descriptor, buffer.baseAddress!, buffer.count, 0)
+            if result >= 0 { return result }
+            if errno != EINTR { throw .system("recv", errno) }
+        }
+    }
+
+    public func readExactly(count: Int) throws(SocketError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        try bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(SocketError) in try readExactly(into: buffer) }
+        }.get()
+        return bytes
+    }
+
+    /// Reads and discards `count` bytes in small pieces, never holding them.
+    public func skip(_ count: UInt64) throws(SocketError) {
+        var remaining = count
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { scratch.deallocate() }
+        while remaining > 0 {
+            let piece = Int(min(remaining, UInt64(scratch.count)))
+            try readExactly(into: UnsafeMutableRawBufferPointer(rebasing: scratch[..<piece]))
+            remaining -= UInt64(piece)
+        }
+    }
+
+    /// Writes all of `bytes`, blocking as needed.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SocketError) {
+        var done = 0
+        while done < bytes.count {
+            let result = send(descriptor, bytes.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+            if result >= 0 {
+                done += result
+            } else if errno != EINTR {
+                throw .system("send", errno)
+            }
+        }
+    }
+
+    public func writeAll(_ bytes: [UInt8]) throws(SocketError) {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(SocketError) in try writeAll(buffer) }
+        }.get()
+    }
+
+    /// Stops further reads and writes, waking a thread blocked in either.
+    public func shutdown() { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+
+    public func close() { _ = Glibc.close(descriptor) }
+}
+
+public enum SocketError: Error, CustomStringConvertible, Equatable {
+    /// The peer closed the connection cleanly between frames.
+    case closed
+    /// The peer closed the connection in the middle of a frame.
+    case truncated
+    case system(String, Int32)
+
+    public var description: String {
+        switch self {
+        case .closed: "connection closed by peer"
+        case .truncated: "connection closed by peer in the middle of a frame"
+        case let .system(call, code): "\(call): \(String(cString: strerror(code)))"
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Glibc
+
+/// Starts a detached system thread for work that blocks: a connection's
+/// reader and writer, a listener's accept loop, the kernel's NBD_DO_IT.
+/// Blocking calls never run on Swift's cooperative pool, which has one thread
+/// per core (two here) and would stall every task.
+enum SystemThread {
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    static func start(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        // Connection threads need little stack; 512 KiB keeps many connections cheap.
+        pthread_attr_setstacksize(&attributes, 512 * 1024)
+        let result = pthread_create(&thread, &attributes, { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        pthread_attr_destroy(&attributes)
+        precondition(result == 0, "pthread_create failed: \(result)")
+    }
+}

@@ -1,0 +1,127 @@
+import BlockDevices
+import Logging
+import NBDProtocol
+
+/// The transmission phase of one connection: the reader loop.
+///
+/// Per request: decode the header, validate it (``RequestValidation``, the
+/// one place where requests are checked), wait for room under the in-flight
+/// limits, read a WRITE's payload into a pooled buffer, and start a task that
+/// executes it and sends the reply. Invalid requests are answered at once
+/// (and an invalid WRITE's payload is still read and dropped, so the stream
+/// stays in step). A bad magic means the stream cannot be trusted: the
+/// connection closes.
+struct Transmission: Sendable {
+    let connection: Connection
+    let export: Export
+    let session: NegotiatedSession
+    let validation: RequestValidation
+    let replies: ReplyChannel
+
+    init(connection: Connection, export: Export, session: NegotiatedSession) {
+        self.connection = connection
+        self.export = export
+        self.session = session
+        self.validation = RequestValidation(session: session)
+        let gate = connection.gate
+        self.replies = ReplyChannel(
+            socket: connection.socket, pool: connection.pool,
+            completed: { count, bytes in
+                gate.withLock {
+                    $0.requests -= count
+                    $0.bytes -= bytes
+                }
+                gate.broadcast()
+            },
+            onFailure: { [connection] error in
+                connection.logger.warning("cannot send replies: \(error); closing the connection")
+                connection.terminate()
+            })
+    }
+
+    var logger: Logger { connection.logger }
+
+    func run() {
+        var stream = ReadAheadBuffer()
+        defer {
+            // Every request in flight finishes and is answered before the socket closes.
+            connection.waitUntilIdle()
+            replies.close()
+        }
+        do {
+            while try serveNext(&stream) {}
+        } catch {
+            connection.logEnd(error, phase: "transmission")
+        }
+    }
+
+    /// Reads and dispatches one request. False when the client disconnected.
+    private func serveNext(_ stream: inout ReadAheadBuffer) throws(SocketError) -> Bool {
+        let header = try stream.next(ProtocolLimits.requestHeaderLength, from: connection.socket)
+        let request: Request
+        switch Result(catching: { () throws(Request.DecodeError) in try Request.decode(header) }) {
+        case let .success(decoded): request = decoded
+        case let .failure(error):
+            logger.warning("closing connection: \(error) in a request header")
+            return false
+        }
+        if request.command == .disconnect {
+            logger.debug("client sent NBD_CMD_DISC")
+            return false
+        }
+        if let (error, reason) = validation.check(request) {
+            logger.warning("refused request: \(reason)", metadata: ["error": "\(error)"])
+            if request.hasPayload { try stream.skip(UInt64(request.length), from: connection.socket) }
+            admit(bytes: 0)
+            replies.send(errorReply(request, error, reason))
+            return true
+        }
+        let payloadLength = (request.command == .read || request.command == .write) ? Int(request.length) : 0
+        guard admit(bytes: payloadLength) else {
+            if request.hasPayload { try stream.skip(UInt64(request.length), from: connection.socket) }
+            replies.send(errorReply(request, .shutdown, "server is shutting down"))
+            return true
+        }
+        var buffer: PayloadBuffer?
+        if payloadLength > 0 {
+            let taken = connection.pool.take(payloadLength)
+            buffer = taken
+            if request.hasPayload {
+                do {
+                    try stream.fill(UnsafeMutableRawBufferPointer(rebasing: taken.data[..<payloadLength]), from: connection.socket)
+                } catch {
+                    connection.pool.release(taken)
+                    release(bytes: payloadLength, requests: 1)
+                    throw error
+                }
+            }
+        }
+        let held = buffer
+        Task { await execute(request, held, payloadLength) }
+        return true
+    }
+
+    /// Waits for room under the limits, then counts the request in. False
+    /// when the server is draining (the request is still counted, since its
+    /// ESHUTDOWN reply is in flight).
+    @discardableResult
+    private func admit(bytes: Int) -> Bool {
+        let limits = connection.limits
+        return connection.gate.wait(
+            until: { $0.draining || ($0.requests < limits.requestsInFlight && $0.bytes + bytes <= max(limits.bytesInFlight, bytes)) }
+        ) { gate in
+            gate.requests += 1
+            if gate.draining { return false }
+            gate.bytes += bytes
+            return true
+        }
+    }
+
+    func release(bytes: Int, requests: Int = 0) {
+        connection.gate.withLock {
+            $0.bytes -= bytes
+            $0.requests -= requests
+        }
+        connection.gate.broadcast()
+    }
+}

@@ -1,0 +1,160 @@
+import ArgumentParser
+import BlockDevices
+import DeviceCatalog
+import Glibc
+import Logging
+import NBDServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve block devices to NBD clients over TCP and Unix sockets.",
+        discussion: """
+            Each --export names a device; clients choose it by name (the empty name \
+            reaches the default export). The server runs until SIGINT or SIGTERM, \
+            then stops accepting, finishes requests in flight, flushes every device \
+            and exits 0.
+
+            Examples:
+              buse serve --export vol1=file:/var/lib/buse/vol1.img?size=10G
+              buse serve --export a=memory:1G --export b=file:/dev/sdb?readonly \\
+                         --listen 0.0.0.0:10809 --unix /run/buse.sock
+              buse serve --config /etc/buse/serve.yaml
+
+            Reach an export with:
+              nbdinfo nbd://127.0.0.1:10809/vol1
+              qemu-img info nbd://127.0.0.1:10809/vol1
+              nbd-client -N vol1 127.0.0.1 10809 /dev/nbd0
+            """)
+
+    @Option(
+        name: .customLong("export"),
+        help: ArgumentHelp("An export as NAME=DEVICE-URI. Repeat for several.", valueName: "name=uri"))
+    var exports: [String] = []
+
+    @Option(help: ArgumentHelp("A YAML file with listen addresses and exports (see `buse serve --help`).", valueName: "file"))
+    var config: String?
+
+    @Option(
+        name: .customLong("listen"),
+        help: ArgumentHelp("A TCP address to listen on, HOST:PORT or [IPV6]:PORT. Repeat for several. (default: 127.0.0.1:10809)", valueName: "address"))
+    var listen: [String] = []
+
+    @Option(name: .customLong("unix"), help: ArgumentHelp("A Unix socket path to listen on. Repeat for several.", valueName: "path"))
+    var unixSockets: [String] = []
+
+    @Flag(help: "Serve every export read-only.")
+    var readOnly = false
+
+    @Option(help: ArgumentHelp("The export served to clients that ask for the empty name. (default: the only export, if there is one)", valueName: "name"))
+    var defaultExport: String?
+
+    @Option(help: ArgumentHelp("Requests one connection may have in flight before buse stops reading from it.", valueName: "count"))
+    var maxRequests: Int = ConnectionLimits().requestsInFlight
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if exports.isEmpty && config == nil {
+            throw ValidationError("give at least one --export NAME=DEVICE-URI, or --config FILE")
+        }
+        for export in exports where !export.contains("=") {
+            throw ValidationError("--export \"\(export)\" must be NAME=DEVICE-URI, e.g. vol1=file:/var/lib/buse/vol1.img?size=10G")
+        }
+        guard (1...4096).contains(maxRequests) else {
+            throw ValidationError("--max-requests must be from 1 to 4096, not \(maxRequests)")
+        }
+    }
+
+    func run() async throws {
+        let file = try config.map(ServeConfiguration.load(path:))
+        var level = logLevel
+        if let text = file?.logLevel {
+            guard let parsed = Logger.Level(rawValue: text) else { throw CommandLineError("log-level \(text) is not a level") }
+            level = parsed
+        }
+        let logger = Logging.bootstrap(level: level)
+        let table = try openExports(file)
+        let addresses = try listenAddresses(file)
+        var limits = ConnectionLimits()
+        limits.requestsInFlight = maxRequests
+        let server = Server(exports: table, limits: limits, logger: logger)
+        let ports: [UInt16]
+        do {
+            ports = try server.start(listening: addresses)
+        } catch {
+            throw CommandLineError(error.description)
+        }
+        printHints(table, addresses, ports)
+        let signalNumber = await SignalWaiter.waitForTermination()
+        logger.notice("received signal \(signalNumber), shutting down gracefully")
+        await server.shutdown()
+    }
+
+    private func openExports(_ file: ServeConfiguration?) throws -> ExportTable {
+        var entries: [(name: String, uri: String, description: String, readOnly: Bool)] = []
+        for entry in file?.exports ?? [] {
+            entries.append((entry.name, entry.device, entry.description ?? "", entry.readOnly ?? false))
+        }
+        for flag in exports {
+            let equals = flag.firstIndex(of: "=")!
+            entries.append((String(flag[..<equals]), String(flag[flag.index(after: equals)...]), "", false))
+        }
+        var opened: [Export] = []
+        for entry in entries {
+            guard !entry.name.isEmpty, entry.name.utf8.count <= 4096 else {
+                throw CommandLineError("export name \"\(entry.name)\" must be 1 to 4096 bytes")
+            }
+            guard !opened.contains(where: { $0.name == entry.name }) else {
+                throw CommandLineError("export \"\(entry.name)\" is given twice")
+            }
+            do {
+                let uri = try DeviceURI(parsing: entry.uri)
+                let device = try DeviceCatalog.open(uri, readOnly: readOnly || entry.readOnly)
+                let description = entry.description.isEmpty ? uri.text : entry.description
+                opened.append(Export(name: entry.name, device: device, description: description))
+            } catch {
+                throw CommandLineError("export \(entry.name): \(error)")
+            }
+        }
+        let defaultName = defaultExport ?? file?.defaultExport
+        if let defaultName, !opened.contains(where: { $0.name == defaultName }) {
+            throw CommandLineError("--default-export \(defaultName) is not one of the exports")
+        }
+        return ExportTable(opened, defaultName: defaultName)
+    }
+
+    private func listenAddresses(_ file: ServeConfiguration?) throws -> [ListenAddress] {
+        var addresses: [ListenAddress] = []
+        do {
+            for text in (file?.listen ?? []) + listen { addresses.append(try ListenAddress(parsing: text)) }
+        } catch {
+            throw CommandLineError("--listen: \(error)")
+        }
+        for path in (file?.unix ?? []) + unixSockets { addresses.append(.unix(path: path)) }
+        if addresses.isEmpty { addresses = [.tcp(host: "127.0.0.1", port: ListenAddress.defaultPort)] }
+        return addresses
+    }
+
+    private func printHints(_ table: ExportTable, _ addresses: [ListenAddress], _ ports: [UInt16]) {
+        var lines: [String] = []
+        for (address, port) in zip(addresses, ports) {
+            for export in table.ordered {
+                let size = ByteSize.format(export.description.size)
+                switch address {
+                case let .tcp(host, _):
+                    let shown = host.contains(":") ? "[\(host)]" : host
+                    lines.append("export \(export.name) (\(size)) at nbd://\(shown):\(port)/\(export.name)")
+                    lines.append("  nbdinfo nbd://\(shown):\(port)/\(export.name)")
+                    lines.append("  qemu-img info nbd://\(shown):\(port)/\(export.name)")
+                    lines.append("  nbd-client -N \(export.name) \(host) \(port) /dev/nbd0   (after modprobe nbd)")
+                case let .unix(path):
+                    lines.append("export \(export.name) (\(size)) at nbd+unix:///\(export.name)?socket=\(path)")
+                    lines.append("  nbdinfo 'nbd+unix:///\(export.name)?socket=\(path)'")
+                }
+            }
+        }
+        print(lines.joined(separator: "\n"))
+        fflush(nil)  // all streams: the hints must show before the first request is logged
+    }
+}
