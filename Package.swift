@@ -75,6 +75,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Real clients (nbdinfo, nbdsh, nbdcopy, qemu-img, qemu-io, fio,
+        // nbdfuse, nbdkit) against the built `buse` binary.
+        .testTarget(name: "InteropTests", swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

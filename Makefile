@@ -1,0 +1,35 @@
+# The interface for people and CI. Each target is a command or two.
+SWIFT ?= swift
+DATA ?= $(CURDIR)/data
+LISTEN ?= 127.0.0.1:10809
+
+.PHONY: run build test test-unit test-interop bench release clean format
+
+## Build and serve the default export: a 1 GiB sparse file under ./data.
+run:
+	@scripts/install-packages.sh run
+	$(SWIFT) build -c release --product buse
+	@mkdir -p $(DATA)
+	exec $$($(SWIFT) build -c release --show-bin-path)/buse serve --listen $(LISTEN) \
+		--export "default=file:$(DATA)/default.img?size=1G"
+
+build:
+	$(SWIFT) build
+
+## Every test tier: unit, protocol, device conformance, interop with real clients.
+test:
+	@scripts/install-packages.sh test
+	$(SWIFT) build --build-tests
+	BUSE_BINARY=$$($(SWIFT) build --show-bin-path)/buse $(SWIFT) test --skip-build
+
+release:
+	$(SWIFT) build -c release --product buse
+
+## Side-by-side speed with nbdkit and qemu-nbd (fio, median of 3), ratios printed.
+bench:
+	@scripts/install-packages.sh bench
+	$(SWIFT) build -c release --product buse
+	python3 bench/run.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
+
+clean:
+	rm -rf .build data results

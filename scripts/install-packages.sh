@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages a buse target needs, only those missing.
+#   scripts/install-packages.sh run    what `make run` needs (build only)
+#   scripts/install-packages.sh test   what `make test` needs (clients, tools)
+#   scripts/install-packages.sh bench  what `make bench` needs (peers, fio)
+set -eu
+
+build="pkg-config liblmdb-dev libnbd-dev librados-dev"
+test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux"
+bench="$test nbdkit qemu-utils fio"
+
+case "${1:-}" in
+  run) wanted=$build ;;
+  test) wanted=$test ;;
+  bench) wanted=$bench ;;
+  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for package in $wanted; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
