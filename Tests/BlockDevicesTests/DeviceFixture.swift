@@ -1,0 +1,65 @@
+import BlockDevices
+import DeviceLayers
+import Foundation
+import LocalDevices
+
+/// One device or layer stack the conformance suite runs against. Adding a
+/// device to buse means adding one line to ``DeviceFixture/all``.
+struct DeviceFixture: Sendable, CustomStringConvertible {
+    let description: String
+    let make: @Sendable (_ size: UInt64) throws -> any BlockDevice
+
+    static let all: [DeviceFixture] = [
+        DeviceFixture("memory") { MemoryDevice(size: $0) },
+        DeviceFixture("file") { try FileDevice(path: temporaryPath("image"), createSize: $0) },
+        DeviceFixture("emulated memory") { EmulatedDevice(MemoryDevice(size: $0)) },
+        DeviceFixture("emulated file") { EmulatedDevice(try FileDevice(path: temporaryPath("image"), createSize: $0)) },
+        DeviceFixture("emulation over a device that only reads and writes") {
+            EmulatedDevice(RestrictedDevice(MemoryDevice(size: $0)))
+        },
+        DeviceFixture("offset window into memory") {
+            try OffsetDevice(MemoryDevice(size: $0 + 3 * 65536 + 123), offset: 65536 + 123, length: $0)
+        },
+        DeviceFixture("offset window into a file") {
+            try OffsetDevice(try FileDevice(path: temporaryPath("image"), createSize: $0 + 8192), offset: 4096, length: $0)
+        },
+        DeviceFixture("fault injector with no faults armed over file") {
+            FaultInjectingDevice(try FileDevice(path: temporaryPath("image"), createSize: $0))
+        },
+        DeviceFixture("delayed emulated memory") {
+            DelayedDevice(EmulatedDevice(MemoryDevice(size: $0)), delay: .microseconds(50))
+        },
+    ]
+
+    init(_ description: String, make: @escaping @Sendable (UInt64) throws -> any BlockDevice) {
+        self.description = description
+        self.make = make
+    }
+}
+
+/// A fresh path in a fresh directory under the system's temporary folder.
+func temporaryPath(_ name: String) -> String {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("buse-tests-\(UUID().uuidString)", isDirectory: true)
+    try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory.appendingPathComponent(name).path
+}
+
+/// Declares only read, write and flush, so that ``EmulatedDevice`` must
+/// provide zero, FUA and fast-zero refusal itself.
+struct RestrictedDevice: DeviceLayer {
+    let lower: any BlockDevice
+    init(_ lower: any BlockDevice) { self.lower = lower }
+
+    var capabilities: DeviceCapabilities {
+        DeviceCapabilities(canFlush: true, fua: .none, canTrim: false, zero: .none, canFastZero: false)
+    }
+
+    func zero(at offset: UInt64, length: UInt64, options: ZeroOptions) async throws(DeviceError) {
+        preconditionFailure("zero reached a device that declared it cannot zero")
+    }
+
+    func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
+        preconditionFailure("trim reached a device that declared it cannot trim")
+    }
+}

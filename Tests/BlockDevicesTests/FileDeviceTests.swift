@@ -1,0 +1,76 @@
+import BlockDevices
+import Foundation
+import LocalDevices
+import Testing
+
+@Suite("File device")
+struct FileDeviceTests {
+    @Test func createsASparseFileOfTheAskedSize() throws {
+        let path = temporaryPath("new.img")
+        let device = try FileDevice(path: path, createSize: 1 << 30)
+        #expect(device.size == 1 << 30)
+        var status = stat()
+        #expect(stat(path, &status) == 0)
+        #expect(status.st_size == 1 << 30)
+        #expect(status.st_blocks < 64, "a new image must be sparse, not 1 GiB of allocated zeros")
+    }
+
+    @Test func refusesAFileAnotherWriterHolds() throws {
+        let path = temporaryPath("held.img")
+        let first = try FileDevice(path: path, createSize: 1 << 20)
+        #expect(throws: FileDeviceError.self) { try FileDevice(path: path) }
+        do {
+            _ = try FileDevice(path: path)
+        } catch {
+            #expect(error.description.contains("in use by another buse process"))
+        }
+        _ = first
+    }
+
+    @Test func readersShareButExcludeWriters() throws {
+        let path = temporaryPath("shared.img")
+        _ = try FileDevice(path: path, createSize: 1 << 20)  // creates, then releases on deinit
+        let reader = try FileDevice(path: path, readOnly: true)
+        let second = try FileDevice(path: path, readOnly: true)
+        #expect(throws: FileDeviceError.self) { try FileDevice(path: path) }
+        #expect(reader.capabilities.isReadOnly && second.size == 1 << 20)
+    }
+
+    @Test func refusesASizeThatDiffersFromTheExistingFile() throws {
+        let path = temporaryPath("sized.img")
+        _ = try FileDevice(path: path, createSize: 1 << 20)
+        do {
+            _ = try FileDevice(path: path, createSize: 2 << 20)
+            Issue.record("a size mismatch must be refused")
+        } catch {
+            #expect(error.description.contains("already exists with 1048576 bytes"))
+        }
+    }
+
+    @Test func aMissingFileWithoutSizeIsAClearError() throws {
+        do {
+            _ = try FileDevice(path: "/nonexistent/buse/image.img")
+            Issue.record("opening a missing file must fail")
+        } catch {
+            #expect(error.description.contains("cannot open /nonexistent/buse/image.img"))
+        }
+    }
+
+    @Test func trimPunchesAHoleThatBlockStatusReports() async throws {
+        let device = try FileDevice(path: temporaryPath("holes.img"), createSize: 4 << 20)
+        try await device.write(pattern(4 << 20, seed: 9), at: 0)
+        try await device.trim(at: 1 << 20, length: 1 << 20, fua: false)
+        let extents = try await device.blockStatus(at: 0, length: 4 << 20)
+        #expect(extents == [.data(1 << 20), .hole(1 << 20), .data(2 << 20)])
+        #expect(try await device.read(at: 1 << 20, count: 4096) == [UInt8](repeating: 0, count: 4096))
+    }
+
+    @Test func zeroWithoutHolesKeepsTheRangeAllocated() async throws {
+        let device = try FileDevice(path: temporaryPath("nohole.img"), createSize: 4 << 20)
+        try await device.write(pattern(4 << 20, seed: 10), at: 0)
+        try await device.zero(at: 1 << 20, length: 1 << 20, options: [])
+        let extents = try await device.blockStatus(at: 1 << 20, length: 1 << 20)
+        #expect(extents.allSatisfy { !$0.flags.contains(.hole) }, "NO_HOLE zeroes must stay allocated")
+        #expect(try await device.read(at: 1 << 20, count: 1 << 20) == [UInt8](repeating: 0, count: 1 << 20))
+    }
+}
