@@ -51,10 +51,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // The Linux nbd driver's ioctls and generic netlink family, in C.
+        .target(name: "CNBDKernel"),
+        // /dev/nbdX: socketpairs handed to the kernel, served by the engine.
+        .target(
+            name: "KernelAttach",
+            dependencies: [
+                "CNBDKernel", "NBDProtocol", "NBDServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer",
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -18,6 +18,10 @@ struct Buse: AsyncParsableCommand {
             Start with:
               buse serve --export vol1=file:/var/lib/buse/vol1.img?size=10G
               nbdinfo nbd://127.0.0.1/vol1
+            or, as root, attach it to the kernel and make a filesystem:
+              modprobe nbd
+              buse connect --daemon file:/var/lib/buse/vol1.img?size=10G   # prints /dev/nbdX
+              mkfs.ext4 /dev/nbdX && mount /dev/nbdX /mnt
             """,
-        subcommands: [Serve.self])
+        subcommands: [Serve.self, Connect.self, Disconnect.self, List.self])
 }

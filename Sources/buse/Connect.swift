@@ -1,0 +1,154 @@
+import ArgumentParser
+import DeviceCatalog
+import Glibc
+import KernelAttach
+import Logging
+import NBDServer
+
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Attach a device to a kernel /dev/nbdX and serve it.",
+        discussion: """
+            Attaches the device to a free /dev/nbdX (or the one given with --nbd), prints \
+            the device path and serves it until `buse disconnect`, SIGINT or SIGTERM \
+            (which flush and detach cleanly). Needs root and the nbd module (modprobe nbd).
+
+            The netlink interface is used when the kernel has it, with a dead-connection \
+            timeout: if this process dies (kill -9, an upgrade), the kernel holds I/O for \
+            that long and `buse connect --reattach /dev/nbdX URI` picks the device up again \
+            with no I/O error seen by the filesystem. The kernel only lets RECONFIGURE \
+            replace sockets that died: a live attachment cannot be taken over. With --ioctl \
+            (the classic NBD_SET_SOCK/NBD_DO_IT path) the device dies with the process.
+
+            Examples:
+              buse connect file:/var/lib/buse/vol1.img?size=10G
+              buse connect --daemon --pid-file /run/vol1.pid --connections 4 file:/var/lib/buse/vol1.img
+              buse connect --reattach /dev/nbd0 file:/var/lib/buse/vol1.img
+            """)
+
+    @Argument(help: ArgumentHelp("The device to attach, e.g. file:/var/lib/buse/vol1.img?size=10G.", valueName: "device-uri"))
+    var uri: String
+
+    @Option(help: ArgumentHelp("The nbd device to use. (default: a free one)", valueName: "/dev/nbdN"))
+    var nbd: String?
+
+    @Flag(help: "Pick up a device whose daemon died (netlink RECONFIGURE); needs --nbd or a device path as --reattach's target.")
+    var reattach = false
+
+    @Flag(help: "Use the NBD_SET_SOCK/NBD_DO_IT ioctls instead of netlink (no reattach possible).")
+    var ioctl = false
+
+    @Option(help: ArgumentHelp("Sockets to give the kernel; more than 1 needs a multi-connection-safe device.", valueName: "n"))
+    var connections = 1
+
+    @Option(help: ArgumentHelp("The kernel's logical block size: 512, 1024, 2048 or 4096.", valueName: "bytes"))
+    var blockSize: UInt32 = 4096
+
+    @Option(help: ArgumentHelp("Seconds the kernel holds I/O waiting for a reattach after this process dies; 0 fails I/O at once.", valueName: "seconds"))
+    var deadConnectionTimeout: UInt64 = 120
+
+    @Flag(help: "Attach read-only: the kernel refuses writes.")
+    var readOnly = false
+
+    @Flag(help: "Detach from the terminal once the device is ready; the device path is still printed.")
+    var daemon = false
+
+    @Option(help: ArgumentHelp("Write the serving process's pid here.", valueName: "file"))
+    var pidFile: String?
+
+    @Option(help: ArgumentHelp("With --daemon, where the daemon logs. (default: /run/buse/connect.log)", valueName: "file"))
+    var logFile: String?
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: Logger.Level = .info
+
+    @Option(help: .hidden)
+    var readyFd: Int32?
+
+    mutating func validate() throws {
+        if reattach && nbd == nil { throw ValidationError("--reattach needs --nbd /dev/nbdN: the device to pick up") }
+        if reattach && ioctl { throw ValidationError("--reattach works through netlink only; drop --ioctl") }
+        guard (1...16).contains(connections) else { throw ValidationError("--connections must be from 1 to 16") }
+        if let nbd { _ = try NBDDeviceNode(path: nbd) }
+    }
+
+    func run() async throws {
+        if daemon && readyFd == nil {
+            try Daemon.spawnAndWait(arguments: CommandLine.arguments, logFile: logFile)
+            return
+        }
+        let ready = ReadyChannel(descriptor: readyFd)
+        do {
+            try await serve(ready)
+        } catch {
+            ready.fail("\(error)")
+            throw error
+        }
+    }
+
+    private func serve(_ ready: ReadyChannel) async throws {
+        let logger = Logging.bootstrap(level: logLevel)
+        guard geteuid() == 0 else { throw CommandLineError(KernelAttachError.notRoot("buse connect").description) }
+        let device = try DeviceCatalog.open(DeviceURI(parsing: uri), readOnly: readOnly)
+        let export = Export(name: "kernel", device: device, description: uri)
+        var options = AttachOptions(uri: uri)
+        options.device = try nbd.map { try NBDDeviceNode(path: $0) }
+        options.useIoctl = ioctl
+        options.connections = connections
+        options.blockSize = blockSize
+        options.deadConnectionTimeout = deadConnectionTimeout
+        let attachment =
+            reattach
+            ? try KernelAttachment.reattach(export, options: options, logger: logger)
+            : try KernelAttachment.attach(export, options: options, logger: logger)
+        try AttachmentRecord(
+            device: attachment.device, uri: uri, pid: getpid(), mode: ioctl ? .ioctl : .netlink, connections: connections,
+            blockSize: blockSize, size: export.description.size, readOnly: readOnly || export.description.flags.contains(.readOnly)
+        ).save()
+        if let pidFile { try writePidFile(pidFile) }
+        logger.notice("attached", metadata: ["device": "\(attachment.device)", "uri": "\(uri)", "mode": "\(ioctl ? "ioctl" : "netlink")"])
+        print(attachment.device.path)
+        fflush(nil)
+        ready.succeed(attachment.device.path)
+        await waitForDetachOrSignal(attachment, logger)
+        do {
+            try await export.device.close()
+        } catch {
+            logger.error("closing the device failed: \(error.message)")
+        }
+        AttachmentRecord.remove(attachment.device)
+        if let pidFile { unlink(pidFile) }
+        logger.notice("detached", metadata: ["device": "\(attachment.device)"])
+    }
+
+    /// Serves until the kernel detaches; a signal asks the kernel to detach first.
+    private func waitForDetachOrSignal(_ attachment: KernelAttachment, _ logger: Logger) async {
+        let detached = Task {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                BlockingThread.start {
+                    attachment.waitUntilDetached()
+                    done.resume()
+                }
+            }
+        }
+        let signals = Task {
+            let number = await SignalWaiter.waitForTermination()
+            logger.notice("received signal \(number): flushing and detaching")
+            do {
+                try attachment.detach()
+            } catch {
+                logger.error("detach failed: \(error)")
+            }
+        }
+        await detached.value
+        signals.cancel()
+    }
+
+    private func writePidFile(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CommandLineError("cannot write pid file \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let text = "\(getpid())\n"
+        _ = text.utf8CString.withUnsafeBytes { write(fd, $0.baseAddress, $0.count - 1) }
+    }
+}
