@@ -36,6 +36,10 @@ let package = Package(
             name: "LocalDevices",
             dependencies: ["BlockDevices", "CSystemShims"],
             swiftSettings: strict),
+        // librados' C API (no pkg-config file on Debian: linked by the module map).
+        .systemLibrary(name: "CRados", path: "Sources/CRados"),
+        // A block image striped over RADOS objects.
+        .target(name: "RadosDevice", dependencies: ["BlockDevices", "CRados"], swiftSettings: strict),
         // Device URIs (`file:/path?size=1G`, `memory:1G`) and how to open them.
         .target(
             name: "DeviceCatalog",

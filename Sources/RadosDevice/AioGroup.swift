@@ -1,0 +1,111 @@
+import CRados
+import Glibc
+import Synchronization
+
+/// Bridges librados completions to async/await for an operation made of
+/// several object requests issued in parallel (a read or write spanning
+/// objects). Each piece gets its own completion; the group resumes its
+/// caller once, after the last piece's callback has run. librados calls a
+/// completion only when it is done with the piece's buffer (a read's bytes
+/// are in place, a write's were copied at submission), so resuming never
+/// hands a buffer back while librados still holds it.
+final class AioGroup: Sendable {
+    private struct State {
+        var remaining: Int
+        var firstError: Int32 = 0
+        var continuation: CheckedContinuation<Int32, Never>?
+    }
+
+    private let state: Mutex<State>
+
+    private init(pieces: Int) { state = Mutex(State(remaining: pieces)) }
+
+    /// Runs `submit` for each piece with a fresh completion; returns 0 or the
+    /// first negative errno any piece reported.
+    static func run(_ pieces: [AioPiece], submit: (AioPiece, rados_completion_t) -> Int32) async -> Int32 {
+        guard !pieces.isEmpty else { return 0 }
+        let group = AioGroup(pieces: pieces.count)
+        return await withCheckedContinuation { continuation in
+            group.state.withLock { $0.continuation = continuation }
+            for piece in pieces {
+                piece.group = group
+                let argument = Unmanaged.passRetained(piece).toOpaque()
+                var completion: rados_completion_t?
+                var status = rados_aio_create_completion2(argument, aioCallback, &completion)
+                if status == 0, let completion {
+                    status = submit(piece, completion)
+                    if status < 0 { rados_aio_release(completion) }
+                }
+                if status < 0 {
+                    // Never submitted: no callback will come, so finish it here.
+                    Unmanaged<AioPiece>.fromOpaque(argument).release()
+                    piece.finish(status)
+                }
+            }
+        }
+    }
+
+    func pieceFinished(_ error: Int32) {
+        let outcome: (CheckedContinuation<Int32, Never>, Int32)? = state.withLock { state in
+            if error < 0 && state.firstError == 0 { state.firstError = error }
+            state.remaining -= 1
+            guard state.remaining == 0, let continuation = state.continuation else { return nil }
+            state.continuation = nil
+            return (continuation, state.firstError)
+        }
+        if let (continuation, firstError) = outcome { continuation.resume(returning: firstError) }
+    }
+}
+
+/// One object request of an ``AioGroup``, with what to do with its result.
+// Safety: configured before submission, then touched only by its one callback.
+final class AioPiece: @unchecked Sendable {
+    enum Kind {
+        /// A read into `buffer`: bytes past what the object holds (or all of
+        /// them, when the object does not exist) read as zeros.
+        case read(UnsafeMutableRawBufferPointer)
+        /// A request for which a missing object is success (remove, zero).
+        case missingIsFine
+        case plain
+    }
+
+    let object: String
+    let offset: UInt64
+    let kind: Kind
+    /// A write operation to release once librados is done with it.
+    var writeOperation: rados_write_op_t?
+    fileprivate(set) var group: AioGroup?
+
+    init(object: String, offset: UInt64 = 0, kind: Kind = .plain) {
+        self.object = object
+        self.offset = offset
+        self.kind = kind
+    }
+
+    fileprivate func finish(_ result: Int32) {
+        if let writeOperation { rados_release_write_op(writeOperation) }
+        var error: Int32 = result < 0 ? result : 0
+        switch kind {
+        case let .read(buffer):
+            if result == -ENOENT {
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                error = 0
+            } else if result >= 0 && Int(result) < buffer.count {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[Int(result)...]).initializeMemory(as: UInt8.self, repeating: 0)
+            }
+        case .missingIsFine:
+            if result == -ENOENT { error = 0 }
+        case .plain:
+            break
+        }
+        group!.pieceFinished(error)
+    }
+}
+
+/// The C callback librados calls on its own thread when a piece completes.
+private let aioCallback: rados_callback_t = { completion, argument in
+    let piece = Unmanaged<AioPiece>.fromOpaque(argument!).takeRetainedValue()
+    let result = rados_aio_get_return_value(completion)
+    rados_aio_release(completion)
+    piece.finish(result)
+}

@@ -1,0 +1,72 @@
+import CRados
+import Glibc
+
+/// A connection to a Ceph cluster (`rados_t`) and the pool I/O context the
+/// device uses. librados handles are thread-safe; every asynchronous call
+/// may be made from any thread.
+// Safety: rados_t and rados_ioctx_t are documented as safe for concurrent use.
+public final class RadosCluster: @unchecked Sendable {
+    /// How to reach the cluster: what `rados:` URIs and `buse image` take.
+    public struct Settings: Sendable {
+        public var configFile: String?
+        /// The client id, without "client." (default "admin").
+        public var clientID: String = "admin"
+        public var keyring: String?
+        /// Seconds before an OSD operation fails with ETIMEDOUT (0: wait for ever).
+        public var operationTimeout: Int = 30
+        public init() {}
+    }
+
+    let handle: rados_t
+
+    public init(_ settings: Settings) throws(RadosError) {
+        var cluster: rados_t?
+        var status = rados_create2(&cluster, "ceph", "client.\(settings.clientID)", 0)
+        guard status == 0, let cluster else { throw .call("rados_create2", -status) }
+        handle = cluster
+        status = rados_conf_read_file(handle, settings.configFile)
+        guard status == 0 else {
+            rados_shutdown(handle)
+            throw .call("read Ceph config \(settings.configFile ?? "(default search path, or $CEPH_CONF)")", -status)
+        }
+        _ = rados_conf_parse_env(handle, nil)
+        if let keyring = settings.keyring { _ = rados_conf_set(handle, "keyring", keyring) }
+        let timeout = String(settings.operationTimeout)
+        let controlTimeout = settings.operationTimeout == 0 ? "30" : timeout
+        _ = rados_conf_set(handle, "rados_osd_op_timeout", timeout)
+        _ = rados_conf_set(handle, "rados_mon_op_timeout", controlTimeout)
+        _ = rados_conf_set(handle, "client_mount_timeout", controlTimeout)
+        status = rados_connect(handle)
+        guard status == 0 else {
+            rados_shutdown(handle)
+            throw .call("connect to the Ceph cluster", -status)
+        }
+    }
+
+    deinit { rados_shutdown(handle) }
+
+    /// An I/O context on `pool`, in `namespace` when given.
+    public func pool(_ name: String, namespace: String? = nil) throws(RadosError) -> RadosPool {
+        var context: rados_ioctx_t?
+        let status = rados_ioctx_create(handle, name, &context)
+        guard status == 0, let context else { throw .call("open pool \(name)", -status) }
+        if let namespace { rados_ioctx_set_namespace(context, namespace) }
+        return RadosPool(cluster: self, context: context, name: name)
+    }
+}
+
+/// A pool's I/O context; keeps its cluster alive.
+// Safety: see RadosCluster.
+public final class RadosPool: @unchecked Sendable {
+    let cluster: RadosCluster
+    let context: rados_ioctx_t
+    public let name: String
+
+    init(cluster: RadosCluster, context: rados_ioctx_t, name: String) {
+        self.cluster = cluster
+        self.context = context
+        self.name = name
+    }
+
+    deinit { rados_ioctx_destroy(context) }
+}
