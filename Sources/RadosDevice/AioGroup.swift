@@ -64,6 +64,8 @@ final class AioPiece: @unchecked Sendable {
         /// A read into `buffer`: bytes past what the object holds (or all of
         /// them, when the object does not exist) read as zeros.
         case read(UnsafeMutableRawBufferPointer)
+        /// A write of `bytes` (copied by librados at submission).
+        case write(UnsafeRawBufferPointer)
         /// A request for which a missing object is success (remove, zero).
         case missingIsFine
         case plain
@@ -95,7 +97,7 @@ final class AioPiece: @unchecked Sendable {
             }
         case .missingIsFine:
             if result == -ENOENT { error = 0 }
-        case .plain:
+        case .write, .plain:
             break
         }
         group!.pieceFinished(error)

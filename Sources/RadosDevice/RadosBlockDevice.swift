@@ -1,0 +1,172 @@
+public import BlockDevices
+import CRados
+import Glibc
+
+/// A block image striped over RADOS objects (see ``ImageLayout``).
+///
+/// Reads and writes that span objects are split and issued in parallel; a
+/// request completes when RADOS has acknowledged every piece, and RADOS
+/// acknowledges a write only once the pool's replicas hold it, so every
+/// completed write is already durable: FUA is native and flush has nothing
+/// left to wait for. Trim removes whole objects and zeroes or truncates
+/// partial ones. A writer holds the image's exclusive lock; read-only opens
+/// take no lock (and, since a writer elsewhere may add objects, read every
+/// object rather than trust a map that could be stale).
+public final class RadosBlockDevice: BlockDevice {
+    public let pool: RadosPool
+    public let image: String
+    public let size: UInt64
+    public let objectSize: UInt64
+    public let isReadOnly: Bool
+    private let map: ObjectMap?
+    private let lock: ImageLock?
+
+    public init(pool: RadosPool, image: String, readOnly: Bool, breakLock: Bool = false) throws(RadosError) {
+        let header = try RadosImage.info(pool, image)
+        self.pool = pool
+        self.image = image
+        self.size = header.size
+        self.objectSize = header.objectSize
+        self.isReadOnly = readOnly
+        if readOnly {
+            lock = nil
+            map = nil
+            return
+        }
+        let lock = try ImageLock.acquire(pool, image: image, breakStale: breakLock)
+        do {
+            let stored = try pool.readWhole(ImageLayout.mapObject(image)) ?? []
+            map = ObjectMap(stored: stored, objectCount: header.objectCount)
+        } catch {
+            lock.release()
+            throw error
+        }
+        self.lock = lock
+    }
+
+    public var capabilities: DeviceCapabilities {
+        DeviceCapabilities(
+            isReadOnly: isReadOnly, canFlush: true, fua: .native, canTrim: true, zero: .native, canFastZero: true,
+            canBlockStatus: map != nil,
+            // One process, one map, one lock: every connection sees every write.
+            isMultiConnSafe: true)
+    }
+
+    private func mayExist(_ number: UInt64) -> Bool { map?.mayExist(number) ?? true }
+
+    private func failure(_ status: Int32, _ what: String, _ offset: UInt64, _ length: UInt64) -> DeviceError {
+        DeviceError(errno: -status, "RADOS \(what) \(pool.name)/\(image) at \(offset)+\(length)")
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(DeviceError) {
+        var pieces: [AioPiece] = []
+        for range in ObjectRange.split(offset: offset, length: UInt64(buffer.count), objectSize: objectSize) {
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[range.position..<(range.position + Int(range.length))])
+            if mayExist(range.number) {
+                pieces.append(AioPiece(object: ImageLayout.dataObject(image, range.number), offset: range.offset, kind: .read(slice)))
+            } else {
+                slice.initializeMemory(as: UInt8.self, repeating: 0)  // never written: no round trip
+            }
+        }
+        let status = await AioGroup.run(pieces) { piece, completion in
+            guard case let .read(slice) = piece.kind else { return -EINVAL }
+            let target = slice.baseAddress!.assumingMemoryBound(to: CChar.self)
+            return rados_aio_read(pool.context, piece.object, completion, target, slice.count, piece.offset)
+        }
+        guard status == 0 else { throw failure(status, "read", offset, UInt64(buffer.count)) }
+    }
+
+    public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
+        let ranges = ObjectRange.split(offset: offset, length: UInt64(data.count), objectSize: objectSize)
+        try await storeExistence(of: ranges.map(\.number), offset, UInt64(data.count))
+        let pieces = ranges.map { range in
+            AioPiece(
+                object: ImageLayout.dataObject(image, range.number), offset: range.offset,
+                kind: .write(UnsafeRawBufferPointer(rebasing: data[range.position..<(range.position + Int(range.length))])))
+        }
+        let status = await AioGroup.run(pieces) { piece, completion in
+            guard case let .write(bytes) = piece.kind else { return -EINVAL }
+            let source = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
+            return rados_aio_write(pool.context, piece.object, completion, source, bytes.count, piece.offset)
+        }
+        guard status == 0 else { throw failure(status, "write", offset, UInt64(data.count)) }
+    }
+
+    /// Stores "may exist" for objects about to be written for the first
+    /// time, before the data: an object the map calls absent never has data.
+    private func storeExistence(of numbers: [UInt64], _ offset: UInt64, _ length: UInt64) async throws(DeviceError) {
+        guard let map else { return }
+        let fresh = map.unstored(numbers)
+        guard !fresh.isEmpty else { return }
+        let mapObject = ImageLayout.mapObject(image)
+        let pieces = fresh.map { AioPiece(object: mapObject, offset: $0, kind: .write(Self.one)) }
+        let status = await AioGroup.run(pieces) { piece, completion in
+            rados_aio_write(pool.context, mapObject, completion, Self.one.baseAddress!.assumingMemoryBound(to: CChar.self), 1, piece.offset)
+        }
+        guard status == 0 else { throw failure(status, "object map update", offset, length) }
+        map.markStored(fresh)
+    }
+
+    /// The byte stored for "may exist"; librados copies it at submission.
+    // Safety: written once here, only read afterwards.
+    private nonisolated(unsafe) static let one: UnsafeRawBufferPointer = {
+        let byte = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
+        byte[0] = 1
+        return UnsafeRawBufferPointer(byte)
+    }()
+
+    /// Every write completes only once RADOS holds it on the pool's replicas.
+    public func flush() async throws(DeviceError) {}
+
+    public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
+        try await discard(offset, length, keepAllocated: false)
+    }
+
+    public func zero(at offset: UInt64, length: UInt64, options: ZeroOptions) async throws(DeviceError) {
+        try await discard(offset, length, keepAllocated: !options.contains(.mayTrim))
+    }
+
+    /// Removes whole objects (unless they must stay allocated) and zeroes the
+    /// covered part of the others, truncating where the range reaches an
+    /// object's end. Objects the map calls absent already read as zeros.
+    private func discard(_ offset: UInt64, _ length: UInt64, keepAllocated: Bool) async throws(DeviceError) {
+        var removed: [UInt64] = []
+        var pieces: [AioPiece] = []
+        for range in ObjectRange.split(offset: offset, length: length, objectSize: objectSize) where mayExist(range.number) {
+            let piece = AioPiece(object: ImageLayout.dataObject(image, range.number), kind: .missingIsFine)
+            if range.isWholeObject && !keepAllocated {
+                removed.append(range.number)
+            } else {
+                let operation = rados_create_write_op()!
+                rados_write_op_assert_exists(operation)
+                if range.reachesObjectEnd && !keepAllocated {
+                    rados_write_op_truncate(operation, range.offset)
+                } else {
+                    rados_write_op_zero(operation, range.offset, range.length)
+                }
+                piece.writeOperation = operation
+            }
+            pieces.append(piece)
+        }
+        let status = await AioGroup.run(pieces) { piece, completion in
+            if let operation = piece.writeOperation {
+                return rados_aio_write_op_operate(operation, pool.context, completion, piece.object, nil, 0)
+            }
+            return rados_aio_remove(pool.context, piece.object, completion)
+        }
+        guard status == 0 else { throw failure(status, keepAllocated ? "zero" : "trim", offset, length) }
+        for number in removed { map?.markRemoved(number) }
+    }
+
+    public func blockStatus(at offset: UInt64, length: UInt64) async throws(DeviceError) -> [Extent] {
+        var extents: [Extent] = []
+        for range in ObjectRange.split(offset: offset, length: length, objectSize: objectSize) {
+            extents.appendMerging(mayExist(range.number) ? .data(range.length) : .hole(range.length))
+        }
+        return extents
+    }
+
+    public func close() async throws(DeviceError) {
+        lock?.release()
+    }
+}
