@@ -43,7 +43,7 @@ let package = Package(
         // Device URIs (`file:/path?size=1G`, `memory:1G`) and how to open them.
         .target(
             name: "DeviceCatalog",
-            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices"],
+            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "RadosDevice"],
             swiftSettings: strict),
         // The NBD wire protocol as codecs and state machines, with no I/O.
         .target(name: "NBDProtocol", swiftSettings: strict),
@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "buse",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach",
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,11 +1,17 @@
 public import BlockDevices
 import DeviceLayers
 import LocalDevices
+import RadosDevice
 
 /// Opens devices from their URIs: the one place that knows every scheme.
+///
+/// - `file:PATH[?size=SIZE]`, `memory:SIZE`: see ``DeviceURI``;
+/// - `rados:POOL/IMAGE[?conf=FILE&id=CLIENT&keyring=FILE&namespace=NS&timeout=SECONDS&break-lock]`:
+///   an image made with `buse image create`; `timeout=0` waits for the
+///   cluster for ever instead of failing I/O with EIO.
 /// Adding a device is adding a case here (and a line to the conformance suite).
 public enum DeviceCatalog {
-    public static let schemes = ["file", "memory"]
+    public static let schemes = ["file", "memory", "rados"]
 
     /// Options every scheme accepts, applied as layers over the device.
     static let commonOptions = ["readonly", "offset", "length"]
@@ -29,6 +35,9 @@ public enum DeviceCatalog {
             } catch {
                 throw error as! DeviceURIError
             }
+        case "rados":
+            try check(uri, allowed: commonOptions + RadosURI.options)
+            device = try RadosURI.open(uri, readOnly: readOnly)
         default:
             throw .unknownScheme(uri.text, known: schemes)
         }

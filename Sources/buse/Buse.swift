@@ -23,5 +23,5 @@ struct Buse: AsyncParsableCommand {
               buse connect --daemon file:/var/lib/buse/vol1.img?size=10G   # prints /dev/nbdX
               mkfs.ext4 /dev/nbdX && mount /dev/nbdX /mnt
             """,
-        subcommands: [Serve.self, Connect.self, Disconnect.self, List.self])
+        subcommands: [Serve.self, Connect.self, Disconnect.self, List.self, Image.self])
 }
