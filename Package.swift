@@ -76,7 +76,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "BlockDevicesTests",
-            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog"],
+            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog", "RadosDevice"],
             swiftSettings: strict),
         .testTarget(
             name: "NBDProtocolTests",

@@ -2,6 +2,7 @@ import BlockDevices
 import DeviceLayers
 import Foundation
 import LocalDevices
+import RadosDevice
 
 /// One device or layer stack the conformance suite runs against. Adding a
 /// device to buse means adding one line to ``DeviceFixture/all``.
@@ -29,6 +30,7 @@ struct DeviceFixture: Sendable, CustomStringConvertible {
         DeviceFixture("delayed emulated memory") {
             DelayedDevice(EmulatedDevice(MemoryDevice(size: $0)), delay: .microseconds(50))
         },
+        DeviceFixture("rados image with 64 KiB objects") { try TestCluster.freshImage(size: $0, objectSize: 64 << 10) },
     ]
 
     init(_ description: String, make: @escaping @Sendable (UInt64) throws -> any BlockDevice) {
