@@ -16,11 +16,10 @@ run:
 build:
 	$(SWIFT) build
 
-## Every test tier: unit, protocol, device conformance, interop with real clients.
+## Every test tier: unit, protocol, conformance (incl. RADOS on a one-node
+## Ceph cluster), interop with real clients, kernel scenarios under qemu.
 test:
-	@scripts/install-packages.sh test
-	$(SWIFT) build --build-tests
-	BUSE_BINARY=$$($(SWIFT) build --show-bin-path)/buse $(SWIFT) test --skip-build
+	scripts/test.sh
 
 release:
 	$(SWIFT) build -c release --product buse

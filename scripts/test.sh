@@ -1,0 +1,27 @@
+#!/bin/sh
+# Every test tier, as `make test` and CI run them:
+#   1. unit, protocol, device conformance and interop tests (swift test),
+#      with a one-node Ceph cluster on 127.0.0.1 for the RADOS device;
+#   2. kernel scenarios: the real Linux nbd driver under qemu (nbd/).
+# Whatever this starts, it stops, even when a tier fails.
+set -eu
+cd "$(dirname "$0")/.."
+
+scripts/install-packages.sh test
+scripts/install-packages.sh ceph
+scripts/install-packages.sh kernel
+
+swift build --build-tests
+bin=$(swift build --show-bin-path)
+
+# A short path: Ceph's admin sockets must fit in 107 characters.
+cluster=$(mktemp -d /tmp/buse-ceph.XXXXXX)
+stop_cluster() { scripts/ceph-cluster.sh stop "$cluster" --purge >/dev/null 2>&1 || true; }
+trap stop_cluster EXIT INT TERM
+scripts/ceph-cluster.sh start "$cluster"
+export CEPH_CONF="$cluster/ceph.conf"
+
+status=0
+BUSE_BINARY="$bin/buse" swift test --skip-build || status=1
+BUSE="$bin/buse" nbd/run-scenarios.sh || status=1
+exit $status
