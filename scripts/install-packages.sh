@@ -3,17 +3,23 @@
 #   scripts/install-packages.sh run    what `make run` needs (build only)
 #   scripts/install-packages.sh test   what `make test` needs (clients, tools)
 #   scripts/install-packages.sh bench  what `make bench` needs (peers, fio)
+#   scripts/install-packages.sh kernel what nbd/vm.sh needs (qemu, guest tools)
+#   scripts/install-packages.sh ceph   what scripts/ceph-cluster.sh needs (mon, osd, rados/rbd CLIs)
 set -eu
 
 build="pkg-config liblmdb-dev libnbd-dev librados-dev"
 test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux"
 bench="$test nbdkit qemu-utils fio"
+kernel="qemu-system-x86 cpio gzip kmod iproute2 procps nbd-client e2fsprogs util-linux"
+ceph="ceph-mon ceph-osd ceph-common librados-dev procps"
 
 case "${1:-}" in
   run) wanted=$build ;;
   test) wanted=$test ;;
   bench) wanted=$bench ;;
-  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+  kernel) wanted=$kernel ;;
+  ceph) wanted=$ceph ;;
+  *) echo "usage: $0 run|test|bench|kernel|ceph" >&2; exit 2 ;;
 esac
 
 missing=""
