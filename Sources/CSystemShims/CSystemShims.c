@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
-#include <malloc.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -30,10 +29,6 @@ ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t of
     return pwritev2(fd, &vector, 1, (off_t)offset, RWF_DSYNC);
 }
 
-void buse_keep_freed_memory(size_t threshold) {
-    mallopt(M_MMAP_THRESHOLD, (int)threshold);
-    mallopt(M_TRIM_THRESHOLD, (int)(threshold * 2));
-}
 
 off_t buse_seek_data(int fd, uint64_t offset) {
     return lseek(fd, (off_t)offset, SEEK_DATA);

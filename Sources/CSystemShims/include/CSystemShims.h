@@ -1,6 +1,6 @@
 // Typed wrappers for system calls Swift cannot call directly or whose
 // constants do not import: variadic ioctl, fallocate mode bits, pwritev2
-// flags and mallopt. Each function says why it exists.
+// flags. Each function says why it exists.
 #ifndef BUSE_C_SYSTEM_SHIMS_H
 #define BUSE_C_SYSTEM_SHIMS_H
 
@@ -24,10 +24,6 @@ int buse_allocate(int fd, uint64_t offset, uint64_t length);
 // Writes with RWF_DSYNC: the data of just this write is on stable storage
 // when it returns (forced unit access). Returns bytes written or -1.
 ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t offset);
-
-// Stops glibc from returning large freed blocks to the kernel at once, so
-// payload buffers of up to 32 MiB are not mapped and unmapped per request.
-void buse_keep_freed_memory(size_t threshold);
 
 // lseek(SEEK_DATA) and lseek(SEEK_HOLE): the constants need _GNU_SOURCE,
 // which Swift's Glibc module does not define.
