@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceCatalog
+import DeviceLayers
 import Glibc
 import KernelAttach
 import Logging
@@ -89,7 +90,7 @@ struct Connect: AsyncParsableCommand {
     private func serve(_ ready: ReadyChannel) async throws {
         let logger = Logging.bootstrap(level: logLevel)
         guard geteuid() == 0 else { throw CommandLineError(KernelAttachError.notRoot("buse connect").description) }
-        let device = try DeviceCatalog.open(DeviceURI(parsing: uri), readOnly: readOnly)
+        let device = CountingDevice(try DeviceCatalog.open(DeviceURI(parsing: uri), readOnly: readOnly))
         let export = Export(name: "kernel", device: device, description: uri)
         var options = AttachOptions(uri: uri)
         options.device = try nbd.map { try NBDDeviceNode(path: $0) }
@@ -118,7 +119,8 @@ struct Connect: AsyncParsableCommand {
         }
         AttachmentRecord.remove(attachment.device)
         if let pidFile { unlink(pidFile) }
-        logger.notice("detached", metadata: ["device": "\(attachment.device)"])
+        // Scenarios read this line to prove the kernel sent what it should (flushes).
+        logger.notice("detached; served \(device.summary)", metadata: ["device": "\(attachment.device)"])
     }
 
     /// Serves until the kernel detaches; a signal asks the kernel to detach first.

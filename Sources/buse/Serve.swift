@@ -1,6 +1,7 @@
 import ArgumentParser
 import BlockDevices
 import DeviceCatalog
+import DeviceLayers
 import Glibc
 import Logging
 import NBDServer
@@ -74,7 +75,7 @@ struct Serve: AsyncParsableCommand {
             level = parsed
         }
         let logger = Logging.bootstrap(level: level)
-        let table = try openExports(file)
+        let (table, counters) = try openExports(file)
         let addresses = try listenAddresses(file)
         var limits = ConnectionLimits()
         limits.requestsInFlight = maxRequests
@@ -89,9 +90,10 @@ struct Serve: AsyncParsableCommand {
         let signalNumber = await SignalWaiter.waitForTermination()
         logger.notice("received signal \(signalNumber), shutting down gracefully")
         await server.shutdown()
+        for (name, counted) in counters { logger.notice("export \(name) served \(counted.summary)") }
     }
 
-    private func openExports(_ file: ServeConfiguration?) throws -> ExportTable {
+    private func openExports(_ file: ServeConfiguration?) throws -> (ExportTable, [(String, CountingDevice)]) {
         var entries: [(name: String, uri: String, description: String, readOnly: Bool)] = []
         for entry in file?.exports ?? [] {
             entries.append((entry.name, entry.device, entry.description ?? "", entry.readOnly ?? false))
@@ -101,6 +103,7 @@ struct Serve: AsyncParsableCommand {
             entries.append((String(flag[..<equals]), String(flag[flag.index(after: equals)...]), "", false))
         }
         var opened: [Export] = []
+        var counters: [(String, CountingDevice)] = []
         for entry in entries {
             guard !entry.name.isEmpty, entry.name.utf8.count <= 4096 else {
                 throw CommandLineError("export name \"\(entry.name)\" must be 1 to 4096 bytes")
@@ -110,7 +113,8 @@ struct Serve: AsyncParsableCommand {
             }
             do {
                 let uri = try DeviceURI(parsing: entry.uri)
-                let device = try DeviceCatalog.open(uri, readOnly: readOnly || entry.readOnly)
+                let device = CountingDevice(try DeviceCatalog.open(uri, readOnly: readOnly || entry.readOnly))
+                counters.append((entry.name, device))
                 let description = entry.description.isEmpty ? uri.text : entry.description
                 opened.append(Export(name: entry.name, device: device, description: description))
             } catch {
@@ -121,7 +125,7 @@ struct Serve: AsyncParsableCommand {
         if let defaultName, !opened.contains(where: { $0.name == defaultName }) {
             throw CommandLineError("--default-export \(defaultName) is not one of the exports")
         }
-        return ExportTable(opened, defaultName: defaultName)
+        return (ExportTable(opened, defaultName: defaultName), counters)
     }
 
     private func listenAddresses(_ file: ServeConfiguration?) throws -> [ListenAddress] {
