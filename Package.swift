@@ -40,6 +40,10 @@ let package = Package(
         .systemLibrary(name: "CRados", path: "Sources/CRados"),
         // A block image striped over RADOS objects.
         .target(name: "RadosDevice", dependencies: ["BlockDevices", "CRados"], swiftSettings: strict),
+        // liblmdb, through pkg-config.
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // The transaction log of replicated volumes, in LMDB.
+        .target(name: "Journal", dependencies: ["CLMDB"], swiftSettings: strict),
         // Device URIs (`file:/path?size=1G`, `memory:1G`) and how to open them.
         .target(
             name: "DeviceCatalog",
@@ -78,6 +82,7 @@ let package = Package(
             name: "BlockDevicesTests",
             dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog", "RadosDevice"],
             swiftSettings: strict),
+        .testTarget(name: "JournalTests", dependencies: ["Journal"], swiftSettings: strict),
         .testTarget(
             name: "NBDProtocolTests",
             dependencies: ["NBDProtocol"],

@@ -1,0 +1,141 @@
+import Glibc
+import Synchronization
+
+/// The transaction log of a replicated volume, in LMDB.
+///
+/// Every write gets a sequence number and a ``JournalRecord``. Records stay
+/// until the peer has acknowledged them (``acknowledge(through:)``), which is
+/// how the primary knows which regions a peer that dropped out has missed,
+/// and, after a crash, which regions may differ between the two sides.
+///
+/// Bounds, so the log never grows without limit: at most `recordLimit`
+/// records are kept. Past that (a long outage), the oldest records are folded
+/// into a region bitmap (one bit per `regionLength` bytes of the volume) and
+/// deleted: the peer then gets whole regions resynced, never less than it
+/// missed. The LMDB map is sized for `recordLimit` records plus the bitmap.
+///
+/// Group commit: appends from many requests wait for one write transaction on
+/// the journal's own thread (LMDB write transactions must stay on one
+/// thread); commits do not fsync. ``sync()`` makes everything appended so far
+/// durable, and is what FLUSH and FUA wait for.
+public final class Journal: Sendable {
+    public struct Limits: Sendable {
+        /// Records kept before folding into the bitmap: 1 Mi records of
+        /// about 60 bytes each in LMDB, so the log stays under ~64 MiB.
+        public var recordLimit = 1 << 20
+        /// Bytes of the volume per bitmap bit: 1 MiB (a 1 TiB volume is a 128 KiB bitmap).
+        public var regionLength: UInt64 = 1 << 20
+        public init() {}
+    }
+
+    let store: LMDBEnvironment
+    public let limits: Limits
+    public let volumeSize: UInt64
+    private let writer: JournalWriter
+    private let nextSequence: Mutex<UInt64>
+
+    public init(path: String, volumeSize: UInt64, limits: Limits = Limits()) throws(JournalError) {
+        let bitmapBytes = Int((volumeSize + limits.regionLength * 8 - 1) / (limits.regionLength * 8))
+        let mapSize = max(16 << 20, limits.recordLimit * 96 + bitmapBytes * 4)
+        let store = try LMDBEnvironment(path: path, mapSize: (mapSize + 4095) & ~4095)
+        self.store = store
+        self.limits = limits
+        self.volumeSize = volumeSize
+        let last = try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> UInt64 in
+            try store.get(transaction, store.meta, key: Array("last-sequence".utf8)).map { bytes in
+                bytes.withUnsafeBytes { UInt64(keyBytes: $0) }
+            } ?? 0
+        }
+        nextSequence = Mutex(last + 1)
+        writer = JournalWriter(store: store)
+    }
+
+    /// Logs one write (or trim or zero) and returns its sequence number once
+    /// the record is committed (not yet synced).
+    public func append(offset: UInt64, length: UInt32, checksum: UInt32, generation: UInt64) async throws(JournalError) -> UInt64 {
+        let sequence = nextSequence.withLock { next in
+            defer { next += 1 }
+            return next
+        }
+        let record = JournalRecord(sequence: sequence, offset: offset, length: length, checksum: checksum, generation: generation)
+        try await writer.submit(.append(record))
+        return sequence
+    }
+
+    /// Makes every record appended before this call durable.
+    public func sync() async throws(JournalError) {
+        try await writer.submit(.sync)
+    }
+
+    /// The peer holds every write up to `sequence`: their records go.
+    public func acknowledge(through sequence: UInt64) async throws(JournalError) {
+        try await writer.submit(.acknowledge(sequence))
+    }
+
+    /// Folds records beyond the bound into the bitmap; called by the owner
+    /// when it sees the log grow (cheap when under the bound).
+    public func enforceBound() async throws(JournalError) {
+        try await writer.submit(.fold(keep: limits.recordLimit, regionLength: limits.regionLength, bitmapLength: bitmapLength))
+    }
+
+    var bitmapLength: Int { Int((volumeSize + limits.regionLength * 8 - 1) / (limits.regionLength * 8)) }
+
+    /// Records not yet acknowledged by the peer, in sequence order.
+    public func unacknowledged(limit: Int = .max) throws(JournalError) -> [JournalRecord] {
+        try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> [JournalRecord] in
+            var result: [JournalRecord] = []
+            try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, value in
+                if let record = JournalRecord(sequence: UInt64(keyBytes: key), value: value) { result.append(record) }
+                return result.count < limit ? .next : .stop
+            }
+            return result
+        }
+    }
+
+    /// Byte ranges the peer may lack: unacknowledged records and every region
+    /// the bitmap marks, merged and in order.
+    public func dirtyRanges() throws(JournalError) -> [Range<UInt64>] {
+        var ranges = try unacknowledged().map { $0.offset..<($0.offset + UInt64(max($0.length, 1))) }
+        let bitmap = try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> [UInt8] in
+            try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
+        }
+        for (byteIndex, byte) in bitmap.enumerated() where byte != 0 {
+            for bit in 0..<8 where byte & (1 << bit) != 0 {
+                let start = UInt64(byteIndex * 8 + bit) * limits.regionLength
+                ranges.append(start..<min(start + limits.regionLength, volumeSize))
+            }
+        }
+        return Self.merge(ranges)
+    }
+
+    static func merge(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+        var merged: [Range<UInt64>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, range.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged
+    }
+
+    /// Syncs and stops the writer thread; the journal takes no more requests.
+    public func close() async throws(JournalError) {
+        try await sync()
+        writer.close()
+    }
+
+    /// Reads a named value from the log's metadata (generation history, roles).
+    public func metadata(_ name: String) throws(JournalError) -> [UInt8]? {
+        try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> [UInt8]? in
+            try store.get(transaction, store.meta, key: Array(name.utf8))
+        }
+    }
+
+    /// Stores a named value, durably (metadata changes are rare and must survive).
+    public func setMetadata(_ name: String, _ value: [UInt8]) async throws(JournalError) {
+        try await writer.submit(.setMetadata(name, value))
+        try await sync()
+    }
+}

@@ -1,0 +1,44 @@
+/// One logged write: what changed, where, and under which generation.
+/// Data itself is not logged (it lives on both sides' devices); the record
+/// is what lets the primary know which regions a peer may lack.
+public struct JournalRecord: Sendable, Equatable {
+    public var sequence: UInt64
+    public var offset: UInt64
+    public var length: UInt32
+    /// CRC-32C of the data written (0 for trims and zeroes).
+    public var checksum: UInt32
+    public var generation: UInt64
+
+    public init(sequence: UInt64, offset: UInt64, length: UInt32, checksum: UInt32, generation: UInt64) {
+        self.sequence = sequence
+        self.offset = offset
+        self.length = length
+        self.checksum = checksum
+        self.generation = generation
+    }
+
+    /// Fixed 24-byte big-endian value; the sequence is the key.
+    static let encodedLength = 24
+
+    func encodeValue() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.encodedLength)
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: offset >> UInt64(shift))) }
+        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: checksum >> UInt32(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: generation >> UInt64(shift))) }
+        return bytes
+    }
+
+    init?(sequence: UInt64, value: UnsafeRawBufferPointer) {
+        guard value.count == Self.encodedLength else { return nil }
+        func load<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+            var result: T = 0
+            for index in 0..<MemoryLayout<T>.size { result = result << 8 | T(value[at + index]) }
+            return result
+        }
+        self.init(
+            sequence: sequence, offset: load(0, UInt64.self), length: load(8, UInt32.self), checksum: load(12, UInt32.self),
+            generation: load(16, UInt64.self))
+    }
+}

@@ -1,0 +1,116 @@
+import Glibc
+
+/// The journal's one writer thread. Requests queue up; the thread takes all
+/// that are waiting, applies them in one LMDB write transaction (a group
+/// commit), then answers each. A sync request syncs after that commit.
+final class JournalWriter: Sendable {
+    enum Request: Sendable {
+        case append(JournalRecord)
+        case acknowledge(UInt64)
+        case setMetadata(String, [UInt8])
+        case fold(keep: Int, regionLength: UInt64, bitmapLength: Int)
+        case sync
+    }
+
+    private struct Pending: Sendable {
+        let request: Request
+        let done: CheckedContinuation<Void, any Error>
+    }
+
+    private let store: LMDBEnvironment
+    private let queue = WaitQueue<Pending>()
+    private let finished = WaitQueue<Bool>()
+
+    init(store: LMDBEnvironment) {
+        self.store = store
+        // The thread holds the queue and the store, not the writer, so that
+        // dropping the journal ends it.
+        WriterThread.start { [queue, store, finished] in
+            Self.run(queue, store)
+            finished.push(true)
+        }
+    }
+
+    deinit { queue.close() }
+
+    /// Ends the writer thread after what is queued, and waits for it.
+    func close() {
+        queue.close()
+        _ = finished.takeAll()
+    }
+
+    func submit(_ request: Request) async throws(JournalError) {
+        do {
+            try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+                queue.push(Pending(request: request, done: done))
+            }
+        } catch let error as JournalError {
+            throw error
+        } catch {
+            preconditionFailure("journal writer threw \(error)")
+        }
+    }
+
+    private static func run(_ queue: WaitQueue<Pending>, _ store: LMDBEnvironment) {
+        while let batch = queue.takeAll() {
+            let result: Result<Void, JournalError> = Result { () throws(JournalError) in
+                try store.transaction(readOnly: false) { (transaction) throws(JournalError) in
+                    for pending in batch { try apply(pending.request, transaction, store) }
+                }
+                if batch.contains(where: { if case .sync = $0.request { true } else { false } }) { try store.sync() }
+            }
+            for pending in batch {
+                switch result {
+                case .success: pending.done.resume()
+                case let .failure(error): pending.done.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private static func apply(_ request: Request, _ transaction: OpaquePointer, _ store: LMDBEnvironment) throws(JournalError) {
+        switch request {
+        case let .append(record):
+            try store.put(transaction, store.records, key: record.sequence.keyBytes, value: record.encodeValue())
+            try store.put(transaction, store.meta, key: Array("last-sequence".utf8), value: record.sequence.keyBytes)
+        case let .acknowledge(sequence):
+            try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, _ in
+                UInt64(keyBytes: key) <= sequence ? .delete : .stop
+            }
+            try store.put(transaction, store.meta, key: Array("acknowledged".utf8), value: sequence.keyBytes)
+        case let .setMetadata(name, value):
+            try store.put(transaction, store.meta, key: Array(name.utf8), value: value)
+        case let .fold(keep, regionLength, bitmapLength):
+            try fold(transaction, store, keep: keep, regionLength: regionLength, bitmapLength: bitmapLength)
+        case .sync:
+            break
+        }
+    }
+
+    /// Moves the oldest records past `keep` into the region bitmap.
+    private static func fold(
+        _ transaction: OpaquePointer, _ store: LMDBEnvironment, keep: Int, regionLength: UInt64, bitmapLength: Int
+    ) throws(JournalError) {
+        var count = 0
+        try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { _, _ in
+            count += 1
+            return .next
+        }
+        guard count > keep else { return }
+        var excess = count - keep
+        var bitmap = try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
+        if bitmap.count < bitmapLength { bitmap += [UInt8](repeating: 0, count: bitmapLength - bitmap.count) }
+        try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, value in
+            guard excess > 0 else { return .stop }
+            excess -= 1
+            guard let record = JournalRecord(sequence: UInt64(keyBytes: key), value: value) else { return .delete }
+            let first = record.offset / regionLength
+            let last = (record.offset + UInt64(max(record.length, 1)) - 1) / regionLength
+            for region in first...last where Int(region / 8) < bitmap.count {
+                bitmap[Int(region / 8)] |= 1 << UInt8(region % 8)
+            }
+            return .delete
+        }
+        try store.put(transaction, store.meta, key: Array("bitmap".utf8), value: bitmap)
+    }
+}

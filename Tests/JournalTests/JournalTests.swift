@@ -1,0 +1,87 @@
+import Foundation
+import Journal
+import Testing
+
+@Suite("Transaction log")
+struct JournalTests {
+    func freshPath() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("buse-journal-\(UUID().uuidString)").path
+        return path
+    }
+
+    @Test func recordsGetIncreasingSequencesAndSurviveReopening() async throws {
+        let path = freshPath()
+        do {
+            let journal = try Journal(path: path, volumeSize: 1 << 30)
+            for index in 0..<10 {
+                let sequence = try await journal.append(offset: UInt64(index) * 4096, length: 4096, checksum: UInt32(index), generation: 7)
+                #expect(sequence == UInt64(index + 1))
+            }
+            try await journal.close()
+        }
+        let reopened = try Journal(path: path, volumeSize: 1 << 30)
+        let records = try reopened.unacknowledged()
+        #expect(records.map(\.sequence) == Array(1...10))
+        #expect(records[3] == JournalRecord(sequence: 4, offset: 3 * 4096, length: 4096, checksum: 3, generation: 7))
+        #expect(try await reopened.append(offset: 0, length: 1, checksum: 0, generation: 7) == 11)
+    }
+
+    @Test func concurrentAppendsAreAllCommittedWithDistinctSequences() async throws {
+        let journal = try Journal(path: freshPath(), volumeSize: 1 << 30)
+        let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await journal.append(offset: UInt64(index) * 512, length: 512, checksum: 0, generation: 1) }
+            }
+            return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+        }
+        #expect(Set(sequences).count == 500)
+        #expect(try journal.unacknowledged().count == 500)
+    }
+
+    @Test func acknowledgedRecordsAreTrimmed() async throws {
+        let journal = try Journal(path: freshPath(), volumeSize: 1 << 30)
+        for index in 0..<20 { _ = try await journal.append(offset: UInt64(index) << 20, length: 4096, checksum: 0, generation: 1) }
+        try await journal.acknowledge(through: 15)
+        #expect(try journal.unacknowledged().map(\.sequence) == Array(16...20))
+        let expected: [Range<UInt64>] = (15..<20).map { index -> Range<UInt64> in
+            let start = UInt64(index) << 20
+            return start..<(start + 4096)
+        }
+        #expect(try journal.dirtyRanges() == expected)
+    }
+
+    @Test func aLongOutageFoldsIntoTheRegionBitmapAndNothingIsForgotten() async throws {
+        var limits = Journal.Limits()
+        limits.recordLimit = 10
+        limits.regionLength = 1 << 20
+        let journal = try Journal(path: freshPath(), volumeSize: 64 << 20, limits: limits)
+        var written: [Range<UInt64>] = []
+        for index in 0..<50 {
+            let offset = UInt64(index * 1_234_567) % (60 << 20)
+            written.append(offset..<(offset + 8192))
+            _ = try await journal.append(offset: offset, length: 8192, checksum: 0, generation: 1)
+        }
+        try await journal.enforceBound()
+        #expect(try journal.unacknowledged().count == 10)
+        let dirty = try journal.dirtyRanges()
+        for range in written {
+            #expect(dirty.contains { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound },
+                    "write \(range) must stay marked dirty")
+        }
+    }
+
+    @Test func metadataIsStoredDurably() async throws {
+        let path = freshPath()
+        do {
+            let journal = try Journal(path: path, volumeSize: 1 << 20)
+            try await journal.setMetadata("generation-history", [1, 2, 3])
+            try await journal.close()
+        }
+        #expect(try Journal(path: path, volumeSize: 1 << 20).metadata("generation-history") == [1, 2, 3])
+    }
+
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        let value = Array("123456789".utf8).withUnsafeBytes { CRC32C.checksum($0) }
+        #expect(value == 0xE306_9283)
+    }
+}
