@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Side-by-side NBD server benchmark: buse against nbdkit and qemu-nbd.
+
+What it measures
+  fio's nbd engine (libnbd, the client fio links) drives each server over
+  loopback TCP (or a Unix socket with --transport unix). All servers export the
+  same 1 GiB file on tmpfs (/dev/shm), written in full once before the first run
+  so reads hit data, not holes. Workloads run ~5 s each, time_based:
+    4K random read and write at iodepth 1 and 16, 1M sequential read and write
+    at iodepth 1 and 16, and 4K random write over 4 connections (numjobs=4,
+    iodepth 8 each, group_reporting).
+  Each workload runs --reps times (default 3) per server; the server order is
+  rotated every repetition to spread machine noise, and the median of each
+  metric is reported.
+
+Per run
+  From fio's JSON: IOPS, MB/s (10^6 bytes) and mean completion latency (clat).
+  From the server process:
+    CPU µs per I/O: utime+stime from /proc/PID/stat (all threads, 10 ms ticks)
+      from just before fio starts to just after it exits, divided by fio's I/O
+      count. fio itself shares the 2 cores and is not counted.
+    Peak RSS: VmHWM from /proc/PID/status read just before the server is
+      stopped. Every run gets a freshly started server, so VmHWM is that run's
+      peak (including start-up), not a leftover of an earlier workload.
+
+Output
+  A summary table (IOPS, or MB/s for 1M, per server with buse ratios), a detail
+  table (every metric per server), the bars buse is held to and whether each is
+  met. The same goes to results/bench-<timestamp>.md and .json.
+
+Usage
+  python3 bench/run.py --buse .build/release/buse            # full, ~8 min
+  python3 bench/run.py --buse ... --quick                    # 1 rep, 2 s runs
+  python3 bench/run.py --buse ... --only buse,nbdkit --workloads 4k-randread-qd1,1m-seqwrite-qd16
+
+Every server it starts is stopped by pid on exit, Ctrl-C or SIGTERM (and gets
+SIGTERM from the kernel should this script die without cleaning up).
+"""
+
+import argparse
+import contextlib
+import ctypes
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+EXPORT = "bench"
+CLOCK_TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Workload:
+    def __init__(self, name, rw, bs, iodepth, numjobs=1):
+        self.name, self.rw, self.bs, self.iodepth, self.numjobs = name, rw, bs, iodepth, numjobs
+
+    @property
+    def large(self):
+        """1M workloads are judged on MB/s, 4K ones on IOPS."""
+        return self.bs != "4k"
+
+
+WORKLOADS = [
+    Workload("4k-randread-qd1", "randread", "4k", 1),
+    Workload("4k-randread-qd16", "randread", "4k", 16),
+    Workload("4k-randwrite-qd1", "randwrite", "4k", 1),
+    Workload("4k-randwrite-qd16", "randwrite", "4k", 16),
+    Workload("1m-seqread-qd1", "read", "1m", 1),
+    Workload("1m-seqread-qd16", "read", "1m", 16),
+    Workload("1m-seqwrite-qd1", "write", "1m", 1),
+    Workload("1m-seqwrite-qd16", "write", "1m", 16),
+    Workload("4k-randwrite-4conn-qd8", "randwrite", "4k", 8, numjobs=4),
+]
+
+# The bars from the issue: (description, workloads, metric, peer, minimum ratio).
+BARS = [
+    ("4K IOPS at iodepth 16 >= 1.5x nbdkit", ["4k-randread-qd16", "4k-randwrite-qd16"], "iops", 1.5),
+    ("4K IOPS at iodepth 1 >= 1.3x nbdkit", ["4k-randread-qd1", "4k-randwrite-qd1"], "iops", 1.3),
+    ("1M MB/s >= 1.1x nbdkit", ["1m-seqread-qd1", "1m-seqread-qd16", "1m-seqwrite-qd1", "1m-seqwrite-qd16"], "mbps", 1.1),
+]
+RSS_BAR_MIB = 64
+RSS_BAR_WORKLOADS = ["4k-randread-qd16", "4k-randwrite-qd16", "1m-seqread-qd16", "1m-seqwrite-qd16"]
+
+
+# ---------------------------------------------------------------- servers
+
+def server_command(name, buse, image, address):
+    """The command line that serves `image` as EXPORT at `address` ("tcp", port) or ("unix", path)."""
+    kind, where = address
+    if name == "buse":
+        listen = ["--listen", f"127.0.0.1:{where}"] if kind == "tcp" else ["--unix", where]
+        return [buse, "serve", "--export", f"{EXPORT}=file:{image}", *listen]
+    if name == "nbdkit":
+        listen = ["-i", "127.0.0.1", "-p", str(where)] if kind == "tcp" else ["-U", where]
+        return ["nbdkit", "-f", *listen, "file", image]
+    if name == "qemu-nbd":
+        listen = ["-b", "127.0.0.1", "-p", str(where)] if kind == "tcp" else ["-k", where]
+        return ["qemu-nbd", "-f", "raw", "-x", EXPORT, "--persistent", "--shared=8", *listen, image]
+    raise ValueError(name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def die_with_parent(sig=signal.SIGTERM):
+    """Runs in the child before exec: the kernel sends `sig` to the child if this script dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
+
+
+def wait_until_serving(process, address, timeout=15.0):
+    """Polls until the server sends the NBD greeting ("NBDMAGIC"), bounded by `timeout`."""
+    kind, where = address
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            family = socket.AF_INET if kind == "tcp" else socket.AF_UNIX
+            with socket.socket(family) as s:
+                s.settimeout(1.0)
+                s.connect(("127.0.0.1", where) if kind == "tcp" else where)
+                if s.recv(8, socket.MSG_WAITALL) == b"NBDMAGIC":
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+class Server:
+    """One server process: started fresh for one run, stopped by pid."""
+
+    def __init__(self, name, buse, image, workdir, transport):
+        self.name = name
+        for attempt in range(3):  # a free port can be taken between probe and bind
+            address = ("tcp", free_port()) if transport == "tcp" else ("unix", os.path.join(workdir, f"{name}.sock"))
+            with contextlib.suppress(FileNotFoundError):
+                if transport == "unix":
+                    os.unlink(address[1])
+            self.log_path = os.path.join(workdir, f"{name}.log")
+            self.log = open(self.log_path, "ab")
+            self.process = subprocess.Popen(server_command(name, buse, image, address), stdin=subprocess.DEVNULL,
+                                            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+            if wait_until_serving(self.process, address):
+                self.address = address
+                return
+            self.stop()
+        raise RuntimeError(f"{name} did not start serving; its log ({self.log_path}) ends:\n{self.log_tail()}")
+
+    @property
+    def uri(self):
+        kind, where = self.address
+        return f"nbd://127.0.0.1:{where}/{EXPORT}" if kind == "tcp" else f"nbd+unix:///{EXPORT}?socket={where}"
+
+    def cpu_us(self):
+        """(user, system) CPU time of all the server's threads so far, in µs."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) * CLOCK_TICK_US, int(fields[12]) * CLOCK_TICK_US  # utime, stime (fields 14, 15)
+
+    def status(self, key):
+        """A number from /proc/PID/status, e.g. VmHWM (kB) or Threads."""
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        return None
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 10 s. Returns the exit status (negative: killed by that signal)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                print(f"  ! {self.name} ignored SIGTERM for 10 s; killing pid {self.process.pid}", file=sys.stderr)
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+    def log_tail(self, lines=15):
+        with open(self.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+
+
+# ---------------------------------------------------------------- runs
+
+def run_fio(workload, uri, runtime, workdir, server):
+    """Runs fio once against `uri`, sampling the server's thread count meanwhile.
+
+    Returns fio's summed job (group_reporting) from its JSON output and the most threads seen.
+    """
+    output = os.path.join(workdir, "fio.json")
+    command = [
+        "fio", f"--name={workload.name}", "--ioengine=nbd", f"--uri={uri}", f"--rw={workload.rw}",
+        f"--bs={workload.bs}", f"--iodepth={workload.iodepth}", f"--numjobs={workload.numjobs}",
+        "--group_reporting", "--time_based", f"--runtime={runtime}", "--norandommap", "--randrepeat=0",
+        "--output-format=json", f"--output={output}",
+    ]
+    errors = os.path.join(workdir, "fio.stderr")
+    with open(errors, "w") as stderr:
+        fio = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                               preexec_fn=lambda: die_with_parent(signal.SIGKILL))  # fio ends its run on SIGTERM
+    threads, deadline = 0, time.monotonic() + runtime + 60
+    try:
+        while fio.poll() is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fio still running {runtime + 60} s after it started")
+            threads = max(threads, server.status("Threads") or 0)
+            time.sleep(0.1)
+    finally:
+        if fio.poll() is None:
+            fio.kill()
+            fio.wait()
+    if fio.returncode != 0:
+        with open(errors) as f:
+            raise RuntimeError(f"fio exited {fio.returncode}: {f.read().strip()[-2000:]}")
+    with open(output) as f:
+        job = json.load(f)["jobs"][0]
+    if job["error"]:
+        raise RuntimeError(f"fio job error {job['error']}")
+    return job, threads
+
+
+def measure(name, workload, args, image, workdir):
+    """One run: a fresh server, one fio invocation, the metrics of both."""
+    server = Server(name, args.buse, image, workdir, args.transport)
+    try:
+        user_before, system_before = server.cpu_us()
+        job, threads = run_fio(workload, server.uri, args.runtime, workdir, server)
+        user_after, system_after = server.cpu_us()
+        user, system = user_after - user_before, system_after - system_before
+        rss_mib = server.status("VmHWM") / 1024
+    finally:
+        status = server.stop()
+    if status not in (0, -signal.SIGTERM):
+        print(f"  ! {name} exited with status {status} after SIGTERM", file=sys.stderr)
+    direction = job["write"] if "write" in workload.rw else job["read"]
+    ios = direction["total_ios"]
+    return {
+        "iops": direction["iops"],
+        "mbps": direction["bw_bytes"] / 1e6,
+        "lat_us": direction["clat_ns"]["mean"] / 1000,
+        "cpu_us_per_io": (user + system) / ios if ios else float("nan"),
+        "user_us_per_io": user / ios if ios else float("nan"),
+        "server_cpu_pct": 100 * (user + system) / (args.runtime * 1e6),
+        "peak_rss_mib": rss_mib,
+        "threads": threads,
+        "ios": ios,
+        "fio_cpu_pct": job["usr_cpu"] + job["sys_cpu"],
+    }
+
+
+def precondition(image, size):
+    """Writes the whole file once with incompressible data, so reads hit data, not holes."""
+    chunk = os.urandom(1 << 20)
+    with open(image, "wb") as f:
+        for _ in range(size >> 20):
+            f.write(chunk)
+
+
+def run_all(args, servers, workloads, workdir):
+    image = os.path.join(workdir, "disk.img")
+    print(f"writing {args.size_mib} MiB to {image} ...", flush=True)
+    precondition(image, args.size_mib << 20)
+    results = {w.name: {s: [] for s in servers} for w in workloads}
+    errors = []
+    for workload in workloads:
+        for rep in range(args.reps):
+            order = servers[rep % len(servers):] + servers[:rep % len(servers)]
+            for name in order:
+                label = f"{workload.name} rep {rep + 1}/{args.reps} {name}"
+                try:
+                    r = measure(name, workload, args, image, workdir)
+                except (RuntimeError, OSError, KeyError, ValueError) as error:
+                    print(f"  {label}: FAILED: {error}", flush=True)
+                    errors.append(f"{label}: {error}")
+                    continue
+                results[workload.name][name].append(r)
+                print(f"  {label:38} {r['iops']:>9.0f} IOPS {r['mbps']:>8.1f} MB/s {r['lat_us']:>8.1f} µs "
+                      f"{r['cpu_us_per_io']:>7.2f} CPU µs/IO {r['peak_rss_mib']:>6.1f} MiB", flush=True)
+    return results, errors
+
+
+# ---------------------------------------------------------------- report
+
+def medians(runs):
+    if not runs:
+        return None
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def ratio(summary, workload, metric, peer):
+    buse, other = summary[workload.name].get("buse"), summary[workload.name].get(peer)
+    if not buse or not other or not other[metric]:
+        return None
+    return buse[metric] / other[metric]
+
+
+def fmt(value, spec):
+    return "—" if value is None else format(value, spec)
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_table(summary, servers, workloads):
+    peers = [p for p in ("nbdkit", "qemu-nbd") if p in servers and "buse" in servers]
+    header = ["workload", "metric", *servers, *[f"buse/{p}" for p in peers]]
+    header += ["CPU/IO buse/nbdkit"] if "nbdkit" in peers else []
+    rows = []
+    for w in workloads:
+        metric = "mbps" if w.large else "iops"
+        row = [w.name, "MB/s" if w.large else "IOPS"]
+        row += [fmt((summary[w.name][s] or {}).get(metric), ".0f") for s in servers]
+        row += [fmt(ratio(summary, w, metric, p), ".2f") for p in peers]
+        if "nbdkit" in peers:
+            row.append(fmt(ratio(summary, w, "cpu_us_per_io", "nbdkit"), ".2f"))
+        rows.append(row)
+    return markdown_table(header, rows)
+
+
+def detail_table(summary, servers, workloads):
+    header = ["workload", "server", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "of which user",
+              "server CPU %", "peak RSS MiB", "threads"]
+    rows = []
+    for w in workloads:
+        for s in servers:
+            m = summary[w.name][s]
+            if m is None:
+                rows.append([w.name, s, "failed"] + [""] * (len(header) - 3))
+                continue
+            rows.append([w.name, s, f"{m['iops']:.0f}", f"{m['mbps']:.1f}", f"{m['lat_us']:.1f}",
+                         f"{m['cpu_us_per_io']:.2f}", f"{m['user_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}",
+                         f"{m['peak_rss_mib']:.1f}", f"{m['threads']:.0f}"])
+    return markdown_table(header, rows)
+
+
+def bars(summary, workloads):
+    """Each bar with its verdict: "met", "NOT met", or "n/a" when a needed run is missing."""
+    by_name = {w.name: w for w in workloads}
+    verdicts = []
+    for text, names, metric, minimum in BARS:
+        ratios = [(n, ratio(summary, by_name[n], metric, "nbdkit")) for n in names if n in by_name]
+        known = [(n, r) for n, r in ratios if r is not None]
+        detail = ", ".join(f"{n} {r:.2f}×" for n, r in known)
+        verdict = "n/a" if not known or len(known) < len(names) else ("met" if all(r >= minimum for _, r in known) else "NOT met")
+        verdicts.append((text, verdict, detail))
+    rss = [(n, summary[n]["buse"]["peak_rss_mib"]) for n in RSS_BAR_WORKLOADS if n in summary and (summary[n].get("buse"))]
+    detail = ", ".join(f"{n} {r:.1f} MiB" for n, r in rss)
+    verdict = "n/a" if not rss else ("met" if max(r for _, r in rss) <= RSS_BAR_MIB else "NOT met")
+    verdicts.append((f"buse peak RSS <= {RSS_BAR_MIB} MiB at iodepth 16 on one connection", verdict, detail))
+    return verdicts
+
+
+def environment(args):
+    def out(command):
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "loadavg_before": open("/proc/loadavg").read().split()[:3],
+        "buse": os.path.abspath(args.buse),
+        "buse_commit": out(["git", "-C", REPO, "describe", "--always", "--dirty"]),
+        "fio": out(["fio", "--version"]),
+        "nbdkit": out(["nbdkit", "--version"]),
+        "qemu-nbd": out(["qemu-nbd", "--version"]),
+        "transport": args.transport,
+        "runtime_s": args.runtime,
+        "reps": args.reps,
+        "size_mib": args.size_mib,
+    }
+
+
+def report(args, env, servers, workloads, results, errors):
+    summary = {w: {s: medians(runs) for s, runs in by_server.items()} for w, by_server in results.items()}
+    verdicts = bars(summary, workloads)
+    text = [
+        f"# buse benchmark {env['date']}",
+        "",
+        f"fio {env['fio']} nbd engine over {args.transport} loopback; {env['size_mib']} MiB file on tmpfs; "
+        f"{env['runtime_s']} s per run, median of {env['reps']}; {env['cpus']} CPUs, load average before "
+        f"{' '.join(env['loadavg_before'])}, after {' '.join(env['loadavg_after'])}. "
+        f"buse {env['buse_commit']}, {env['nbdkit']}, {env['qemu-nbd']}.",
+        "",
+        "## Summary (IOPS for 4K, MB/s for 1M)",
+        "",
+        summary_table(summary, servers, workloads),
+        "",
+        "## Detail",
+        "",
+        "Server CPU µs/IO: server utime+stime during the run / I/Os done (\"of which user\": utime only; the rest "
+        "is the kernel's socket and page-cache work on the server's behalf). Server CPU %: of one core. "
+        "Peak RSS: VmHWM of a server started fresh for that run. Threads: the most the server had during the run (sampled every 0.1 s).",
+        "",
+        detail_table(summary, servers, workloads),
+        "",
+        "## Bars",
+        "",
+        *[f"- {verdict:7} {text}" + (f" ({detail})" if detail else "") for text, verdict, detail in verdicts],
+    ]
+    if errors:
+        text += ["", "## Failed runs", "", *[f"- {e}" for e in errors]]
+    markdown = "\n".join(text) + "\n"
+    print("\n" + markdown)
+
+    os.makedirs(args.results, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(args.results, f"bench-{stamp}")
+    with open(base + ".md", "w") as f:
+        f.write(markdown)
+    with open(base + ".json", "w") as f:
+        json.dump({"environment": env, "runs": results, "medians": summary, "errors": errors,
+                   "bars": [{"bar": t, "verdict": v, "detail": d} for t, v, d in verdicts]}, f, indent=1)
+    print(f"wrote {base}.md and {base}.json")
+
+
+# ---------------------------------------------------------------- main
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--buse", required=True, help="path to the release buse binary")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 1 repetition of 2 s runs")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per workload and server (default 3)")
+    parser.add_argument("--runtime", type=int, default=5, help="seconds per fio run (default 5)")
+    parser.add_argument("--only", default="buse,nbdkit,qemu-nbd", help="comma-separated servers to run")
+    parser.add_argument("--workloads", help="comma-separated workload names (default all): "
+                        + ", ".join(w.name for w in WORKLOADS))
+    parser.add_argument("--transport", choices=["tcp", "unix"], default="tcp")
+    parser.add_argument("--size-mib", type=int, default=1024, help="size of the served file (default 1024)")
+    parser.add_argument("--dir", default="/dev/shm", help="tmpfs directory for the file and sockets (default /dev/shm)")
+    parser.add_argument("--results", default=os.path.join(REPO, "results"), help="where to write bench-*.md/json")
+    args = parser.parse_args()
+    if args.quick:
+        args.reps, args.runtime = 1, 2
+    servers = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(servers) - {"buse", "nbdkit", "qemu-nbd"}
+    if unknown:
+        parser.error(f"unknown server(s) in --only: {', '.join(sorted(unknown))}")
+    workloads = WORKLOADS
+    if args.workloads:
+        wanted = [n.strip() for n in args.workloads.split(",") if n.strip()]
+        known = {w.name for w in WORKLOADS}
+        if set(wanted) - known:
+            parser.error(f"unknown workload(s): {', '.join(sorted(set(wanted) - known))}")
+        workloads = [w for w in WORKLOADS if w.name in wanted]
+    if "buse" in servers and not os.access(args.buse, os.X_OK):
+        parser.error(f"--buse {args.buse} is not an executable file")
+    for tool in ["fio"] + [s for s in servers if s != "buse"]:
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is not installed (scripts/install-packages.sh bench)")
+    return args, servers, workloads
+
+
+def remove_stale_workdirs(parent):
+    """Removes the 1 GiB leftovers of earlier runs that were killed outright (their pid is gone)."""
+    for entry in os.listdir(parent):
+        parts = entry.split("-")
+        if entry.startswith("buse-bench-") and len(parts) >= 4 and parts[2].isdigit():
+            if not os.path.exists(f"/proc/{parts[2]}"):
+                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
+def main():
+    args, servers, workloads = parse_arguments()
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop every server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    env = environment(args)
+    remove_stale_workdirs(args.dir)
+    workdir = tempfile.mkdtemp(prefix=f"buse-bench-{os.getpid()}-", dir=args.dir)
+    try:
+        results, errors = run_all(args, servers, workloads, workdir)
+        env["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
+        report(args, env, servers, workloads, results, errors)
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
