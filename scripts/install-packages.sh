@@ -11,7 +11,7 @@ build="pkg-config liblmdb-dev libnbd-dev librados-dev"
 test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux"
 bench="$test nbdkit qemu-utils fio"
 kernel="qemu-system-x86 cpio gzip kmod iproute2 procps nbd-client e2fsprogs util-linux"
-ceph="ceph-mon ceph-osd ceph-common librados-dev procps"
+ceph="ceph-mon ceph-osd ceph-common librados-dev"
 
 case "${1:-}" in
   run) wanted=$build ;;
