@@ -82,12 +82,13 @@ public struct Negotiation {
 
     /// Handles one option whose payload has been read.
     public mutating func receiveOption(_ code: UInt32, payload: [UInt8]) -> Action {
+        if !clientFlags.contains(.fixedNewstyle) && code != Option.exportName.rawValue {
+            // A client without fixed newstyle cannot take an error reply,
+            // so this comes before the ERR_UNSUP for unknown options too.
+            return .sendAndClose([], reason: "option \(code) from a client without fixed newstyle")
+        }
         guard let option = Option(rawValue: code) else {
             return unsupported(code, "unknown option \(code)")
-        }
-        if !clientFlags.contains(.fixedNewstyle) && option != .exportName {
-            // A client without fixed newstyle cannot take an error reply.
-            return .sendAndClose([], reason: "option \(code) from a client without fixed newstyle")
         }
         switch option {
         case .exportName: return exportName(payload)
@@ -228,7 +229,9 @@ public struct Negotiation {
         var replies: [UInt8] = []
         if matches {
             var data = WireWriter()
-            data.append(MetaContext.baseAllocationID)
+            // The spec reserves the id in LIST replies (it SHOULD be 0);
+            // only SET hands out the id BLOCK_STATUS replies will carry.
+            data.append(option == .setMetaContext ? MetaContext.baseAllocationID : 0)
             data.append(MetaContext.baseAllocation.utf8)
             replies += Self.reply(code, .metaContext, data: data.bytes)
         }

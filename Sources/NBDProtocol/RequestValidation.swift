@@ -5,9 +5,10 @@
 /// answer the same invalid request with the same error:
 /// 1. a write, trim or zero on a read-only export: EPERM;
 /// 2. an unknown command: EINVAL;
-/// 3. a range past the end: ENOSPC for WRITE and WRITE_ZEROES (the client
-///    asked to store data where there is no room), EINVAL for the rest;
-///    FLUSH must have offset and length 0;
+/// 3. an empty range, or one past the end: ENOSPC for WRITE and
+///    WRITE_ZEROES (the client asked to store data where there is no room),
+///    EINVAL for the rest (nbdkit, too, counts an empty range as out of
+///    range); FLUSH must have offset and length 0;
 /// 4. unknown flags, or flags on commands they do not apply to: EINVAL;
 /// 5. a READ or WRITE longer than the maximum payload: EINVAL
 ///    (EOVERFLOW is reserved for a READ with DF that cannot fit one chunk,
@@ -39,8 +40,11 @@ public struct RequestValidation: Sendable {
         case .disconnect:
             break
         default:
+            // An empty range is refused, not served as a no-op: an empty
+            // READ or WRITE has no payload buffer, which executing one relies
+            // on (an empty READ used to trap the server).
             let (end, overflow) = request.offset.addingReportingOverflow(UInt64(request.length))
-            if overflow || end > size {
+            if request.length == 0 || overflow || end > size {
                 let error: ErrorCode = (command == .write || command == .writeZeroes) ? .noSpace : .invalid
                 return (error, "\(command) of \(request.length) bytes at \(request.offset) is past the end (\(size) bytes)")
             }

@@ -20,6 +20,10 @@ public final class Connection: Sendable {
         var bytes = 0
         /// Set when the server is shutting down: new requests get ESHUTDOWN.
         var draining = false
+        /// Set once the socket is closed. Its descriptor number may then be
+        /// reused by any other socket or file of the process, so nothing may
+        /// shut it down any more.
+        var closed = false
     }
 
     let socket: Socket
@@ -56,7 +60,12 @@ public final class Connection: Sendable {
 
     /// Negotiates and serves until the connection ends; blocks the calling thread.
     public func run() {
-        defer { socket.close() }
+        defer {
+            gate.withLock { gate in
+                gate.closed = true
+                socket.close()
+            }
+        }
         let session: NegotiatedSession
         if let startingSession {
             session = startingSession
@@ -89,8 +98,15 @@ public final class Connection: Sendable {
         gate.wait(until: { $0.requests == 0 }) { _ in }
     }
 
-    /// Ends the connection: the reader sees end of stream and stops.
-    public func terminate() { socket.shutdown() }
+    /// Ends the connection: the reader sees end of stream and stops. Does
+    /// nothing once the connection has closed its socket: ``Server`` may
+    /// still hold a connection that ended while it shut down, and a reply
+    /// that fails to send may report it after the last request completed.
+    public func terminate() {
+        gate.withLock { gate in
+            if !gate.closed { socket.shutdown() }
+        }
+    }
 
     func logEnd(_ error: SocketError, phase: String) {
         switch error {

@@ -46,15 +46,22 @@ public final class Server: Sendable {
 
     /// Serves one more client on its own reader thread.
     public func accept(_ socket: Socket) {
-        guard !stopping.load(ordering: .acquiring) else {
-            socket.close()
-            return
-        }
         var connectionLogger = logger
         connectionLogger[metadataKey: "connection"] = "\(socket.descriptor)"
         let connection = Connection(socket: socket, exports: exports, limits: limits, pool: pool, logger: connectionLogger)
         let key = ObjectIdentifier(connection)
-        connections.withLock { $0[key] = connection }
+        // Checked under the lock `shutdown` sets `stopping` with, so that a
+        // connection is either refused here or in shutdown's list of
+        // connections to drain and end, never served on after shutdown.
+        let admitted = connections.withLock { table in
+            guard !stopping.load(ordering: .acquiring) else { return false }
+            table[key] = connection
+            return true
+        }
+        guard admitted else {
+            socket.close()
+            return
+        }
         SystemThread.start { [self] in
             connection.run()
             _ = connections.withLock { $0.removeValue(forKey: key) }
@@ -63,7 +70,8 @@ public final class Server: Sendable {
 
     /// Graceful shutdown; see the type's lifecycle. Idempotent.
     public func shutdown() async {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let first = connections.withLock { _ in !stopping.exchange(true, ordering: .acquiringAndReleasing) }
+        guard first else { return }
         for listener in listeners.withLock({ $0 }) { listener.close() }
         let active = connections.withLock { Array($0.values) }
         logger.notice("shutting down", metadata: ["connections": "\(active.count)"])
