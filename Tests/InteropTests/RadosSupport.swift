@@ -1,0 +1,198 @@
+import Foundation
+import Testing
+
+/// The Ceph cluster the RADOS interop tests share: the one `make test`
+/// starts with scripts/ceph-cluster.sh, found through $CEPH_CONF. Without
+/// it the tests fail with the command that starts one; they never skip.
+enum SharedCluster {
+    static let pool = "buse"
+
+    static func conf() throws -> String {
+        guard let conf = ProcessInfo.processInfo.environment["CEPH_CONF"], !conf.isEmpty else {
+            throw InteropError(
+                "CEPH_CONF is not set, so there is no Ceph cluster for the RADOS tests: run `make test`, or "
+                    + "`scripts/ceph-cluster.sh start /tmp/buse-ceph` and export the CEPH_CONF it prints")
+        }
+        guard FileManager.default.fileExists(atPath: conf) else {
+            throw InteropError("CEPH_CONF is \(conf), which does not exist: is the cluster started?")
+        }
+        return conf
+    }
+
+    /// The names of the objects in the pool, by `rados ls`.
+    static func objects(conf: String, in directory: TemporaryDirectory) async throws -> [String] {
+        let listing = try await runChecked("rados", ["--conf", conf, "-p", pool, "ls"], in: directory)
+        return listing.standardOutput.split(separator: "\n").map(String.init)
+    }
+}
+
+/// A RADOS image made for one test with `buse image create`, under a unique
+/// name. ``remove()`` removes it at the end of the test (the memstore OSD
+/// keeps about twice what is written, in RAM); if the test fails first,
+/// the `cleanup` step registered at creation removes it instead.
+final class RadosTestImage: Sendable {
+    let conf: String
+    let name: String
+    let cleanup: Cleanup
+    private let removal: Int
+
+    /// `pool/name`, as `buse image` takes it.
+    var spec: String { "\(SharedCluster.pool)/\(name)" }
+
+    init(
+        size: String, objectSize: String? = nil, conf: String, cleanup: Cleanup, in directory: TemporaryDirectory
+    ) async throws {
+        self.conf = conf
+        self.cleanup = cleanup
+        name = "interop-\(UUID().uuidString.prefix(8).lowercased())"
+        let spec = "\(SharedCluster.pool)/\(name)"
+        var arguments = ["image", "create", spec, "--size", size, "--conf", conf]
+        if let objectSize { arguments += ["--object-size", objectSize] }
+        try await runChecked(try Tool.buse(), arguments, in: directory)
+        removal = cleanup.add([try Tool.buse(), "image", "rm", spec, "--break-lock", "--conf", conf])
+    }
+
+    /// The device URI that serves this image, with `options` (`timeout=5`, `break-lock`).
+    func uri(_ options: String...) -> String {
+        let query = (["conf=\(conf)"] + options).joined(separator: "&")
+        return "rados:\(spec)?\(query)"
+    }
+
+    /// Runs `buse image SUBCOMMAND spec ARGUMENTS --conf CONF`, whatever its outcome.
+    func command(_ subcommand: String, _ arguments: [String] = [], in directory: TemporaryDirectory) async throws
+        -> RunResult
+    {
+        try await run(try Tool.buse(), ["image", subcommand, spec] + arguments + ["--conf", conf], in: directory)
+    }
+
+    /// Removes the image with `buse image rm`; throws if that fails.
+    func remove(in directory: TemporaryDirectory) async throws {
+        let result = try await command("rm", in: directory)
+        guard result.succeeded else { throw InteropError("buse image rm \(spec) failed:\n\(result)") }
+        cleanup.done(removal)
+    }
+}
+
+/// A one-node Ceph cluster of one test's own (scripts/ceph-cluster.sh in a
+/// short directory under /tmp, on its own mon port), for tests that stop
+/// its OSD. ``stop()`` must run whatever happens: register it with a
+/// ``Cleanup`` through ``stopCommand``.
+final class PrivateCluster: Sendable {
+    let directory: String
+    let port: Int
+    var conf: String { directory + "/ceph.conf" }
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/ceph-cluster.sh").path
+    }
+
+    /// Starts a fresh cluster with a 1 GiB memstore on a random port from
+    /// 3400 to 3498 (away from the default 3300), trying another port when
+    /// the one picked is taken.
+    init(in logs: TemporaryDirectory, cleanup: Cleanup) async throws {
+        var template = Array("/tmp/buse-pc-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw InteropError("cannot create a cluster directory: \(String(cString: strerror(errno)))")
+        }
+        directory = String(cString: made)
+        var failures: [String] = []
+        for _ in 1...3 {
+            let port = 3400 + 2 * Int.random(in: 0..<50)
+            // Registered before starting: a start that fails half-way stops what it started itself.
+            let stop = cleanup.add(["/bin/sh", Self.script, "stop", directory, "--purge"])
+            let started = try await run(
+                Self.script, ["start", directory], in: logs, timeout: .seconds(180),
+                environment: ["BUSE_CEPH_PORT": String(port), "BUSE_CEPH_MEMSTORE": String(1 << 30)])
+            if started.succeeded {
+                self.port = port
+                return
+            }
+            failures.append(started.description)
+            cleanup.done(stop)
+            guard started.standardError.contains("is in use") else { break }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        throw InteropError("cannot start a private Ceph cluster:\n\(failures.joined(separator: "\n"))")
+    }
+
+    /// Stops the OSD cleanly (it saves its memstore); clients' I/O then waits.
+    func stopOSD(in logs: TemporaryDirectory) async throws {
+        try await runChecked(Self.script, ["stop-osd", directory], in: logs, timeout: .seconds(120))
+    }
+
+    /// Starts the OSD again and waits until I/O works.
+    func startOSD(in logs: TemporaryDirectory) async throws {
+        try await runChecked(Self.script, ["start-osd", directory], in: logs, timeout: .seconds(180))
+    }
+}
+
+/// An nbdsh script (with ``Nbdsh/prelude``) running in the background, so a
+/// test can act while it runs (kill the server, stop an OSD) and read what
+/// it has reported so far.
+final class BackgroundNbdsh: Sendable {
+    let process: ChildProcess
+
+    init(
+        _ script: String, uri: String, variables: [String: String] = [:], in directory: TemporaryDirectory
+    ) throws {
+        let assignments = variables.sorted { $0.key < $1.key }.map { "\($0.key) = \(Nbdsh.pythonString($0.value))" }
+        let arguments = ["-u", uri, "-c", Nbdsh.prelude + "\n" + assignments.joined(separator: "\n"), "-c", script]
+        process = try ChildProcess(
+            try Tool.path("nbdsh"), arguments, outputPrefix: directory.unique("nbdsh"),
+            environment: Tool.systemEnvironment, currentDirectory: directory.path)
+    }
+
+    /// What the script has reported so far.
+    var report: ScriptReport { ScriptReport(process.standardOutput) }
+
+    /// Waits until the script has reported `name`; throws if it ends first or never does.
+    func waitForReport(_ name: String, timeout: Duration) async throws {
+        let process = process
+        try await waitUntil("the nbdsh script reports \(name)", timeout: timeout) {
+            if ScriptReport(process.standardOutput)[name] != nil { return true }
+            if let ended = process.termination {
+                throw InteropError(
+                    "the nbdsh script \(ended) before reporting \(name):\n\(process.standardOutput)\n"
+                        + process.standardErrorTail())
+            }
+            return false
+        }
+    }
+
+    /// Waits for the script to end and returns its report; throws unless it exited 0.
+    func finish(timeout: Duration) async throws -> ScriptReport {
+        guard let ended = await process.waitForTermination(timeout: timeout) else {
+            process.send(SIGKILL)
+            throw InteropError("the nbdsh script was still running after \(timeout):\n\(process.standardOutput)")
+        }
+        guard ended == .exit(0) else {
+            throw InteropError(
+                "the nbdsh script \(ended):\n\(process.standardOutput)\n\(process.standardErrorTail())")
+        }
+        return report
+    }
+}
+
+/// What a filesystem on an export needs from this machine.
+enum FilesystemHost {
+    /// Fails, saying what is missing, when this machine cannot mount a
+    /// filesystem through nbdfuse and a loop device.
+    static func checkPrerequisites() throws {
+        guard getuid() == 0 else { throw InteropError("the filesystem test needs root (mount, losetup); run as root") }
+        for (device, what) in [("/dev/fuse", "FUSE"), ("/dev/loop-control", "loop devices")]
+        where !FileManager.default.fileExists(atPath: device) {
+            throw InteropError("\(device) does not exist: \(what) unavailable here; give the container \(device)")
+        }
+    }
+
+    /// The mount points of this mount namespace, from /proc/self/mountinfo.
+    static func mountPoints() throws -> Set<String> {
+        let table = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        return Set(table.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 ? String(fields[4]) : nil
+        })
+    }
+}
