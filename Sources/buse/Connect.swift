@@ -88,6 +88,7 @@ struct Connect: AsyncParsableCommand {
     }
 
     private func serve(_ ready: ReadyChannel) async throws {
+        let signals = SignalWaiter()
         let logger = Logging.bootstrap(level: logLevel)
         guard geteuid() == 0 else { throw CommandLineError(KernelAttachError.notRoot("buse connect").description) }
         let device = CountingDevice(try DeviceCatalog.open(DeviceURI(parsing: uri), readOnly: readOnly))
@@ -111,7 +112,7 @@ struct Connect: AsyncParsableCommand {
         print(attachment.device.path)
         fflush(nil)
         ready.succeed(attachment.device.path)
-        await waitForDetachOrSignal(attachment, logger)
+        await waitForDetachOrSignal(attachment, signals, logger)
         do {
             try await export.device.close()
         } catch {
@@ -124,7 +125,7 @@ struct Connect: AsyncParsableCommand {
     }
 
     /// Serves until the kernel detaches; a signal asks the kernel to detach first.
-    private func waitForDetachOrSignal(_ attachment: KernelAttachment, _ logger: Logger) async {
+    private func waitForDetachOrSignal(_ attachment: KernelAttachment, _ signals: SignalWaiter, _ logger: Logger) async {
         let detached = Task {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 BlockingThread.start {
@@ -134,7 +135,7 @@ struct Connect: AsyncParsableCommand {
             }
         }
         let signals = Task {
-            let number = await SignalWaiter.waitForTermination()
+            let number = await signals.wait()
             logger.notice("received signal \(number): flushing and detaching")
             do {
                 try attachment.detach()

@@ -68,6 +68,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = SignalWaiter()
         let file = try config.map(ServeConfiguration.load(path:))
         var level = logLevel
         if let text = file?.logLevel {
@@ -87,7 +88,7 @@ struct Serve: AsyncParsableCommand {
             throw CommandLineError(error.description)
         }
         printHints(table, addresses, ports)
-        let signalNumber = await SignalWaiter.waitForTermination()
+        let signalNumber = await signals.wait()
         logger.notice("received signal \(signalNumber), shutting down gracefully")
         await server.shutdown()
         for (name, counted) in counters { logger.notice("export \(name) served \(counted.summary)") }

@@ -1,34 +1,81 @@
-import Dispatch
 import Glibc
+import NBDServer
 
-/// Waits for SIGINT or SIGTERM, the signals that ask for a graceful shutdown.
-enum SignalWaiter {
-    static func waitForTermination() async -> Int32 {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            let queue = DispatchQueue(label: "buse.signals")
-            let resumed = ResumeOnce(continuation)
-            for signalNumber in [SIGINT, SIGTERM] {
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-                source.setEventHandler { resumed.resume(signalNumber) }
-                source.resume()
-                Retained.sources.append(source)
+/// Catches SIGINT and SIGTERM, the signals that ask for a graceful shutdown.
+///
+/// The handler only writes the signal number to a pipe (write is
+/// async-signal-safe), and a thread reading the pipe wakes the waiter. A
+/// handler is process-wide, whichever thread the kernel picks, so from the
+/// moment ``init()`` returns no termination signal can kill the process or
+/// be lost. Create one before serving anything.
+final class SignalWaiter: Sendable {
+    private let received = ReceivedSignal()
+
+    init() {
+        var ends: [Int32] = [-1, -1]
+        precondition(pipe(&ends) == 0, "pipe: \(errno)")
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        SignalPipe.writeEnd = ends[1]
+        let readEnd = ends[0]
+        let received = received
+        BlockingThread.start {
+            var number: Int32 = 0
+            while true {
+                let count = read(readEnd, &number, MemoryLayout<Int32>.size)
+                if count == MemoryLayout<Int32>.size { received.deliver(number) }
+                if count < 0 && errno != EINTR { return }
             }
+        }
+        for number in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = signalHandler
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(number, &action, nil)
         }
     }
 
-    /// Keeps the signal sources alive for the life of the process.
-    private enum Retained {
-        nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+    /// Waits for the first SIGINT or SIGTERM (returns at once if one came already).
+    func wait() async -> Int32 { await received.wait() }
+}
+
+/// The pipe the handler writes to, set once before the handler is installed.
+private enum SignalPipe {
+    // Safety: written once before any handler can run, then only read.
+    nonisolated(unsafe) static var writeEnd: Int32 = -1
+}
+
+private func signalHandler(_ number: Int32) {
+    var value = number
+    _ = write(SignalPipe.writeEnd, &value, MemoryLayout<Int32>.size)
+}
+
+/// The first termination signal, delivered once to whoever waits.
+// Safety: the fields are touched only with the pthread mutex held.
+private final class ReceivedSignal: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var number: Int32?
+    private var waiter: CheckedContinuation<Int32, Never>?
+
+    init() { pthread_mutex_init(mutex, nil) }
+
+    func deliver(_ value: Int32) {
+        pthread_mutex_lock(mutex)
+        let resume = number == nil ? waiter : nil
+        if number == nil { number = value }
+        waiter = nil
+        pthread_mutex_unlock(mutex)
+        resume?.resume(returning: value)
     }
 
-    // Safety: only touched on the serial signal queue.
-    private final class ResumeOnce: @unchecked Sendable {
-        private var continuation: CheckedContinuation<Int32, Never>?
-        init(_ continuation: CheckedContinuation<Int32, Never>) { self.continuation = continuation }
-        func resume(_ value: Int32) {
-            continuation?.resume(returning: value)
-            continuation = nil
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            pthread_mutex_lock(mutex)
+            let ready = number
+            if ready == nil { waiter = continuation }
+            pthread_mutex_unlock(mutex)
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 }
