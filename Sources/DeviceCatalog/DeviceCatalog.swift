@@ -14,7 +14,7 @@ public enum DeviceCatalog {
     public static let schemes = ["file", "memory", "rados"]
 
     /// Options every scheme accepts, applied as layers over the device.
-    static let commonOptions = ["readonly", "offset", "length"]
+    static let commonOptions = ["readonly", "offset", "length", "delay", "jitter"]
 
     public static func open(_ uri: DeviceURI, readOnly: Bool = false) throws(DeviceURIError) -> any BlockDevice {
         let readOnly = readOnly || uri.flag("readonly")
@@ -49,6 +49,9 @@ public enum DeviceCatalog {
             } catch {
                 throw .badOption(uri.text, "offset", error.description)
             }
+        }
+        if uri.options["delay"] != nil || uri.options["jitter"] != nil {
+            device = DelayedDevice(device, delay: try uri.duration("delay") ?? .zero, jitter: try uri.duration("jitter") ?? .zero)
         }
         if readOnly { device = ReadOnlyDevice(device) }
         return device

@@ -3,7 +3,9 @@
 /// - `file:/var/lib/buse/vol1.img?size=10G`: a file (created sparse with
 ///   that size when missing) or a block device (`file:/dev/sdb`);
 /// - `memory:1G`: sparse memory, gone when the process ends;
-/// - options common to all: `readonly`, and `offset=`/`length=` for a window.
+/// - options common to all: `readonly`, `offset=`/`length=` for a window,
+///   and `delay=`/`jitter=` (e.g. `2ms`, `500us`) to make a device slow on
+///   purpose, as remote storage is: for tests and demonstrations.
 public struct DeviceURI: Sendable, Equatable, CustomStringConvertible {
     public var scheme: String
     public var path: String
@@ -39,6 +41,18 @@ public struct DeviceURI: Sendable, Equatable, CustomStringConvertible {
         guard let value = options[key] else { return nil }
         guard let bytes = ByteSize.parse(value) else { throw .badOption(text, key, "expected a size such as 4096, 512M or 10G") }
         return bytes
+    }
+
+    /// A duration option such as `2ms`, `500us` or `1s`, or nil when absent.
+    public func duration(_ key: String) throws(DeviceURIError) -> Duration? {
+        guard let value = options[key] else { return nil }
+        let units: [(String, Double)] = [("us", 1e-6), ("ms", 1e-3), ("s", 1)]
+        for (suffix, scale) in units where value.hasSuffix(suffix) {
+            if let number = Double(value.dropLast(suffix.count)), number >= 0, number <= 3600 / scale {
+                return .nanoseconds(Int64(number * scale * 1e9))
+            }
+        }
+        throw .badOption(text, key, "expected a duration such as 500us, 2ms or 1s")
     }
 
     /// A boolean option: present (or `=1`, `=true`, `=yes`) means true.

@@ -1,23 +1,31 @@
 public import BlockDevices
 
-/// Adds a fixed latency to chosen operations, to make slow storage (a remote
+/// Adds latency to chosen operations, to make slow storage (a remote
 /// cluster, a peer across a WAN) reproducible in tests: replies complete out
-/// of order, in-flight limits fill up, shutdown has work to wait for.
+/// of order, in-flight limits fill up, shutdown has work to wait for. Each
+/// operation waits `delay` plus a random part of `jitter`, so concurrent
+/// requests finish in a shuffled order, as they do on real remote storage.
 public struct DelayedDevice: DeviceLayer {
     public let lower: any BlockDevice
     public let delay: Duration
+    public let jitter: Duration
     public let operations: Set<DeviceOperation>
 
-    public init(_ lower: any BlockDevice, delay: Duration, operations: Set<DeviceOperation> = Set(DeviceOperation.allCases)) {
+    public init(
+        _ lower: any BlockDevice, delay: Duration, jitter: Duration = .zero,
+        operations: Set<DeviceOperation> = Set(DeviceOperation.allCases)
+    ) {
         self.lower = lower
         self.delay = delay
+        self.jitter = jitter
         self.operations = operations
     }
 
     private func pause(_ operation: DeviceOperation) async {
         guard operations.contains(operation) else { return }
+        let extra = jitter > .zero ? jitter * Double.random(in: 0..<1) : .zero
         // A cancelled sleep just ends the delay early; the operation still runs.
-        try? await Task.sleep(for: delay)
+        try? await Task.sleep(for: delay + extra)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(DeviceError) {

@@ -33,7 +33,16 @@ struct DeviceURITests {
         #expect(device.capabilities.isReadOnly)
     }
 
+    @Test func delayAndJitterMakeADeviceSlowOnPurpose() async throws {
+        let device = try DeviceCatalog.open(DeviceURI(parsing: "memory:1M?delay=20ms&jitter=1ms"))
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try await device.read(at: 0, count: 512)
+        #expect(clock.now - start >= .milliseconds(20))
+    }
+
     @Test(arguments: [
+        ("memory:1M?delay=fast", "expected a duration"),
         ("nothing", "has no scheme"),
         ("tape:/dev/st0", "unknown scheme"),
         ("memory:lots", "memory: takes a size"),
