@@ -30,6 +30,9 @@ extension KernelAttachment {
     private static func attachWithIoctls(
         _ export: Export, to device: NBDDeviceNode, options: AttachOptions, logger: Logger
     ) throws(KernelAttachError) -> KernelAttachment {
+        // A device attached through netlink answers the ioctls with EINVAL,
+        // not EBUSY: look first, so the operator hears who holds it.
+        guard device.isFree else { throw .deviceBusy(device.path, holder: holderDescription(device)) }
         let fd = open(device.path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
             throw errno == ENOENT ? .moduleNotLoaded : mapError(errno, device: device, action: "open \(device.path)")

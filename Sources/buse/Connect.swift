@@ -24,7 +24,7 @@ struct Connect: AsyncParsableCommand {
             Examples:
               buse connect file:/var/lib/buse/vol1.img?size=10G
               buse connect --daemon --pid-file /run/vol1.pid --connections 4 file:/var/lib/buse/vol1.img
-              buse connect --reattach /dev/nbd0 file:/var/lib/buse/vol1.img
+              buse connect --reattach /dev/nbd0 file:/var/lib/buse/vol1.img   # after the daemon died
             """)
 
     @Argument(help: ArgumentHelp("The device to attach, e.g. file:/var/lib/buse/vol1.img?size=10G.", valueName: "device-uri"))
@@ -33,8 +33,8 @@ struct Connect: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The nbd device to use. (default: a free one)", valueName: "/dev/nbdN"))
     var nbd: String?
 
-    @Flag(help: "Pick up a device whose daemon died (netlink RECONFIGURE); needs --nbd or a device path as --reattach's target.")
-    var reattach = false
+    @Option(help: ArgumentHelp("Pick up this device, whose daemon died, with new sockets (netlink RECONFIGURE).", valueName: "/dev/nbdN"))
+    var reattach: String?
 
     @Flag(help: "Use the NBD_SET_SOCK/NBD_DO_IT ioctls instead of netlink (no reattach possible).")
     var ioctl = false
@@ -67,8 +67,11 @@ struct Connect: AsyncParsableCommand {
     var readyFd: Int32?
 
     mutating func validate() throws {
-        if reattach && nbd == nil { throw ValidationError("--reattach needs --nbd /dev/nbdN: the device to pick up") }
-        if reattach && ioctl { throw ValidationError("--reattach works through netlink only; drop --ioctl") }
+        if let reattach {
+            if ioctl { throw ValidationError("--reattach works through netlink only; drop --ioctl") }
+            if let nbd, nbd != reattach { throw ValidationError("--reattach \(reattach) and --nbd \(nbd) name different devices") }
+            _ = try NBDDeviceNode(path: reattach)
+        }
         guard (1...16).contains(connections) else { throw ValidationError("--connections must be from 1 to 16") }
         if let nbd { _ = try NBDDeviceNode(path: nbd) }
     }
@@ -94,13 +97,13 @@ struct Connect: AsyncParsableCommand {
         let device = CountingDevice(try DeviceCatalog.open(DeviceURI(parsing: uri), readOnly: readOnly))
         let export = Export(name: "kernel", device: device, description: uri)
         var options = AttachOptions(uri: uri)
-        options.device = try nbd.map { try NBDDeviceNode(path: $0) }
+        options.device = try (reattach ?? nbd).map { try NBDDeviceNode(path: $0) }
         options.useIoctl = ioctl
         options.connections = connections
         options.blockSize = blockSize
         options.deadConnectionTimeout = deadConnectionTimeout
         let attachment =
-            reattach
+            reattach != nil
             ? try KernelAttachment.reattach(export, options: options, logger: logger)
             : try KernelAttachment.attach(export, options: options, logger: logger)
         try AttachmentRecord(
