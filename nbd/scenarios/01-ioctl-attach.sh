@@ -1,0 +1,55 @@
+#!/bin/sh
+# `buse connect --ioctl --daemon` attaches a file device to /dev/nbdX through
+# the classic NBD_SET_SOCK/NBD_DO_IT ioctls. The kernel sees the export's
+# size, block size, flush and trim; an ext4 filesystem made, filled, trimmed
+# and unmounted there, then `buse disconnect`, lands intact in the backing file.
+set -eu
+. "$(dirname "$0")/../lib/scenario.sh"
+
+image=/tmp/vol.img
+uri="file:$image?size=256M"
+mountpoint=/mnt/vol
+list=$RESULTS/files.sha256
+
+step "modprobe nbd; buse connect --ioctl --daemon $uri"
+modprobe nbd
+device=$(connect_daemon "$RESULTS/connect.out" --ioctl --block-size 4096 --pid-file /run/buse.pid "$uri")
+pid=$(cat /run/buse.pid)
+echo "attached $device, daemon pid $pid"
+kill -0 "$pid" || fail "the daemon (pid $pid) is not running"
+attached "$device" || fail "$device has no size once buse connect returned"
+
+check_kernel_view "$device" 268435456
+[ "$(blockdev --getss "$device")" = 4096 ] || fail "$device has logical block $(blockdev --getss "$device"), not 4096"
+
+step "buse list"
+"$BUSE" list | tee "$RESULTS/list.txt"
+grep -q "^$device .*$image.* $pid " "$RESULTS/list.txt" || fail "buse list does not show $device with $image and pid $pid"
+
+step "mkfs.ext4 and mount"
+mkfs.ext4 -q -F "$device"
+mkdir -p "$mountpoint"
+mount "$device" "$mountpoint"
+
+step "writing 20 files of about 1 MiB"
+write_files "$mountpoint/data" 20 1024 "$list"
+# Deleting one gives fstrim freed blocks to discard.
+rm "$mountpoint/data/file-20"
+sed -i '/ file-20$/d' "$list"
+step "fstrim, sync, unmount"
+fstrim -v "$mountpoint"
+sync
+umount "$mountpoint"
+
+step "buse disconnect $device"
+"$BUSE" disconnect "$device"
+wait_until 30 "$device to be detached" detached "$device"
+wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+"$BUSE" list > "$RESULTS/list-after.txt"
+if grep -q "^$device " "$RESULTS/list-after.txt"; then
+  cat "$RESULTS/list-after.txt"
+  fail "buse list still shows $device after buse disconnect"
+fi
+
+check_image "$image" /data "$list"
+step "passed"
