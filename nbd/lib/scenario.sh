@@ -119,3 +119,18 @@ connect_daemon() {
     *) fail "buse connect printed '$device' as its first line, not /dev/nbdN" ;;
   esac
 }
+
+# check_served DEVICE: after the daemon serving DEVICE has detached, its log
+# line "detached; served ... flushes=N trims=M ..." must show that the kernel
+# sent flushes (SEND_FLUSH reached it: without it fsync would be a no-op) and
+# discards (SEND_TRIM). The daemon logs to /run/buse/connect.log.
+check_served() {
+  local line flushes trims
+  line=$(grep "detached; served" /run/buse/connect.log | grep "device=$1" | tail -n 1)
+  [ -n "$line" ] || fail "no 'detached; served' line for $1 in /run/buse/connect.log"
+  echo "$line"
+  flushes=$(echo "$line" | sed -n 's/.*flushes=\([0-9]*\).*/\1/p')
+  trims=$(echo "$line" | sed -n 's/.* trims=\([0-9]*\).*/\1/p')
+  [ "${flushes:-0}" -gt 0 ] || fail "the kernel sent no FLUSH to buse for $1"
+  [ "${trims:-0}" -gt 0 ] || fail "the kernel sent no TRIM to buse for $1"
+}

@@ -55,5 +55,8 @@ if grep -q "^$device " "$RESULTS/list-after.txt"; then
   fail "buse list still shows $device after buse disconnect"
 fi
 
+step "the kernel's flushes and trims reached buse"
+check_served "$device"
+
 check_image "$image" /data "$list"
 step "passed"
