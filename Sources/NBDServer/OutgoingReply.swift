@@ -18,6 +18,9 @@ struct OutgoingReply: @unchecked Sendable {
     /// Payload bytes this reply's request holds against the in-flight limit,
     /// given back once the reply has left.
     var heldBytes = 0
+    /// False for the remainder of a batch of replies that were already
+    /// counted as complete when the batch was gathered.
+    var completesRequest = true
 
     /// An inline reply whose header `write` fills in.
     static func inline(length: Int, _ write: (UnsafeMutableRawPointer) -> Void) -> OutgoingReply {

@@ -12,13 +12,36 @@ import Glibc
 /// writer thread, never the cooperative pool. After ``close()`` the writer
 /// thread ends; replies sent after a socket failure are dropped and their
 /// buffers released.
+///
+/// Batching: while the reader thread works through a burst of requests it
+/// has already received, it ``hold()``s the channel; small replies made on
+/// that thread then wait, copied into one buffer, and ``release()`` sends them
+/// with a single `send` when the burst ends, just before the reader would
+/// block. On loopback every `send` also runs the receiver's TCP stack, so a
+/// burst of 16 acknowledgements costs one pass instead of 16. Replies made on
+/// other threads (a RADOS completion) are never held, and the reader releases
+/// before it waits for anything, so a held reply cannot stall the connection.
 final class ReplyChannel: Sendable {
     private struct State {
         var queue: [OutgoingReply] = []
         var writerBusy = false
         var failed = false
         var closed = false
+        /// Set by the reader thread during a burst; only its replies are held.
+        var holder: pthread_t?
+        var held: [OutgoingReply] = []
+        var heldLength = 0
     }
+
+    /// Where held replies are gathered; touched only with the lock held.
+    // Safety: allocated once, used only under `state`'s lock, freed in deinit.
+    private nonisolated(unsafe) let batch = UnsafeMutableRawBufferPointer.allocate(byteCount: coalesceLength, alignment: 16)
+    /// Replies longer than this are never held: copying them would cost more than it saves.
+    static let holdLengthMaximum = 16 * 1024
+    /// At most this many replies wait together, so the client can start on
+    /// the first ones while the rest of a burst is served (2 cores: the
+    /// client and the reader must overlap, not take turns).
+    static let holdCountMaximum = 4
 
     private let socket: Socket
     private let pool: BufferPool
@@ -42,7 +65,83 @@ final class ReplyChannel: Sendable {
         SystemThread.start { [self] in writerLoop() }
     }
 
+    deinit { batch.deallocate() }
+
+    /// Starts holding this thread's small replies (the reader, mid-burst).
+    func hold() {
+        let me = pthread_self()
+        state.withLock { $0.holder = me }
+    }
+
+    /// Sends every held reply in one write and stops holding.
+    func release() {
+        let (done, failure): ([OutgoingReply], SocketError?) = state.withLock { state in
+            state.holder = nil
+            guard !state.held.isEmpty else { return ([], nil) }
+            let replies = state.held
+            state.held.removeAll(keepingCapacity: true)
+            var length = 0
+            for reply in replies {
+                reply.withUnsentBytes { bytes in
+                    UnsafeMutableRawBufferPointer(rebasing: batch[length...]).copyMemory(from: bytes)
+                    length += bytes.count
+                }
+            }
+            state.heldLength = 0
+            if state.failed { return (replies, nil) }
+            var sent = 0
+            if state.queue.isEmpty && !state.writerBusy {
+                let result = Glibc.send(socket.descriptor, batch.baseAddress, length, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if result < 0 && errno != EAGAIN && errno != EINTR {
+                    state.failed = true
+                    return (replies, .system("send", errno))
+                }
+                sent = max(result, 0)
+            }
+            if sent < length {
+                // The rest leaves through the writer thread, as one frame; its
+                // replies are counted complete below, so the frame is not.
+                var rest = OutgoingReply.frame(Array(UnsafeRawBufferPointer(rebasing: batch[sent..<length])))
+                rest.completesRequest = false
+                state.queue.append(rest)
+                self.state.broadcast()
+            }
+            return (replies, nil)
+        }
+        finish(done)
+        if let failure { fail(failure) }
+    }
+
+    /// Holds `reply` if this is the holding thread and it fits; false otherwise.
+    private func tryHold(_ reply: OutgoingReply) -> Bool {
+        guard reply.length <= Self.holdLengthMaximum else { return false }
+        let me = pthread_self()
+        return state.withLock { state in
+            guard let holder = state.holder, pthread_equal(holder, me) != 0,
+                state.heldLength + reply.length <= Self.coalesceLength
+            else { return false }
+            state.held.append(reply)
+            state.heldLength += reply.length
+            return true
+        }
+    }
+
+    /// Whether the held replies make a full group that should leave now.
+    private var heldGroupIsFull: Bool { state.withLock { $0.held.count >= Self.holdCountMaximum } }
+
     func send(_ reply: OutgoingReply) {
+        if tryHold(reply) {
+            if heldGroupIsFull {
+                release()
+                hold()
+            }
+            return
+        }
+        // A reply that cannot be held goes out after those that are.
+        if state.withLock({ !$0.held.isEmpty && $0.holder.map { pthread_equal($0, pthread_self()) != 0 } == true }) {
+            release()
+            hold()
+        }
         var reply = reply
         let outcome: SendOutcome = state.withLock { state in
             if state.failed { return .dropped }
@@ -100,11 +199,13 @@ final class ReplyChannel: Sendable {
     private func finish(_ replies: [OutgoingReply]) {
         guard !replies.isEmpty else { return }
         var bytes = 0
+        var requests = 0
         for reply in replies {
             if let buffer = reply.buffer { pool.release(buffer) }
             bytes += reply.heldBytes
+            if reply.completesRequest { requests += 1 }
         }
-        completed(replies.count, bytes)
+        completed(requests, bytes)
     }
 
     private func fail(_ error: SocketError) {

@@ -45,6 +45,7 @@ struct Transmission: Sendable {
         var stream = ReadAheadBuffer()
         defer {
             // Every request in flight finishes and is answered before the socket closes.
+            replies.release()
             connection.waitUntilIdle()
             replies.close()
         }
@@ -57,6 +58,13 @@ struct Transmission: Sendable {
 
     /// Reads and dispatches one request. False when the client disconnected.
     private func serveNext(_ stream: inout ReadAheadBuffer) throws(SocketError) -> Bool {
+        // Mid-burst (another request already received), replies made here
+        // wait to leave together; before blocking for more, they go.
+        if stream.buffered >= ProtocolLimits.requestHeaderLength {
+            replies.hold()
+        } else {
+            replies.release()
+        }
         let header = try stream.next(ProtocolLimits.requestHeaderLength, from: connection.socket)
         let request: Request
         switch Result(catching: { () throws(Request.DecodeError) in try Request.decode(header) }) {
@@ -111,9 +119,13 @@ struct Transmission: Sendable {
     @discardableResult
     private func admit(bytes: Int) -> Bool {
         let limits = connection.limits
-        return connection.gate.wait(
-            until: { $0.draining || ($0.requests < limits.requestsInFlight && $0.bytes + bytes <= max(limits.bytesInFlight, bytes)) }
-        ) { gate in
+        let hasRoom = { (gate: Connection.Gate) -> Bool in
+            gate.draining
+                || (gate.requests < limits.requestsInFlight && gate.bytes + bytes <= max(limits.bytesInFlight, bytes))
+        }
+        // Held replies must leave before waiting: they are what frees room.
+        if !connection.gate.withLock({ hasRoom($0) }) { replies.release() }
+        return connection.gate.wait(until: hasRoom) { gate in
             gate.requests += 1
             if gate.draining { return false }
             gate.bytes += bytes

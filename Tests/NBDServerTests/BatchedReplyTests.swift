@@ -1,0 +1,64 @@
+import Glibc
+import NBDProtocol
+@testable import NBDServer
+import Synchronization
+import Testing
+
+extension ServerTests {
+    @Suite("Replies of a burst leave together")
+    struct BatchedReplyTests {
+        /// Replies held during a burst are gathered and sent at once; when the
+        /// peer is not reading and only part of the batch fits the socket,
+        /// the rest goes through the writer thread. Every request must be
+        /// counted answered exactly once (counting the leftover as another
+        /// reply drove the in-flight count below zero, and shutdown then
+        /// waited for ever), and every byte must arrive, in order.
+        @Test func aBatchThatOnlyPartlyFitsTheSocketCountsEachReplyOnce() throws {
+            let pair = try SocketPair()
+            var small: Int32 = 4096
+            setsockopt(pair.ends.0, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            let answered = Mutex(0)
+            let channel = ReplyChannel(
+                socket: Socket(descriptor: pair.ends.0), pool: BufferPool(),
+                completed: { replies, _ in answered.withLock { $0 += replies } }, onFailure: { _ in })
+            defer { channel.close() }
+            let count = 1000
+            for round in 0..<(count / ReplyChannel.holdCountMaximum) {
+                channel.hold()
+                for index in 0..<ReplyChannel.holdCountMaximum {
+                    let cookie = UInt64(round * ReplyChannel.holdCountMaximum + index)
+                    channel.send(.frame(ReplyHeader.structuredError(cookie: cookie, error: .io, message: String(repeating: "x", count: 4000))))
+                }
+                channel.release()
+            }
+            // Nothing was read so far: most replies are queued behind a full socket.
+            var cookies: [UInt64] = []
+            while cookies.count < count {
+                var header = [UInt8](repeating: 0, count: ReplyHeader.structuredLength)
+                try receiveExactly(pair.ends.1, &header)
+                let length = Int(header[16...19].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                var payload = [UInt8](repeating: 0, count: length)
+                try receiveExactly(pair.ends.1, &payload)
+                cookies.append(header[8...15].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            }
+            #expect(cookies == (0..<UInt64(count)).map { $0 }, "every reply arrives once, in the order sent")
+            // The writer thread counts a reply just after its bytes leave.
+            var polls = 0
+            while answered.withLock({ $0 }) < count && polls < 5000 {
+                usleep(1000)
+                polls += 1
+            }
+            #expect(answered.withLock { $0 } == count)
+        }
+
+        private func receiveExactly(_ descriptor: Int32, _ bytes: inout [UInt8]) throws {
+            var done = 0
+            let total = bytes.count
+            while done < total {
+                let count = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + done, total - done, 0) }
+                guard count > 0 else { throw ClientError.system("recv", errno) }
+                done += count
+            }
+        }
+    }
+}
