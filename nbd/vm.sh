@@ -68,12 +68,13 @@ visible_in_guest() {
   esac
 }
 [ -f "$scenario" ] || { echo "vm.sh: no scenario $scenario" >&2; exit 2; }
-visible_in_guest "$scenario" || { echo "vm.sh: $scenario is hidden in the guest (its /tmp, /run, /dev are its own)" >&2; exit 2; }
+scenario=$(realpath "$scenario")
 if [ -n "${BUSE:-}" ]; then
   BUSE=$(realpath "$BUSE")
   [ -x "$BUSE" ] || { echo "vm.sh: BUSE=$BUSE is not an executable" >&2; exit 2; }
-  visible_in_guest "$BUSE" || { echo "vm.sh: BUSE=$BUSE is hidden in the guest; build it under the repository" >&2; exit 2; }
 fi
+# A checkout under /tmp (a CI clone, say) is hidden in the guest: its files
+# are staged into the results folder below, which the guest always sees.
 
 # --- The kernel, its modules and busybox, downloaded once into nbd/.cache ---
 
@@ -182,6 +183,7 @@ prepare_kernel
 build_initramfs
 
 results_parent=${NBD_VM_RESULTS:-$repository/results/nbd}
+visible_in_guest "$results_parent/" || results_parent=/var/tmp/buse-nbd-results
 results=$results_parent/$name-$(date +%Y%m%d-%H%M%S)
 suffix=1
 while ! mkdir -p "$results_parent" || ! mkdir "$results" 2>/dev/null; do
@@ -189,6 +191,16 @@ while ! mkdir -p "$results_parent" || ! mkdir "$results" 2>/dev/null; do
   results=$results_parent/$name-$(date +%Y%m%d-%H%M%S)-$suffix
 done
 visible_in_guest "$results/" || { echo "vm.sh: results folder $results is hidden in the guest" >&2; exit 2; }
+if ! visible_in_guest "$scenario"; then
+  mkdir -p "$results/stage/nbd"
+  cp -r "$(dirname "$scenario")/../lib" "$(dirname "$scenario")/../scenarios" "$results/stage/nbd/"
+  scenario=$results/stage/nbd/scenarios/$(basename "$scenario")
+fi
+if [ -n "${BUSE:-}" ] && ! visible_in_guest "$BUSE"; then
+  mkdir -p "$results/stage"
+  cp "$BUSE" "$results/stage/buse"
+  BUSE=$results/stage/buse
+fi
 
 {
   echo "SCENARIO=$(quote "$scenario")"
