@@ -29,7 +29,9 @@ let package = Package(
         .target(name: "BlockDevices", swiftSettings: strict),
         // Wrappers that forward by default: emulation, read-only, offset, faults, delay.
         .target(name: "DeviceLayers", dependencies: ["BlockDevices"], swiftSettings: strict),
-        // Small typed C shims for calls Swift cannot make directly (ioctl, mallopt).
+        // System threads and a mutex with a condition, for work that blocks.
+        .target(name: "SystemThreads", swiftSettings: strict),
+        // Small typed C shims for calls Swift cannot make directly (ioctl, fallocate).
         .target(name: "CSystemShims"),
         // Devices on this host: sparse memory and a file or block device.
         .target(
@@ -43,7 +45,7 @@ let package = Package(
         // liblmdb, through pkg-config.
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // The transaction log of replicated volumes, in LMDB.
-        .target(name: "Journal", dependencies: ["CLMDB"], swiftSettings: strict),
+        .target(name: "Journal", dependencies: ["CLMDB", "SystemThreads"], swiftSettings: strict),
         // Device URIs (`file:/path?size=1G`, `memory:1G`) and how to open them.
         .target(
             name: "DeviceCatalog",
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "NBDServer",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims",
+                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "SystemThreads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -65,14 +67,14 @@ let package = Package(
         .target(
             name: "KernelAttach",
             dependencies: [
-                "CNBDKernel", "NBDProtocol", "NBDServer",
+                "CNBDKernel", "NBDProtocol", "NBDServer", "SystemThreads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice",
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "SystemThreads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

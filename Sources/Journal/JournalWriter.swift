@@ -1,3 +1,4 @@
+import SystemThreads
 import Glibc
 
 /// The journal's one writer thread. Requests queue up; the thread takes all
@@ -25,7 +26,7 @@ final class JournalWriter: Sendable {
         self.store = store
         // The thread holds the queue and the store, not the writer, so that
         // dropping the journal ends it.
-        WriterThread.start { [queue, store, finished] in
+        SystemThread.start { [queue, store, finished] in
             Self.run(queue, store)
             finished.push(true)
         }

@@ -1,3 +1,4 @@
+import SystemThreads
 import CNBDKernel
 import Glibc
 import Logging
@@ -48,7 +49,7 @@ extension KernelAttachment {
         pairs.closeKernelEnds()
         let attachment = KernelAttachment(device: device, export: export, options: options, logger: logger)
         attachment.serveSockets(pairs.serverEnds)
-        BlockingThread.start {
+        SystemThread.start {
             let status = buse_nbd_do_it(fd)
             if status != 0 && status != -EPIPE {
                 logger.warning("NBD_DO_IT on \(device) ended: \(String(cString: strerror(-status)))")

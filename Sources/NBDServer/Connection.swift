@@ -1,3 +1,4 @@
+import SystemThreads
 import BlockDevices
 public import Logging
 public import NBDProtocol

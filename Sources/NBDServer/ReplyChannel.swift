@@ -1,3 +1,4 @@
+import SystemThreads
 import Glibc
 
 /// The one writer of a connection's replies. Replies never interleave, and may

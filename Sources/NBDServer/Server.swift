@@ -1,4 +1,5 @@
 public import Logging
+import SystemThreads
 import Synchronization
 
 /// An NBD server: exports, listeners and the connections they accept.

@@ -1,3 +1,4 @@
+import SystemThreads
 import ArgumentParser
 import DeviceCatalog
 import DeviceLayers
@@ -131,7 +132,7 @@ struct Connect: AsyncParsableCommand {
     private func waitForDetachOrSignal(_ attachment: KernelAttachment, _ signals: SignalWaiter, _ logger: Logger) async {
         let detached = Task {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                BlockingThread.start {
+                SystemThread.start {
                     attachment.waitUntilDetached()
                     done.resume()
                 }

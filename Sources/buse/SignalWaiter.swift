@@ -1,3 +1,4 @@
+import SystemThreads
 import Glibc
 import NBDServer
 
@@ -19,7 +20,7 @@ final class SignalWaiter: Sendable {
         SignalPipe.writeEnd = ends[1]
         let readEnd = ends[0]
         let received = received
-        BlockingThread.start {
+        SystemThread.start {
             var number: Int32 = 0
             while true {
                 let count = read(readEnd, &number, MemoryLayout<Int32>.size)

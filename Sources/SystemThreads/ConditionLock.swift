@@ -5,12 +5,12 @@ import Glibc
 /// waiting for replies). `Synchronization.Mutex` has no waiting.
 // Safety: the pthread objects live on the heap at a fixed address and are
 // only used through pthread calls, which synchronise themselves.
-final class ConditionLock<State>: @unchecked Sendable {
+public final class ConditionLock<State>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var state: State
 
-    init(_ state: State) {
+    public init(_ state: State) {
         self.state = state
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
@@ -24,14 +24,14 @@ final class ConditionLock<State>: @unchecked Sendable {
     }
 
     /// Runs `body` with the lock held.
-    func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    public func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
     }
 
     /// Waits until `ready` holds, then runs `body`, all with the lock held.
-    func wait<Result>(until ready: (State) -> Bool, then body: (inout State) throws -> Result) rethrows -> Result {
+    public func wait<Result>(until ready: (State) -> Bool, then body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while !ready(state) { pthread_cond_wait(condition, mutex) }
@@ -39,5 +39,5 @@ final class ConditionLock<State>: @unchecked Sendable {
     }
 
     /// Wakes every waiter so it re-checks its condition.
-    func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() { pthread_cond_broadcast(condition) }
 }

@@ -1,16 +1,17 @@
 import Glibc
 
 /// Starts a detached system thread for work that blocks: a connection's
-/// reader and writer, a listener's accept loop, the kernel's NBD_DO_IT.
+/// reader and writer, a listener's accept loop, the kernel's NBD_DO_IT, the
+/// journal's LMDB writer, the signal pipe's reader.
 /// Blocking calls never run on Swift's cooperative pool, which has one thread
 /// per core (two here) and would stall every task.
-enum SystemThread {
+public enum SystemThread {
     private final class Box {
         let body: () -> Void
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    static func start(_ body: @escaping @Sendable () -> Void) {
+    public static func start(_ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
         var attributes = pthread_attr_t()

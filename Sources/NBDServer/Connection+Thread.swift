@@ -1,0 +1,12 @@
+import SystemThreads
+
+extension Connection {
+    /// Runs the connection on its own thread, then calls `ended` (the kernel
+    /// attach path's connections, which no listener starts).
+    public func start(then ended: @escaping @Sendable () -> Void) {
+        SystemThread.start { [self] in
+            run()
+            ended()
+        }
+    }
+}
