@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
-"""Side-by-side NBD server benchmark: buse against nbdkit and qemu-nbd.
+"""Side-by-side NBD server benchmark: buse against nbdkit and qemu-nbd, and on RADOS against librbd.
 
-What it measures
+Two comparisons, both by default; the second only when this machine can run a
+Ceph cluster (--rados runs only it and fails if it cannot, --no-rados skips it):
+  on a file: buse, nbdkit and qemu-nbd serving a tmpfs file (below);
+  on RADOS: librbd direct, qemu-nbd on rbd: and buse on rados:, on a private
+    one-node Ceph cluster started and stopped by this script (bench/rados_bench.py
+    says what and how).
+
+What the file comparison measures
   fio's nbd engine (libnbd, the client fio links) drives each server over
   loopback TCP (or a Unix socket with --transport unix). All servers export the
   same 1 GiB file on tmpfs (/dev/shm), written in full once before the first run
@@ -29,42 +36,30 @@ Output
   met. The same goes to results/bench-<timestamp>.md and .json.
 
 Usage
-  python3 bench/run.py --buse .build/release/buse            # full, ~8 min
+  python3 bench/run.py --buse .build/release/buse            # full, ~8 min + ~4 min RADOS
   python3 bench/run.py --buse ... --quick                    # 1 rep, 2 s runs
+  python3 bench/run.py --buse ... --rados                    # only RADOS, ~4 min
   python3 bench/run.py --buse ... --only buse,nbdkit --workloads 4k-randread-qd1,1m-seqwrite-qd16
 
 Every server it starts is stopped by pid on exit, Ctrl-C or SIGTERM (and gets
-SIGTERM from the kernel should this script die without cleaning up).
+SIGTERM from the kernel should this script die without cleaning up); so is the
+Ceph cluster, whose daemons the next run stops should this one be SIGKILLed.
 """
 
 import argparse
-import contextlib
-import ctypes
 import datetime
 import json
 import os
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-EXPORT = "bench"
-CLOCK_TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
+from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, medians, workload_options
+import rados_bench
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class Workload:
-    def __init__(self, name, rw, bs, iodepth, numjobs=1):
-        self.name, self.rw, self.bs, self.iodepth, self.numjobs = name, rw, bs, iodepth, numjobs
-
-    @property
-    def large(self):
-        """1M workloads are judged on MB/s, 4K ones on IOPS."""
-        return self.bs != "4k"
 
 
 WORKLOADS = [
@@ -106,160 +101,11 @@ def server_command(name, buse, image, address):
     raise ValueError(name)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def die_with_parent(sig=signal.SIGTERM):
-    """Runs in the child before exec: the kernel sends `sig` to the child if this script dies."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
-
-
-def wait_until_serving(process, address, timeout=15.0):
-    """Polls until the server sends the NBD greeting ("NBDMAGIC"), bounded by `timeout`."""
-    kind, where = address
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            family = socket.AF_INET if kind == "tcp" else socket.AF_UNIX
-            with socket.socket(family) as s:
-                s.settimeout(1.0)
-                s.connect(("127.0.0.1", where) if kind == "tcp" else where)
-                if s.recv(8, socket.MSG_WAITALL) == b"NBDMAGIC":
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.02)
-    return False
-
-
-class Server:
-    """One server process: started fresh for one run, stopped by pid."""
-
-    def __init__(self, name, buse, image, workdir, transport):
-        self.name = name
-        for attempt in range(3):  # a free port can be taken between probe and bind
-            address = ("tcp", free_port()) if transport == "tcp" else ("unix", os.path.join(workdir, f"{name}.sock"))
-            with contextlib.suppress(FileNotFoundError):
-                if transport == "unix":
-                    os.unlink(address[1])
-            self.log_path = os.path.join(workdir, f"{name}.log")
-            self.log = open(self.log_path, "ab")
-            self.process = subprocess.Popen(server_command(name, buse, image, address), stdin=subprocess.DEVNULL,
-                                            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-            if wait_until_serving(self.process, address):
-                self.address = address
-                return
-            self.stop()
-        raise RuntimeError(f"{name} did not start serving; its log ({self.log_path}) ends:\n{self.log_tail()}")
-
-    @property
-    def uri(self):
-        kind, where = self.address
-        return f"nbd://127.0.0.1:{where}/{EXPORT}" if kind == "tcp" else f"nbd+unix:///{EXPORT}?socket={where}"
-
-    def cpu_us(self):
-        """(user, system) CPU time of all the server's threads so far, in µs."""
-        with open(f"/proc/{self.process.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) * CLOCK_TICK_US, int(fields[12]) * CLOCK_TICK_US  # utime, stime (fields 14, 15)
-
-    def status(self, key):
-        """A number from /proc/PID/status, e.g. VmHWM (kB) or Threads."""
-        with open(f"/proc/{self.process.pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-        return None
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after 10 s. Returns the exit status (negative: killed by that signal)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                print(f"  ! {self.name} ignored SIGTERM for 10 s; killing pid {self.process.pid}", file=sys.stderr)
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        return self.process.returncode
-
-    def log_tail(self, lines=15):
-        with open(self.log_path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-
-
-# ---------------------------------------------------------------- runs
-
-def run_fio(workload, uri, runtime, workdir, server):
-    """Runs fio once against `uri`, sampling the server's thread count meanwhile.
-
-    Returns fio's summed job (group_reporting) from its JSON output and the most threads seen.
-    """
-    output = os.path.join(workdir, "fio.json")
-    command = [
-        "fio", f"--name={workload.name}", "--ioengine=nbd", f"--uri={uri}", f"--rw={workload.rw}",
-        f"--bs={workload.bs}", f"--iodepth={workload.iodepth}", f"--numjobs={workload.numjobs}",
-        "--group_reporting", "--time_based", f"--runtime={runtime}", "--norandommap", "--randrepeat=0",
-        "--output-format=json", f"--output={output}",
-    ]
-    errors = os.path.join(workdir, "fio.stderr")
-    with open(errors, "w") as stderr:
-        fio = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                               preexec_fn=lambda: die_with_parent(signal.SIGKILL))  # fio ends its run on SIGTERM
-    threads, deadline = 0, time.monotonic() + runtime + 60
-    try:
-        while fio.poll() is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"fio still running {runtime + 60} s after it started")
-            threads = max(threads, server.status("Threads") or 0)
-            time.sleep(0.1)
-    finally:
-        if fio.poll() is None:
-            fio.kill()
-            fio.wait()
-    if fio.returncode != 0:
-        with open(errors) as f:
-            raise RuntimeError(f"fio exited {fio.returncode}: {f.read().strip()[-2000:]}")
-    with open(output) as f:
-        job = json.load(f)["jobs"][0]
-    if job["error"]:
-        raise RuntimeError(f"fio job error {job['error']}")
-    return job, threads
-
-
 def measure(name, workload, args, image, workdir):
     """One run: a fresh server, one fio invocation, the metrics of both."""
-    server = Server(name, args.buse, image, workdir, args.transport)
-    try:
-        user_before, system_before = server.cpu_us()
-        job, threads = run_fio(workload, server.uri, args.runtime, workdir, server)
-        user_after, system_after = server.cpu_us()
-        user, system = user_after - user_before, system_after - system_before
-        rss_mib = server.status("VmHWM") / 1024
-    finally:
-        status = server.stop()
-    if status not in (0, -signal.SIGTERM):
-        print(f"  ! {name} exited with status {status} after SIGTERM", file=sys.stderr)
-    direction = job["write"] if "write" in workload.rw else job["read"]
-    ios = direction["total_ios"]
-    return {
-        "iops": direction["iops"],
-        "mbps": direction["bw_bytes"] / 1e6,
-        "lat_us": direction["clat_ns"]["mean"] / 1000,
-        "cpu_us_per_io": (user + system) / ios if ios else float("nan"),
-        "user_us_per_io": user / ios if ios else float("nan"),
-        "server_cpu_pct": 100 * (user + system) / (args.runtime * 1e6),
-        "peak_rss_mib": rss_mib,
-        "threads": threads,
-        "ios": ios,
-        "fio_cpu_pct": job["usr_cpu"] + job["sys_cpu"],
-    }
+    server = Server(name, lambda address: server_command(name, args.buse, image, address), workdir, args.transport)
+    options = ["--ioengine=nbd", f"--uri={server.uri}", *workload_options(workload, args.runtime)]
+    return measure_server(server, workload, options, args.runtime, workdir)
 
 
 def precondition(image, size):
@@ -295,27 +141,11 @@ def run_all(args, servers, workloads, workdir):
 
 # ---------------------------------------------------------------- report
 
-def medians(runs):
-    if not runs:
-        return None
-    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-
-
 def ratio(summary, workload, metric, peer):
     buse, other = summary[workload.name].get("buse"), summary[workload.name].get(peer)
     if not buse or not other or not other[metric]:
         return None
     return buse[metric] / other[metric]
-
-
-def fmt(value, spec):
-    return "—" if value is None else format(value, spec)
-
-
-def markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def summary_table(summary, servers, workloads):
@@ -367,21 +197,29 @@ def bars(summary, workloads):
     return verdicts
 
 
+def command_output(command):
+    """The first line `command` prints, or "?"."""
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[:3]
+
+
 def environment(args):
-    def out(command):
-        try:
-            return subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            return "?"
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
-        "loadavg_before": open("/proc/loadavg").read().split()[:3],
+        "uptime_before": command_output(["uptime"]).strip(),
         "buse": os.path.abspath(args.buse),
-        "buse_commit": out(["git", "-C", REPO, "describe", "--always", "--dirty"]),
-        "fio": out(["fio", "--version"]),
-        "nbdkit": out(["nbdkit", "--version"]),
-        "qemu-nbd": out(["qemu-nbd", "--version"]),
+        "buse_commit": command_output(["git", "-C", REPO, "describe", "--always", "--dirty"]),
+        "fio": command_output(["fio", "--version"]),
+        "nbdkit": command_output(["nbdkit", "--version"]),
+        "qemu-nbd": command_output(["qemu-nbd", "--version"]),
         "transport": args.transport,
         "runtime_s": args.runtime,
         "reps": args.reps,
@@ -389,22 +227,22 @@ def environment(args):
     }
 
 
-def report(args, env, servers, workloads, results, errors):
+def report(args, env, servers, workloads, results, errors, load_before, load_after):
+    """The file-export section of the report, as markdown and as data for the JSON file."""
     summary = {w: {s: medians(runs) for s, runs in by_server.items()} for w, by_server in results.items()}
     verdicts = bars(summary, workloads)
     text = [
-        f"# buse benchmark {env['date']}",
+        "## NBD servers on a file",
         "",
-        f"fio {env['fio']} nbd engine over {args.transport} loopback; {env['size_mib']} MiB file on tmpfs; "
-        f"{env['runtime_s']} s per run, median of {env['reps']}; {env['cpus']} CPUs, load average before "
-        f"{' '.join(env['loadavg_before'])}, after {' '.join(env['loadavg_after'])}. "
-        f"buse {env['buse_commit']}, {env['nbdkit']}, {env['qemu-nbd']}.",
+        f"fio {env['fio']} nbd engine over {args.transport} loopback; {args.size_mib} MiB file on tmpfs; "
+        f"{args.runtime} s per run, median of {args.reps}; load average before {' '.join(load_before)}, "
+        f"after {' '.join(load_after)}. {env['nbdkit']}, {env['qemu-nbd']}.",
         "",
-        "## Summary (IOPS for 4K, MB/s for 1M)",
+        "### Summary (IOPS for 4K, MB/s for 1M)",
         "",
         summary_table(summary, servers, workloads),
         "",
-        "## Detail",
+        "### Detail",
         "",
         "Server CPU µs/IO: server utime+stime during the run / I/Os done (\"of which user\": utime only; the rest "
         "is the kernel's socket and page-cache work on the server's behalf). Server CPU %: of one core. "
@@ -412,23 +250,35 @@ def report(args, env, servers, workloads, results, errors):
         "",
         detail_table(summary, servers, workloads),
         "",
-        "## Bars",
+        "### Bars",
         "",
         *[f"- {verdict:7} {text}" + (f" ({detail})" if detail else "") for text, verdict, detail in verdicts],
     ]
     if errors:
-        text += ["", "## Failed runs", "", *[f"- {e}" for e in errors]]
-    markdown = "\n".join(text) + "\n"
-    print("\n" + markdown)
+        text += ["", "### Failed runs", "", *[f"- {e}" for e in errors]]
+    data = {"runs": results, "medians": summary, "errors": errors,
+            "bars": [{"bar": t, "verdict": v, "detail": d} for t, v, d in verdicts]}
+    return "\n".join(text) + "\n", data
 
+
+def write_results(args, env, sections, data):
+    """Prints the report and writes it to results/bench-<timestamp>.md and .json."""
+    header = [
+        f"# buse benchmark {env['date']}",
+        "",
+        f"{env['cpus']} CPUs; `uptime` before: {env['uptime_before']}; after: {env['uptime_after']}. "
+        f"buse {env['buse_commit']} ({env['buse']}).",
+        "",
+    ]
+    markdown = "\n".join(header) + "\n" + "\n".join(sections)
+    print("\n" + markdown)
     os.makedirs(args.results, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = os.path.join(args.results, f"bench-{stamp}")
     with open(base + ".md", "w") as f:
         f.write(markdown)
     with open(base + ".json", "w") as f:
-        json.dump({"environment": env, "runs": results, "medians": summary, "errors": errors,
-                   "bars": [{"bar": t, "verdict": v, "detail": d} for t, v, d in verdicts]}, f, indent=1)
+        json.dump({"environment": env, **data}, f, indent=1)
     print(f"wrote {base}.md and {base}.json")
 
 
@@ -440,13 +290,19 @@ def parse_arguments():
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 repetition of 2 s runs")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per workload and server (default 3)")
     parser.add_argument("--runtime", type=int, default=5, help="seconds per fio run (default 5)")
-    parser.add_argument("--only", default="buse,nbdkit,qemu-nbd", help="comma-separated servers to run")
-    parser.add_argument("--workloads", help="comma-separated workload names (default all): "
+    parser.add_argument("--only", default="buse,nbdkit,qemu-nbd", help="comma-separated servers to run on the file")
+    parser.add_argument("--workloads", help="comma-separated file workload names (default all): "
                         + ", ".join(w.name for w in WORKLOADS))
     parser.add_argument("--transport", choices=["tcp", "unix"], default="tcp")
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the served file (default 1024)")
     parser.add_argument("--dir", default="/dev/shm", help="tmpfs directory for the file and sockets (default /dev/shm)")
     parser.add_argument("--results", default=os.path.join(REPO, "results"), help="where to write bench-*.md/json")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--rados", action="store_true",
+                       help="only the RADOS comparison (librbd direct, qemu-nbd on rbd:, buse on rados:), "
+                       "on a private one-node Ceph cluster; fails if it cannot run")
+    which.add_argument("--no-rados", action="store_true", help="only the file comparison")
+    rados_bench.add_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.reps, args.runtime = 1, 2
@@ -461,11 +317,13 @@ def parse_arguments():
         if set(wanted) - known:
             parser.error(f"unknown workload(s): {', '.join(sorted(set(wanted) - known))}")
         workloads = [w for w in WORKLOADS if w.name in wanted]
-    if "buse" in servers and not os.access(args.buse, os.X_OK):
+    if not os.access(args.buse, os.X_OK):
         parser.error(f"--buse {args.buse} is not an executable file")
-    for tool in ["fio"] + [s for s in servers if s != "buse"]:
+    tools = ["fio"] + ([s for s in servers if s != "buse"] if not args.rados else [])
+    for tool in tools:
         if shutil.which(tool) is None:
             parser.error(f"{tool} is not installed (scripts/install-packages.sh bench)")
+    rados_bench.check_arguments(parser, args)
     return args, servers, workloads
 
 
@@ -478,22 +336,44 @@ def remove_stale_workdirs(parent):
                 shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
 
 
-def main():
-    args, servers, workloads = parse_arguments()
-    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop every server.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    env = environment(args)
+def run_file_section(args, env, servers, workloads):
+    """The comparison on a tmpfs file: (markdown, data)."""
     remove_stale_workdirs(args.dir)
     workdir = tempfile.mkdtemp(prefix=f"buse-bench-{os.getpid()}-", dir=args.dir)
     try:
+        before = load_average()
         results, errors = run_all(args, servers, workloads, workdir)
-        env["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
-        report(args, env, servers, workloads, results, errors)
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr)
-        return 130
+        return report(args, env, servers, workloads, results, errors, before, load_average())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main():
+    args, servers, workloads = parse_arguments()
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop every server and the cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    env = environment(args)
+    sections, data = [], {}
+    try:
+        if not args.rados:
+            markdown, data["file"] = run_file_section(args, env, servers, workloads)
+            sections.append(markdown)
+        if not args.no_rados:
+            missing = rados_bench.missing_prerequisites()
+            if missing and not args.rados:
+                sections.append(f"## RADOS\n\nskipped: {missing}. Install them (scripts/install-packages.sh bench "
+                                "and ceph) and run `python3 bench/run.py --buse ... --rados`.\n")
+                print(f"skipping the RADOS comparison: {missing}", flush=True)
+            else:
+                if missing:
+                    raise SystemExit(f"cannot run the RADOS comparison: {missing}")
+                markdown, data["rados"] = rados_bench.run_section(args, env)
+                sections.append(markdown)
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers and cluster stopped", file=sys.stderr)
+        return 130
+    env["uptime_after"] = command_output(["uptime"]).strip()
+    write_results(args, env, sections, data)
     return 0
 
 

@@ -74,7 +74,9 @@ if [ -n "${BUSE:-}" ]; then
   [ -x "$BUSE" ] || { echo "vm.sh: BUSE=$BUSE is not an executable" >&2; exit 2; }
 fi
 # A checkout under /tmp (a CI clone, say) is hidden in the guest: its files
-# are staged into the results folder below, which the guest always sees.
+# are staged into the results folder below, which the guest always sees, and
+# the kernel cache (whose modules the guest mounts) moves out of it.
+visible_in_guest "$cache/" || cache=/var/tmp/buse-nbd-cache
 
 # --- The kernel, its modules and busybox, downloaded once into nbd/.cache ---
 

@@ -36,7 +36,8 @@ import Testing
         while not os.path.exists(osd_back) and time.monotonic() < deadline:
             time.sleep(0.05)
         step("write after on the same connection", lambda: h.pwrite(block[::-1], 1 << 20))
-        report("read after on the same connection", outcome(lambda: h.pread(65536, 1 << 20)) == outcome(lambda: block[::-1]))
+        expected = outcome(lambda: block[::-1])
+        report("read after on the same connection", outcome(lambda: h.pread(65536, 1 << 20)) == expected)
         other = nbd.NBD()
         other.connect_uri(uri)
         report("read on a new connection", outcome(lambda: other.pread(65536, 0)) == outcome(lambda: block))
@@ -49,7 +50,8 @@ import Testing
         defer { cleanup.runRemaining() }
         let cluster = try await PrivateCluster(in: directory, cleanup: cleanup)
         try await runChecked(
-            try Tool.buse(), ["image", "create", "buse/trouble", "--size", "64M", "--conf", cluster.conf], in: directory)
+            try Tool.buse(), ["image", "create", "buse/trouble", "--size", "64M", "--conf", cluster.conf], in: directory
+        )
         let server = try await BuseServer(
             exports: ["disk=rados:buse/trouble?conf=\(cluster.conf)&timeout=5"], in: directory)
         let osdBack = directory.file("osd-back")

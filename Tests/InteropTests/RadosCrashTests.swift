@@ -23,78 +23,81 @@ import Testing
             return b * int(stride) * 4096
         """
 
-    static let load = pattern + """
+    static let load =
+        pattern + """
 
-        import random, time
-        rng = random.Random(int(seed))
-        blocks = int(block_count)
-        generation = [0] * blocks
-        in_flight = {}  # cookie -> (block, generation, buffer libnbd holds)
-        busy = set()
-        sent = open(sent_path, "w", buffering=1)
-        acknowledged = open(acknowledged_path, "w", buffering=1)
-        count = 0
-        deadline = time.monotonic() + 120
-        try:
-            while time.monotonic() < deadline:
-                while len(in_flight) < 32:
-                    b = rng.randrange(blocks)
-                    if b in busy:
-                        continue
-                    g = generation[b] + 1
-                    buffer = nbd.Buffer.from_bytearray(bytearray(pattern(b, g)))
-                    sent.write(f"{b} {g}\\n")
-                    in_flight[h.aio_pwrite(buffer, offset(b))] = (b, g, buffer)
-                    busy.add(b)
-                h.poll(-1)
-                for cookie in list(in_flight):
-                    if h.aio_command_completed(cookie):
-                        b, g, _ = in_flight.pop(cookie)
-                        busy.discard(b)
-                        generation[b] = g
-                        acknowledged.write(f"{b} {g}\\n")
-                        count += 1
-            report("ended by", "deadline")
-        except nbd.Error as error:
-            report("ended by", f"error {error}")
-        report("acknowledged", count)
-        """
+            import random, time
+            rng = random.Random(int(seed))
+            blocks = int(block_count)
+            generation = [0] * blocks
+            in_flight = {}  # cookie -> (block, generation, buffer libnbd holds)
+            busy = set()
+            sent = open(sent_path, "w", buffering=1)
+            acknowledged = open(acknowledged_path, "w", buffering=1)
+            count = 0
+            deadline = time.monotonic() + 120
+            try:
+                while time.monotonic() < deadline:
+                    while len(in_flight) < 32:
+                        b = rng.randrange(blocks)
+                        if b in busy:
+                            continue
+                        g = generation[b] + 1
+                        buffer = nbd.Buffer.from_bytearray(bytearray(pattern(b, g)))
+                        sent.write(f"{b} {g}\\n")
+                        in_flight[h.aio_pwrite(buffer, offset(b))] = (b, g, buffer)
+                        busy.add(b)
+                    h.poll(-1)
+                    for cookie in list(in_flight):
+                        if h.aio_command_completed(cookie):
+                            b, g, _ = in_flight.pop(cookie)
+                            busy.discard(b)
+                            generation[b] = g
+                            acknowledged.write(f"{b} {g}\\n")
+                            count += 1
+                report("ended by", "deadline")
+            except nbd.Error as error:
+                report("ended by", f"error {error}")
+            report("acknowledged", count)
+            """
 
-    static let verify = pattern + """
+    static let verify =
+        pattern + """
 
-        def latest(path):
-            last = {}
-            for line in open(path):
-                b, g = map(int, line.split())
-                last[b] = max(last.get(b, 0), g)
-            return last
-        sent, acknowledged = latest(sent_path), latest(acknowledged_path)
-        lost, torn, in_flight_landed = [], [], 0
-        for b in range(int(block_count)):
-            data = bytes(h.pread(4096, offset(b)))
-            low, high = acknowledged.get(b, 0), sent.get(b, 0)
-            if data == pattern(b, low):
-                continue
-            if high > low and data == pattern(b, high):
-                in_flight_landed += 1
-            elif any(data == pattern(b, g) for g in range(low)):
-                lost.append(b)
-            else:
-                torn.append(b)
-        report("checked", int(block_count))
-        report("acknowledged writes", sum(1 for _ in open(acknowledged_path)))
-        report("in flight and landed", in_flight_landed)
-        report("lost", len(lost))
-        report("torn", len(torn))
-        report("examples", [(b, acknowledged.get(b, 0), sent.get(b, 0)) for b in (lost + torn)[:5]])
-        """
+            def latest(path):
+                last = {}
+                for line in open(path):
+                    b, g = map(int, line.split())
+                    last[b] = max(last.get(b, 0), g)
+                return last
+            sent, acknowledged = latest(sent_path), latest(acknowledged_path)
+            lost, torn, in_flight_landed = [], [], 0
+            for b in range(int(block_count)):
+                data = bytes(h.pread(4096, offset(b)))
+                low, high = acknowledged.get(b, 0), sent.get(b, 0)
+                if data == pattern(b, low):
+                    continue
+                if high > low and data == pattern(b, high):
+                    in_flight_landed += 1
+                elif any(data == pattern(b, g) for g in range(low)):
+                    lost.append(b)
+                else:
+                    torn.append(b)
+            report("checked", int(block_count))
+            report("acknowledged writes", sum(1 for _ in open(acknowledged_path)))
+            report("in flight and landed", in_flight_landed)
+            report("lost", len(lost))
+            report("torn", len(torn))
+            report("examples", [(b, acknowledged.get(b, 0), sent.get(b, 0)) for b in (lost + torn)[:5]])
+            """
 
     @Test func everyAcknowledgedWriteSurvivesAKillAndARestartThatBreaksTheLock() async throws {
         let conf = try SharedCluster.conf()
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
         defer { cleanup.runRemaining() }
-        let image = try await RadosTestImage(size: "64M", objectSize: "64K", conf: conf, cleanup: cleanup, in: directory)
+        let image = try await RadosTestImage(
+            size: "64M", objectSize: "64K", conf: conf, cleanup: cleanup, in: directory)
         let server = try await BuseServer(exports: ["disk=\(image.uri())"], in: directory)
         let seed = UInt32.random(in: 0...UInt32.max)
         let variables = [
@@ -105,7 +108,8 @@ import Testing
         let acknowledgedPath = directory.file("acknowledged.log")
         try await waitUntil("the writer has 3000 acknowledged writes", timeout: .seconds(90)) {
             if let ended = writer.process.termination {
-                throw InteropError("the writer \(ended) early:\n\(writer.report)\n\(writer.process.standardErrorTail())")
+                throw InteropError(
+                    "the writer \(ended) early:\n\(writer.report)\n\(writer.process.standardErrorTail())")
             }
             let log = (try? String(contentsOfFile: acknowledgedPath, encoding: .utf8)) ?? ""
             return log.utf8.count(where: { $0 == UInt8(ascii: "\n") }) >= 3000
@@ -119,7 +123,8 @@ import Testing
         // The dead writer's lock is still there: a plain restart is refused.
         let restartDirectory = try TemporaryDirectory()
         let plain = try await run(
-            try Tool.buse(), ["serve", "--unix", restartDirectory.file("plain.sock"), "--export", "disk=\(image.uri())"],
+            try Tool.buse(),
+            ["serve", "--unix", restartDirectory.file("plain.sock"), "--export", "disk=\(image.uri())"],
             in: restartDirectory, timeout: .seconds(60))
         #expect(
             plain.exitStatus != nil && plain.exitStatus != 0 && plain.standardError.contains("is in use by"),

@@ -31,7 +31,8 @@ import Testing
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
         defer { cleanup.runRemaining() }
-        let image = try await RadosTestImage(size: "256M", objectSize: "64K", conf: conf, cleanup: cleanup, in: directory)
+        let image = try await RadosTestImage(
+            size: "256M", objectSize: "64K", conf: conf, cleanup: cleanup, in: directory)
         let server = try await BuseServer(exports: ["disk=\(image.uri())"], in: directory)
         let jobFile = directory.file("random-writes.fio")
         try Self.job(uri: server.uri("disk")).write(toFile: jobFile, atomically: true, encoding: .utf8)
@@ -61,7 +62,10 @@ import Testing
         struct Direction: Decodable {
             var ioBytes: Int
             var totalIOs: Int
-            enum CodingKeys: String, CodingKey { case ioBytes = "io_bytes", totalIOs = "total_ios" }
+            enum CodingKeys: String, CodingKey {
+                case ioBytes = "io_bytes"
+                case totalIOs = "total_ios"
+            }
         }
 
         struct Job: Decodable {

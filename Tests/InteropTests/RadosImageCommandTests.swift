@@ -13,7 +13,8 @@ import Testing
         let again = try await run(
             try Tool.buse(), ["image", "create", image.spec, "--size", "1G", "--conf", conf], in: directory)
         #expect(again.exitStatus != 0 && again.standardError.contains("already exists"), "\(again)")
-        let list = try await runChecked(try Tool.buse(), ["image", "ls", SharedCluster.pool, "--conf", conf], in: directory)
+        let list = try await runChecked(
+            try Tool.buse(), ["image", "ls", SharedCluster.pool, "--conf", conf], in: directory)
         #expect(list.standardOutput.split(separator: "\n").contains(Substring(image.name)), "\(list)")
         let created = try await image.command("info", in: directory)
         #expect(created.standardOutput.contains("size: 67108864 (64 MiB)"), "\(created)")
@@ -24,7 +25,8 @@ import Testing
         try await write(image, in: directory)
         let written = try await image.command("info", in: directory)
         #expect(written.standardOutput.contains("objects: 64, of which 2 may hold data"), "\(written)")
-        let first = "buse_data.\(image.name).0000000000000000", last = "buse_data.\(image.name).000000000000003f"
+        let first = "buse_data.\(image.name).0000000000000000"
+        let last = "buse_data.\(image.name).000000000000003f"
         let objects = try await SharedCluster.objects(conf: conf, in: directory)
         #expect(objects.contains(first) && objects.contains(last), "\(objects.filter { $0.contains(image.name) })")
 
@@ -47,7 +49,8 @@ import Testing
         try await readBack(image, in: directory)
 
         try await image.remove(in: directory)
-        let gone = try await runChecked(try Tool.buse(), ["image", "ls", SharedCluster.pool, "--conf", conf], in: directory)
+        let gone = try await runChecked(
+            try Tool.buse(), ["image", "ls", SharedCluster.pool, "--conf", conf], in: directory)
         #expect(!gone.standardOutput.contains(image.name), "\(gone)")
         let left = try await SharedCluster.objects(conf: conf, in: directory).filter { $0.contains(image.name) }
         #expect(left.isEmpty, "buse image rm should remove every object of the image, but left \(left)")
