@@ -1,0 +1,356 @@
+"""The RADOS comparison of `make bench`: buse's rados: device beside librbd itself and qemu-nbd.
+
+What it measures
+  A private one-node Ceph cluster (scripts/ceph-cluster.sh in its own directory
+  under /tmp and on its own mon port, memstore OSD) serves three 2 GiB images
+  in pool `buse`, one per contender, so none sees another's data or cache:
+    librbd    fio's rbd engine straight on RBD image buse/benchimg (no NBD at all:
+              the ceiling a block service over RADOS can hope for)
+    qemu-nbd  `qemu-nbd --persistent` serving rbd:buse/benchimg2 (QEMU's librbd
+              driver) to fio's nbd engine over loopback TCP
+    buse      `buse serve` exporting rados:buse/benchimg3 (a buse image) to fio's
+              nbd engine over loopback TCP
+  Before any run, the first --rados-region-mib (default 1024) of every image is
+  written with 4 MiB requests, so reads hit data, not holes; every workload
+  stays in that region. Workloads, time_based, --runtime s each: 1M sequential
+  write and read and 4K random write and read, all at iodepth 16. Each runs
+  --reps times per contender, the order rotated each repetition; medians.
+
+librbd's cache
+  Left at librbd's defaults for both librbd users (reported with the results):
+  rbd_cache=true (32 MiB), rbd_cache_writethrough_until_flush=true. fio's rbd
+  engine sends no flush in these workloads, so its cache stays write-through:
+  writes complete when the OSD has them, as buse's do; reads may hit the cache
+  and readahead (rbd_readahead_* for sequential reads). qemu-nbd runs with its
+  default --cache=writeback, which turns rbd_cache on the same way; fio's nbd
+  engine sends no flush either. buse caches nothing.
+
+Per run: IOPS, MB/s, mean completion latency from fio; for qemu-nbd and buse
+also the server's CPU per I/O and peak RSS (as for the file comparison). The bar:
+buse at least 0.9x librbd direct on every workload (IOPS for 4K, MB/s for 1M).
+
+The cluster is stopped and its directory removed at the end, on Ctrl-C and on
+SIGTERM; a cluster left by a run that was killed outright is stopped by the
+next run (its directory names the pid that started it).
+"""
+
+import glob
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, measured, medians, run_fio, \
+    workload_options
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLUSTER_SCRIPT = os.path.join(REPO, "scripts", "ceph-cluster.sh")
+POOL = "buse"
+CONTENDERS = ["librbd", "qemu-nbd", "buse"]
+IMAGES = {"librbd": "benchimg", "qemu-nbd": "benchimg2", "buse": "benchimg3"}
+WORKLOADS = [
+    Workload("1m-seqwrite-qd16", "write", "1m", 16),
+    Workload("1m-seqread-qd16", "read", "1m", 16),
+    Workload("4k-randwrite-qd16", "randwrite", "4k", 16),
+    Workload("4k-randread-qd16", "randread", "4k", 16),
+]
+BAR = 0.9
+LIBRBD_SETTINGS = ["rbd_cache", "rbd_cache_size", "rbd_cache_writethrough_until_flush", "rbd_readahead_max_bytes"]
+CLUSTER_PREFIX = "buse-bench-ceph-"
+
+
+def add_arguments(parser):
+    parser.add_argument("--rados-only", default=",".join(CONTENDERS),
+                        help="comma-separated RADOS contenders (default librbd,qemu-nbd,buse)")
+    parser.add_argument("--rados-image-gib", type=int, default=2, help="size of each RADOS image (default 2)")
+    parser.add_argument("--rados-region-mib", type=int, default=1024,
+                        help="MiB of each image preconditioned and used by the workloads (default 1024)")
+
+
+def check_arguments(parser, args):
+    args.rados_contenders = [c.strip() for c in args.rados_only.split(",") if c.strip()]
+    unknown = set(args.rados_contenders) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contender(s) in --rados-only: {', '.join(sorted(unknown))}")
+    if not 0 < args.rados_region_mib <= args.rados_image_gib << 10:
+        parser.error("--rados-region-mib must be above 0 and at most the image size")
+
+
+def missing_prerequisites():
+    """Why the RADOS comparison cannot run here, or "" when it can."""
+    tools = ["ceph-mon", "ceph-osd", "ceph", "rbd", "qemu-nbd", "fio"]
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not glob.glob("/usr/lib/*/qemu/block-rbd.so") and not glob.glob("/usr/lib/qemu/block-rbd.so"):
+        missing.append("QEMU's rbd driver (package qemu-block-extra)")
+    if shutil.which("fio"):
+        engines = subprocess.run(["fio", "--enghelp"], capture_output=True, text=True).stdout.split()
+        if "rbd" not in engines:
+            missing.append("fio's rbd engine")
+    return ", ".join(missing) + " missing" if missing else ""
+
+
+# ---------------------------------------------------------------- the cluster
+
+class Cluster:
+    """A private one-node cluster for one benchmark run; stopped and removed on exit from the `with`."""
+
+    def __init__(self, memstore_bytes):
+        self.memstore_bytes = memstore_bytes
+        self.directory = None
+
+    def __enter__(self):
+        stop_stale_clusters()
+        # Short: the daemons' admin sockets live under it (107 characters at most).
+        self.directory = tempfile.mkdtemp(prefix=f"{CLUSTER_PREFIX}{os.getpid()}-", dir="/tmp")
+        try:
+            return self.start()
+        except BaseException:  # Ctrl-C or SIGTERM half-way too: stop what was started
+            self.stop()
+            raise
+
+    def start(self):
+        failures = []
+        for port in free_port_pairs(3600, 3700, tries=3):
+            started = subprocess.run(
+                [CLUSTER_SCRIPT, "start", self.directory], capture_output=True, text=True, timeout=300,
+                env=dict(os.environ, BUSE_CEPH_PORT=str(port), BUSE_CEPH_MEMSTORE=str(self.memstore_bytes)))
+            if started.returncode == 0:
+                self.port = port
+                print(f"started a private Ceph cluster in {self.directory} on port {port}", flush=True)
+                return self
+            failures.append(started.stderr.strip()[-1500:])
+            if "in use" not in started.stderr:
+                break
+        raise RuntimeError("cannot start the private Ceph cluster:\n" + "\n".join(failures))
+
+    def __exit__(self, *exception):
+        self.stop()
+        return False
+
+    @property
+    def conf(self):
+        return os.path.join(self.directory, "ceph.conf")
+
+    @property
+    def environment(self):
+        return {"CEPH_CONF": self.conf}
+
+    def stop(self):
+        if self.directory and os.path.exists(self.directory):
+            subprocess.run([CLUSTER_SCRIPT, "stop", self.directory, "--purge"], capture_output=True, timeout=180)
+            shutil.rmtree(self.directory, ignore_errors=True)
+            print(f"stopped the private Ceph cluster in {self.directory}", flush=True)
+
+    def run(self, command, timeout=300):
+        """Runs a command against this cluster (CEPH_CONF set); raises with its output if it fails."""
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                env=dict(os.environ, **self.environment))
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} exited {result.returncode}: {result.stderr.strip()[-1500:]}")
+        return result.stdout
+
+    def setting(self, name):
+        """A client setting's effective value, as librbd would read it from this cluster's ceph.conf."""
+        out = subprocess.run(["ceph-conf", "-c", self.conf, "--name", "client.admin", "--show-config-value", name],
+                             capture_output=True, text=True, timeout=30)
+        return out.stdout.strip() or "?"
+
+
+def free_port_pairs(low, high, tries):
+    """Even ports in [low, high) whose next port is free too, in random order, at most `tries`."""
+    candidates = list(range(low, high, 2))
+    random.shuffle(candidates)
+    found = 0
+    for port in candidates:
+        try:
+            for p in (port, port + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        yield port
+        found += 1
+        if found == tries:
+            return
+
+
+def stop_stale_clusters():
+    """Stops the clusters of earlier runs that were killed outright (the pid in their name is gone)."""
+    for directory in glob.glob(f"/tmp/{CLUSTER_PREFIX}*-*"):
+        pid = os.path.basename(directory)[len(CLUSTER_PREFIX):].split("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            print(f"stopping a stale benchmark cluster in {directory}", flush=True)
+            subprocess.run([CLUSTER_SCRIPT, "stop", directory, "--purge"], capture_output=True, timeout=180)
+
+
+# ---------------------------------------------------------------- contenders
+
+def server_command(name, buse, cluster, address):
+    _, port = address
+    image = f"{POOL}/{IMAGES[name]}"
+    if name == "buse":
+        return [buse, "serve", "--export", f"{EXPORT}=rados:{image}?conf={cluster.conf}",
+                "--listen", f"127.0.0.1:{port}"]
+    if name == "qemu-nbd":
+        return ["qemu-nbd", "-f", "raw", "-x", EXPORT, "--persistent", "--shared=8", "-b", "127.0.0.1", "-p", str(port),
+                f"rbd:{image}:conf={cluster.conf}"]
+    raise ValueError(name)
+
+
+def librbd_options(name, args):
+    return ["--ioengine=rbd", "--clientname=admin", f"--pool={POOL}", f"--rbdname={IMAGES[name]}",
+            f"--size={args.rados_region_mib}m"]
+
+
+def start_server(name, args, cluster, workdir):
+    return Server(name, lambda address: server_command(name, args.buse, cluster, address), workdir,
+                  environment=cluster.environment, timeout=60)
+
+
+def measure(name, workload, args, cluster, workdir):
+    """One run of `workload` on contender `name`, with a freshly started server where there is one."""
+    if name == "librbd":
+        options = librbd_options(name, args) + workload_options(workload, args.runtime)
+        job, _ = run_fio(workload.name, options, args.runtime, workdir, environment=cluster.environment)
+        return measured(workload, job, args.runtime)
+    server = start_server(name, args, cluster, workdir)
+    options = ["--ioengine=nbd", f"--uri={server.uri}", f"--size={args.rados_region_mib}m",
+               *workload_options(workload, args.runtime)]
+    return measure_server(server, workload, options, args.runtime, workdir)
+
+
+def prepare_images(args, cluster, contenders, workdir):
+    """Creates each contender's image and writes its workload region once, in 4 MiB requests."""
+    size = f"{args.rados_image_gib}G"
+    fill = ["--rw=write", "--bs=4m", "--iodepth=16", f"--size={args.rados_region_mib}m", "--refill_buffers"]
+    for name in contenders:
+        print(f"creating and writing {POOL}/{IMAGES[name]} ({size}, first {args.rados_region_mib} MiB written) ...",
+              flush=True)
+        if name == "buse":
+            cluster.run([args.buse, "image", "create", f"{POOL}/{IMAGES[name]}", "--size", size,
+                         "--conf", cluster.conf])
+            server = start_server(name, args, cluster, workdir)
+            try:
+                run_fio("precondition", ["--ioengine=nbd", f"--uri={server.uri}", *fill], 600, workdir)
+            finally:
+                server.stop()
+        else:
+            cluster.run(["rbd", "create", f"{POOL}/{IMAGES[name]}", "--size", size])
+            run_fio("precondition", librbd_options(name, args) + fill, 600, workdir, environment=cluster.environment)
+
+
+def run_section(args, env):
+    """The whole RADOS comparison: cluster up, images, runs, cluster down. Returns (markdown, data)."""
+    contenders = args.rados_contenders
+    workdir = tempfile.mkdtemp(prefix=f"buse-bench-rados-{os.getpid()}-", dir=args.dir)
+    try:
+        with Cluster(memstore_bytes=8 << 30) as cluster:
+            settings = {name: cluster.setting(name) for name in LIBRBD_SETTINGS}
+            env["ceph"] = cluster.run(["ceph", "--version"]).strip()
+            prepare_images(args, cluster, contenders, workdir)
+            load_before = load_average()
+            results, errors = run_all(args, cluster, contenders, workdir)
+            load_after = load_average()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report(args, env, contenders, results, errors, settings, load_before, load_after)
+
+
+def run_all(args, cluster, contenders, workdir):
+    results = {w.name: {c: [] for c in contenders} for w in WORKLOADS}
+    errors = []
+    for workload in WORKLOADS:
+        for rep in range(args.reps):
+            order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
+            for name in order:
+                label = f"rados {workload.name} rep {rep + 1}/{args.reps} {name}"
+                try:
+                    r = measure(name, workload, args, cluster, workdir)
+                except (RuntimeError, OSError, KeyError, ValueError) as error:
+                    print(f"  {label}: FAILED: {error}", flush=True)
+                    errors.append(f"{label}: {error}")
+                    continue
+                results[workload.name][name].append(r)
+                print(f"  {label:44} {r['iops']:>9.0f} IOPS {r['mbps']:>8.1f} MB/s {r['lat_us']:>8.1f} µs", flush=True)
+    return results, errors
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[:3]
+
+
+# ---------------------------------------------------------------- report
+
+def ratio(summary, workload, peer):
+    buse, other = summary[workload.name].get("buse"), summary[workload.name].get(peer)
+    if not buse or not other or not other[workload.metric]:
+        return None
+    return buse[workload.metric] / other[workload.metric]
+
+
+def report(args, env, contenders, results, errors, settings, load_before, load_after):
+    summary = {w: {c: medians(runs) for c, runs in by_contender.items()} for w, by_contender in results.items()}
+    peers = [p for p in ("librbd", "qemu-nbd") if p in contenders and "buse" in contenders]
+    rows = []
+    for w in WORKLOADS:
+        row = [w.name, "MB/s" if w.large else "IOPS"]
+        row += [fmt((summary[w.name][c] or {}).get(w.metric), ".0f") for c in contenders]
+        row += [fmt(ratio(summary, w, p), ".2f") for p in peers]
+        rows.append(row)
+    header = ["workload", "metric", *contenders, *[f"buse/{p}" for p in peers]]
+    detail = []
+    for w in WORKLOADS:
+        for c in contenders:
+            m = summary[w.name][c]
+            if m is None:
+                detail.append([w.name, c, "failed", "", "", "", "", "", ""])
+                continue
+            server = c != "librbd"
+            per_server = [f"{m['cpu_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}", f"{m['peak_rss_mib']:.1f}"]
+            detail.append([w.name, c, f"{m['iops']:.0f}", f"{m['mbps']:.1f}", f"{m['lat_us']:.1f}",
+                           *(per_server if server else ["—"] * 3), f"{m['fio_cpu_pct']:.0f}"])
+    ratios = [(w.name, ratio(summary, w, "librbd")) for w in WORKLOADS]
+    known = [(n, r) for n, r in ratios if r is not None]
+    verdict = "n/a" if len(known) < len(WORKLOADS) else ("met" if all(r >= BAR for _, r in known) else "NOT met")
+    bar_text = f"buse >= {BAR}x librbd direct on every workload"
+    bar_detail = ", ".join(f"{n} {r:.2f}×" for n, r in known)
+    cache = ", ".join(f"{k}={v}" for k, v in settings.items())
+    text = [
+        "## RADOS: librbd direct, qemu-nbd on rbd:, buse on rados:",
+        "",
+        f"{env.get('ceph', 'ceph ?')}: a private one-node cluster (memstore OSD, pool size 1) on 127.0.0.1. "
+        f"{args.rados_image_gib} GiB images, the first {args.rados_region_mib} MiB written before the runs and used "
+        f"by every workload. librbd: fio's rbd engine; qemu-nbd and buse: fio's nbd engine over TCP loopback. "
+        f"{args.runtime} s per run, median of {args.reps}; load average before {' '.join(load_before)}, "
+        f"after {' '.join(load_after)}. librbd settings (defaults, for librbd and qemu-nbd's driver alike): {cache}; "
+        "fio sends no flush, so librbd's cache stays write-through.",
+        "",
+        "### Summary (IOPS for 4K, MB/s for 1M)",
+        "",
+        markdown_table(header, rows),
+        "",
+        "### Detail",
+        "",
+        "Server CPU µs/IO, server CPU % (of one core) and peak RSS are the NBD server's (librbd direct has no "
+        "server: its work is in fio's CPU %).",
+        "",
+        markdown_table(["workload", "contender", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "server CPU %",
+                        "peak RSS MiB", "fio CPU %"], detail),
+        "",
+        "### Bar",
+        "",
+        f"- {verdict:7} {bar_text}" + (f" ({bar_detail})" if bar_detail else ""),
+    ]
+    if errors:
+        text += ["", "### Failed runs", "", *[f"- {e}" for e in errors]]
+    data = {"runs": results, "medians": summary, "errors": errors, "librbd_settings": settings,
+            "bars": [{"bar": bar_text, "verdict": verdict, "detail": bar_detail}]}
+    return "\n".join(text) + "\n", data
+
+
+if __name__ == "__main__":
+    sys.exit("run bench/run.py --rados")
