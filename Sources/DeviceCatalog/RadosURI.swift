@@ -32,7 +32,8 @@ public enum RadosURI {
         }
         do {
             let pool = try RadosCluster(try settings(uri)).pool(poolName, namespace: uri.options["namespace"])
-            return try RadosBlockDevice(pool: pool, image: image, readOnly: readOnly, breakLock: uri.flag("break-lock"))
+            return try RadosBlockDevice(
+                pool: pool, image: image, readOnly: readOnly, breakLock: uri.flag("break-lock"), ownsPool: true)
         } catch let error as RadosError {
             throw .cannotOpen(uri.text, error.description)
         } catch {

@@ -20,14 +20,18 @@ public final class RadosBlockDevice: BlockDevice {
     public let isReadOnly: Bool
     private let map: ObjectMap?
     private let lock: ImageLock?
+    /// Whether closing the device also closes the pool and its cluster
+    /// connection (true when the device made them, from its URI).
+    private let ownsPool: Bool
 
-    public init(pool: RadosPool, image: String, readOnly: Bool, breakLock: Bool = false) throws(RadosError) {
+    public init(pool: RadosPool, image: String, readOnly: Bool, breakLock: Bool = false, ownsPool: Bool = false) throws(RadosError) {
         let header = try RadosImage.info(pool, image)
         self.pool = pool
         self.image = image
         self.size = header.size
         self.objectSize = header.objectSize
         self.isReadOnly = readOnly
+        self.ownsPool = ownsPool
         if readOnly {
             lock = nil
             map = nil
@@ -166,7 +170,10 @@ public final class RadosBlockDevice: BlockDevice {
         return extents
     }
 
+    /// Releases the writer lock and, when the device owns them, shuts the
+    /// pool and the cluster connection down.
     public func close() async throws(DeviceError) {
         lock?.release()
+        if ownsPool { pool.close() }
     }
 }

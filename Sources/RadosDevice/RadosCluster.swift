@@ -1,5 +1,6 @@
 import CRados
 import Glibc
+import Synchronization
 
 /// A connection to a Ceph cluster (`rados_t`) and the pool I/O context the
 /// device uses. librados handles are thread-safe; every asynchronous call
@@ -18,6 +19,8 @@ public final class RadosCluster: @unchecked Sendable {
     }
 
     let handle: rados_t
+    /// Set by ``shutdown()``; deinit then has nothing left to do.
+    private let isShutDown = Atomic<Bool>(false)
 
     public init(_ settings: Settings) throws(RadosError) {
         var cluster: rados_t?
@@ -43,7 +46,16 @@ public final class RadosCluster: @unchecked Sendable {
         }
     }
 
-    deinit { rados_shutdown(handle) }
+    deinit { shutdown() }
+
+    /// Stops librados' threads and closes the connection, once. A process
+    /// that exits with them still running can crash in their teardown, so
+    /// devices call this when they close rather than leave it to deinit
+    /// (which never runs for objects alive at exit).
+    public func shutdown() {
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        rados_shutdown(handle)
+    }
 
     /// An I/O context on `pool`, in `namespace` when given.
     public func pool(_ name: String, namespace: String? = nil) throws(RadosError) -> RadosPool {
@@ -68,5 +80,15 @@ public final class RadosPool: @unchecked Sendable {
         self.name = name
     }
 
-    deinit { rados_ioctx_destroy(context) }
+    private let isClosed = Atomic<Bool>(false)
+
+    deinit { close() }
+
+    /// Destroys the I/O context and shuts the cluster connection down; no
+    /// operation may follow.
+    public func close() {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        rados_ioctx_destroy(context)
+        cluster.shutdown()
+    }
 }
