@@ -159,6 +159,17 @@ start_osd() {
   [ -n "$(daemon_pid osd)" ] || { show_logs; die "ceph-osd exited right after starting"; }
 }
 
+# put_ballast: keeps a 64 MiB object in pool buse for the cluster's life.
+# memstore's count of used bytes drifts under concurrent deletes and has been
+# seen to go below zero, when the OSD takes itself for full and blocks every
+# write; bytes that are never deleted keep the count above zero.
+put_ballast() {
+  head -c 64M /dev/zero >"$dir/run/ballast"
+  rados --conf "$conf" -p buse put ceph-cluster-ballast "$dir/run/ballast" 2>/dev/null ||
+    say "could not store the ballast object (the cluster still works)"
+  rm -f "$dir/run/ballast"
+}
+
 # wait_for_io SECONDS: poll until a small object can be written and read back
 # in pool buse (so the mon is up, the OSD is up and the PGs are active).
 wait_for_io() {
@@ -174,6 +185,7 @@ wait_for_io() {
       cmp -s "$probe" "$probe.back"; then
       rados --conf "$conf" -p buse rm buse-probe 2>/dev/null || true
       rm -f "$probe" "$probe.back"
+      put_ballast
       return 0
     fi
     [ "$(date +%s)" -lt "$deadline" ] || return 1
