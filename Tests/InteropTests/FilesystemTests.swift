@@ -6,94 +6,14 @@ import Testing
 /// /dev/fuse and loop devices; without them the test fails and says which.
 @Suite struct FilesystemTests {
     @Test func ext4OnAnExportSurvivesUnmountFsckAndRemount() async throws {
-        try await Self.checkPrerequisites()
+        try await Ext4OnExport.checkPrerequisites()
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
         defer { cleanup.runRemaining() }
         let server = try await BuseServer(exports: ["disk=file:\(directory.file("disk.img"))?size=256M"], in: directory)
 
-        // nbdfuse serves the export as one file, in the foreground, until unmounted.
-        let fuseFile = directory.file("export.raw")
-        guard FileManager.default.createFile(atPath: fuseFile, contents: nil) else {
-            throw InteropError("cannot create \(fuseFile)")
-        }
-        let nbdfuse = try ChildProcess(
-            try Tool.path("nbdfuse"), [fuseFile, server.uri("disk")], outputPrefix: directory.unique("nbdfuse"),
-            currentDirectory: directory.path)
-        let unfuse = cleanup.add([try Tool.path("fusermount3"), "-u", "-z", fuseFile])
-        try await waitUntil("nbdfuse mounts \(fuseFile)", timeout: .seconds(30)) {
-            if let ended = nbdfuse.termination {
-                throw InteropError("nbdfuse \(ended):\n\(nbdfuse.standardErrorTail())")
-            }
-            return try Self.mountPoints().contains(fuseFile)
-        }
-        let attach = try await runChecked("losetup", ["--find", "--show", fuseFile], in: directory)
-        let loop = attach.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        let detach = cleanup.add([try Tool.path("losetup"), "-d", loop])
-        try await runChecked("mkfs.ext4", ["-q", "-F", loop], in: directory, timeout: .seconds(120))
-
-        let mountPoint = directory.file("mnt")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        try await runChecked("mount", [loop, mountPoint], in: directory)
-        let unmount = cleanup.add([try Tool.path("umount"), "-l", mountPoint])
-        let files = ["small": 1, "medium": 3, "nested/large": 20]  // MiB of random data each
-        try FileManager.default.createDirectory(atPath: mountPoint + "/nested", withIntermediateDirectories: false)
-        var written: [String: String] = [:]
-        for (name, mebibytes) in files {
-            let path = mountPoint + "/" + name
-            try await runChecked(
-                "dd", ["if=/dev/urandom", "of=\(path)", "bs=1M", "count=\(mebibytes)", "status=none"], in: directory)
-            written[name] = try await DiskImage.sha256(path, in: directory)
-        }
-        try await runChecked("sync", [], in: directory, timeout: .seconds(120))
-        try await runChecked("umount", [mountPoint], in: directory, timeout: .seconds(120))
-        cleanup.done(unmount)
-
-        let check = try await run("e2fsck", ["-f", "-n", loop], in: directory, timeout: .seconds(120))
-        #expect(check.exitStatus == 0, "e2fsck should find the filesystem clean:\n\(check)")
-
-        try await runChecked("mount", [loop, mountPoint], in: directory)
-        let remount = cleanup.add([try Tool.path("umount"), "-l", mountPoint])
-        for (name, hash) in written.sorted(by: { $0.key < $1.key }) {
-            let again = try await DiskImage.sha256(mountPoint + "/" + name, in: directory)
-            #expect(again == hash, "\(name) changed across unmount and remount")
-        }
-        try await runChecked("umount", [mountPoint], in: directory, timeout: .seconds(120))
-        cleanup.done(remount)
-        try await runChecked("losetup", ["-d", loop], in: directory)
-        cleanup.done(detach)
-        try await runChecked("fusermount3", ["-u", fuseFile], in: directory)
-        cleanup.done(unfuse)
-        let fuseEnded = await nbdfuse.waitForTermination(timeout: .seconds(30))
-        #expect(
-            fuseEnded == .exit(0), "nbdfuse should exit 0 once unmounted: \(fuseEnded?.description ?? "still running")")
+        try await Ext4OnExport.check(
+            uri: server.uri("disk"), files: ["small": 1, "medium": 3, "nested/large": 20], in: directory, cleanup: cleanup)
         await server.stopExpectingCleanExit()
-    }
-
-    /// Fails, saying what is missing, when this machine cannot run the test.
-    static func checkPrerequisites() async throws {
-        guard getuid() == 0 else { throw InteropError("the filesystem test needs root (mount, losetup); run as root") }
-        guard FileManager.default.fileExists(atPath: "/dev/fuse") else {
-            throw InteropError(
-                "/dev/fuse does not exist: FUSE is unavailable here "
-                    + "(load the fuse module, or give the container /dev/fuse)")
-        }
-        guard FileManager.default.fileExists(atPath: "/dev/loop-control") else {
-            throw InteropError(
-                "/dev/loop-control does not exist: loop devices are unavailable here "
-                    + "(modprobe loop, or give the container loop devices)")
-        }
-        let directory = try TemporaryDirectory()
-        let free = try await run("losetup", ["--find"], in: directory)
-        guard free.succeeded else { throw InteropError("losetup cannot find a free loop device:\n\(free)") }
-    }
-
-    /// The mount points of this mount namespace, from /proc/self/mountinfo.
-    static func mountPoints() throws -> Set<String> {
-        let table = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-        return Set(table.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 ? String(fields[4]) : nil
-        })
     }
 }

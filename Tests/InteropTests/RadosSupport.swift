@@ -174,26 +174,3 @@ final class BackgroundNbdsh: Sendable {
         return report
     }
 }
-
-/// What a filesystem on an export needs from this machine.
-enum FilesystemHost {
-    /// Fails, saying what is missing, when this machine cannot mount a
-    /// filesystem through nbdfuse and a loop device.
-    static func checkPrerequisites() throws {
-        guard getuid() == 0 else { throw InteropError("the filesystem test needs root (mount, losetup); run as root") }
-        for (device, what) in [("/dev/fuse", "FUSE"), ("/dev/loop-control", "loop devices")]
-        where !FileManager.default.fileExists(atPath: device) {
-            throw InteropError("\(device) does not exist: \(what) unavailable here; give the container \(device)")
-        }
-    }
-
-    /// The mount points of this mount namespace, from /proc/self/mountinfo.
-    static func mountPoints() throws -> Set<String> {
-        let table = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-        return Set(
-            table.split(separator: "\n").compactMap { line in
-                let fields = line.split(separator: " ")
-                return fields.count > 4 ? String(fields[4]) : nil
-            })
-    }
-}
