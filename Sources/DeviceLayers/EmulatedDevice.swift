@@ -15,10 +15,6 @@ public struct EmulatedDevice: DeviceLayer {
     public let lower: any BlockDevice
     private let lowerCapabilities: DeviceCapabilities
 
-    /// Zeroing by writes uses chunks of this size: large enough to be quick,
-    /// small enough that the one shared zero buffer stays cheap.
-    static let zeroChunkLength = 1 << 20
-
     public init(_ lower: any BlockDevice) {
         self.lower = lower
         self.lowerCapabilities = lower.capabilities
@@ -65,30 +61,8 @@ public struct EmulatedDevice: DeviceLayer {
             if !nativeFUA { lowerOptions.remove(.fua) }
             try await lower.zero(at: offset, length: length, options: lowerOptions)
         } else {
-            try await zeroByWriting(at: offset, length: length)
+            try await lower.writeZeros(at: offset, length: length)
         }
         if options.contains(.fua) && !nativeFUA { try await lower.flush() }
     }
-
-    private func zeroByWriting(at offset: UInt64, length: UInt64) async throws(DeviceError) {
-        let chunk = UInt64(Self.zeroChunkLength)
-        var position = offset
-        let end = offset + length
-        while position < end {
-            let piece = Int(min(chunk, end - position))
-            try await lower.write(UnsafeRawBufferPointer(rebasing: ZeroBuffer.shared[..<piece]), at: position, fua: false)
-            position += UInt64(piece)
-        }
-    }
-}
-
-/// One read-only page-aligned run of zeros shared by every emulated zero.
-enum ZeroBuffer {
-    // Safety: written once while initialised, only ever read afterwards.
-    nonisolated(unsafe) static let shared: UnsafeRawBufferPointer = {
-        let memory = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: EmulatedDevice.zeroChunkLength, alignment: 4096)
-        memory.initializeMemory(as: UInt8.self, repeating: 0)
-        return UnsafeRawBufferPointer(memory)
-    }()
 }

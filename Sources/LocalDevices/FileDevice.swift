@@ -129,7 +129,8 @@ public final class FileDevice: BlockDevice {
         if options.contains(.fastOnly) {
             throw DeviceError(.notSupported, "\(path): the filesystem cannot zero without writing")
         }
-        try await writeZeros(offset, length, fua: options.contains(.fua))
+        try await writeZeros(at: offset, length: length)
+        if options.contains(.fua) { try await flush() }
     }
 
     /// Tries the fallocate ways of zeroing, cheapest first. False when none
@@ -161,20 +162,6 @@ public final class FileDevice: BlockDevice {
         }
         canPunchHoles.store(false, ordering: .relaxed)
         return false
-    }
-
-    private func writeZeros(_ offset: UInt64, _ length: UInt64, fua: Bool) async throws(DeviceError) {
-        let chunk = 1 << 20
-        let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
-        defer { zeros.deallocate() }
-        zeros.initializeMemory(as: UInt8.self, repeating: 0)
-        var position = offset
-        while position < offset + length {
-            let piece = Int(min(UInt64(chunk), offset + length - position))
-            try await write(UnsafeRawBufferPointer(rebasing: zeros[..<piece]), at: position, fua: false)
-            position += UInt64(piece)
-        }
-        if fua { try await flush() }
     }
 
     public func blockStatus(at offset: UInt64, length: UInt64) async throws(DeviceError) -> [Extent] {
