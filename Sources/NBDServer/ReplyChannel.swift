@@ -113,35 +113,45 @@ final class ReplyChannel: Sendable {
         if let failure { fail(failure) }
     }
 
-    /// Holds `reply` if this is the holding thread and it fits; false otherwise.
-    private func tryHold(_ reply: OutgoingReply) -> Bool {
-        guard reply.length <= Self.holdLengthMaximum else { return false }
+    private enum Holding {
+        /// Not the holding thread: send as usual.
+        case notHeld
+        /// Held; the group is not full yet.
+        case held
+        /// Held, and it completes a group that should leave now.
+        case heldGroupFull
+        /// Too large to hold, but replies are held: they must leave first.
+        case mustFollowHeld
+    }
+
+    /// Holds `reply` if this is the holding thread and it fits, deciding
+    /// everything `send` needs under one acquisition of the lock.
+    private func tryHold(_ reply: OutgoingReply) -> Holding {
         let me = pthread_self()
         return state.withLock { state in
-            guard let holder = state.holder, pthread_equal(holder, me) != 0,
-                state.heldLength + reply.length <= Self.coalesceLength
-            else { return false }
+            guard let holder = state.holder, pthread_equal(holder, me) != 0 else { return .notHeld }
+            guard reply.length <= Self.holdLengthMaximum, state.heldLength + reply.length <= Self.coalesceLength else {
+                return state.held.isEmpty ? .notHeld : .mustFollowHeld
+            }
             state.held.append(reply)
             state.heldLength += reply.length
-            return true
+            return state.held.count >= Self.holdCountMaximum ? .heldGroupFull : .held
         }
     }
 
-    /// Whether the held replies make a full group that should leave now.
-    private var heldGroupIsFull: Bool { state.withLock { $0.held.count >= Self.holdCountMaximum } }
-
     func send(_ reply: OutgoingReply) {
-        if tryHold(reply) {
-            if heldGroupIsFull {
-                release()
-                hold()
-            }
+        switch tryHold(reply) {
+        case .held:
             return
-        }
-        // A reply that cannot be held goes out after those that are.
-        if state.withLock({ !$0.held.isEmpty && $0.holder.map { pthread_equal($0, pthread_self()) != 0 } == true }) {
+        case .heldGroupFull:
             release()
             hold()
+            return
+        case .mustFollowHeld:
+            release()
+            hold()
+        case .notHeld:
+            break
         }
         var reply = reply
         let outcome: SendOutcome = state.withLock { state in
