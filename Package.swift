@@ -45,7 +45,16 @@ let package = Package(
         // liblmdb, through pkg-config.
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // The transaction log of replicated volumes, in LMDB.
-        .target(name: "Journal", dependencies: ["CLMDB", "SystemThreads"], swiftSettings: strict),
+        .target(name: "Journal", dependencies: ["CLMDB", "CSystemShims", "SystemThreads"], swiftSettings: strict),
+        // Synchronous replication to a peer: the primary's layer, the
+        // replica's receiver, the wire protocol, generations, resync, verify.
+        .target(
+            name: "Replication",
+            dependencies: [
+                "BlockDevices", "DeviceLayers", "Journal", "NBDServer", "SystemThreads",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // Device URIs (`file:/path?size=1G`, `memory:1G`) and how to open them.
         .target(
             name: "DeviceCatalog",
@@ -74,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "buse",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal", "SystemThreads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

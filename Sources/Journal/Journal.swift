@@ -34,7 +34,10 @@ public final class Journal: Sendable {
     private let writer: JournalWriter
     private let nextSequence: Mutex<UInt64>
 
-    public init(path: String, volumeSize: UInt64, limits: Limits = Limits()) throws(JournalError) {
+    /// Opens (creating) the log in directory `path`. With `inline`, requests
+    /// are applied on the caller's thread instead of a writer thread (no group
+    /// commit): the deterministic simulation needs every step on one executor.
+    public init(path: String, volumeSize: UInt64, limits: Limits = Limits(), inline: Bool = false) throws(JournalError) {
         let bitmapBytes = Int((volumeSize + limits.regionLength * 8 - 1) / (limits.regionLength * 8))
         let mapSize = max(16 << 20, limits.recordLimit * 96 + bitmapBytes * 4)
         let store = try LMDBEnvironment(path: path, mapSize: (mapSize + 4095) & ~4095)
@@ -47,19 +50,65 @@ public final class Journal: Sendable {
             } ?? 0
         }
         nextSequence = Mutex(last + 1)
-        writer = JournalWriter(store: store)
+        writer = JournalWriter(store: store, inline: inline)
     }
 
     /// Logs one write (or trim or zero) and returns its sequence number once
     /// the record is committed (not yet synced).
     public func append(offset: UInt64, length: UInt32, checksum: UInt32, generation: UInt64) async throws(JournalError) -> UInt64 {
-        let sequence = nextSequence.withLock { next in
+        let sequence = reserveSequence()
+        try await append(JournalRecord(sequence: sequence, offset: offset, length: length, checksum: checksum, generation: generation))
+        return sequence
+    }
+
+    /// Takes the next sequence number, so a write can be sent to the peer
+    /// while its record is being committed.
+    public func reserveSequence() -> UInt64 {
+        nextSequence.withLock { next in
             defer { next += 1 }
             return next
         }
-        let record = JournalRecord(sequence: sequence, offset: offset, length: length, checksum: checksum, generation: generation)
+    }
+
+    /// The highest sequence number handed out so far.
+    public var lastSequence: UInt64 { nextSequence.withLock { $0 } - 1 }
+
+    /// Commits a record whose sequence came from ``reserveSequence()``.
+    public func append(_ record: JournalRecord) async throws(JournalError) {
         try await writer.submit(.append(record))
-        return sequence
+    }
+
+    /// Marks byte ranges the peer may lack (regions the peer reported after
+    /// its own crash, mismatches found by verify, the whole volume for a new
+    /// peer): they join the region bitmap until cleared.
+    public func markDirty(_ ranges: [Range<UInt64>]) async throws(JournalError) {
+        guard !ranges.isEmpty else { return }
+        try await writer.submit(.markDirty(ranges, regionLength: limits.regionLength, bitmapLength: bitmapLength))
+    }
+
+    /// The peer now holds every byte below `offset` as it was when resync
+    /// began at `sequence`: records up to `sequence` wholly below `offset` go,
+    /// and bitmap regions wholly below it are cleared. Pass ``volumeSize`` to
+    /// clear everything up to `sequence`.
+    public func clearDirty(below offset: UInt64, throughSequence sequence: UInt64) async throws(JournalError) {
+        let below = offset >= volumeSize ? UInt64.max : offset
+        try await writer.submit(.clearDirty(below: below, throughSequence: sequence, regionLength: limits.regionLength))
+    }
+
+    /// How far the peer is behind: unacknowledged records and their bytes.
+    public func backlog() throws(JournalError) -> (records: Int, bytes: UInt64) {
+        try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> (records: Int, bytes: UInt64) in
+            var records = 0
+            var bytes: UInt64 = 0
+            try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { _, value in
+                records += 1
+                if value.count == JournalRecord.encodedLength {
+                    bytes += UInt64(value[8]) << 24 | UInt64(value[9]) << 16 | UInt64(value[10]) << 8 | UInt64(value[11])
+                }
+                return .next
+            }
+            return (records, bytes)
+        }
     }
 
     /// Makes every record appended before this call durable.
@@ -133,9 +182,18 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Stores a named value, durably (metadata changes are rare and must survive).
-    public func setMetadata(_ name: String, _ value: [UInt8]) async throws(JournalError) {
+    /// Stores the value `current` returns at commit time (not at call
+    /// time): concurrent callers that each changed a shared value in memory
+    /// can never commit an older copy over a newer one.
+    public func setMetadata(_ name: String, fromCurrent current: @escaping @Sendable () -> [UInt8], sync: Bool) async throws(JournalError) {
+        try await writer.submit(.setMetadataFromCurrent(name, current))
+        if sync { try await self.sync() }
+    }
+
+    /// Stores a named value; durably unless `sync` is false (for values
+    /// whose loss in a crash only costs extra work, never data).
+    public func setMetadata(_ name: String, _ value: [UInt8], sync: Bool = true) async throws(JournalError) {
         try await writer.submit(.setMetadata(name, value))
-        try await sync()
+        if sync { try await self.sync() }
     }
 }

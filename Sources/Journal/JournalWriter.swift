@@ -9,7 +9,12 @@ final class JournalWriter: Sendable {
         case append(JournalRecord)
         case acknowledge(UInt64)
         case setMetadata(String, [UInt8])
+        /// Stores the value `current()` returns when the transaction runs, so
+        /// that of several racing requests the last commit holds the newest.
+        case setMetadataFromCurrent(String, @Sendable () -> [UInt8])
         case fold(keep: Int, regionLength: UInt64, bitmapLength: Int)
+        case markDirty([Range<UInt64>], regionLength: UInt64, bitmapLength: Int)
+        case clearDirty(below: UInt64, throughSequence: UInt64, regionLength: UInt64)
         case sync
     }
 
@@ -21,9 +26,15 @@ final class JournalWriter: Sendable {
     private let store: LMDBEnvironment
     private let queue = WaitQueue<Pending>()
     private let finished = WaitQueue<Bool>()
+    /// Applies each request on the caller's thread, with no writer thread:
+    /// for the deterministic simulation, where every step must run on one
+    /// executor in a reproducible order.
+    private let inline: Bool
 
-    init(store: LMDBEnvironment) {
+    init(store: LMDBEnvironment, inline: Bool) {
         self.store = store
+        self.inline = inline
+        if inline { return }
         // The thread holds the queue and the store, not the writer, so that
         // dropping the journal ends it.
         SystemThread.start { [queue, store, finished] in
@@ -36,11 +47,13 @@ final class JournalWriter: Sendable {
 
     /// Ends the writer thread after what is queued, and waits for it.
     func close() {
+        if inline { return }
         queue.close()
         _ = finished.takeAll()
     }
 
     func submit(_ request: Request) async throws(JournalError) {
+        if inline { return try Self.commit([request], store) }
         do {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
                 queue.push(Pending(request: request, done: done))
@@ -55,10 +68,7 @@ final class JournalWriter: Sendable {
     private static func run(_ queue: WaitQueue<Pending>, _ store: LMDBEnvironment) {
         while let batch = queue.takeAll() {
             let result: Result<Void, JournalError> = Result { () throws(JournalError) in
-                try store.transaction(readOnly: false) { (transaction) throws(JournalError) in
-                    for pending in batch { try apply(pending.request, transaction, store) }
-                }
-                if batch.contains(where: { if case .sync = $0.request { true } else { false } }) { try store.sync() }
+                try commit(batch.map(\.request), store)
             }
             for pending in batch {
                 switch result {
@@ -67,6 +77,14 @@ final class JournalWriter: Sendable {
                 }
             }
         }
+    }
+
+    /// One write transaction for the whole batch, then one sync if any asked.
+    private static func commit(_ requests: [Request], _ store: LMDBEnvironment) throws(JournalError) {
+        try store.transaction(readOnly: false) { (transaction) throws(JournalError) in
+            for request in requests { try apply(request, transaction, store) }
+        }
+        if requests.contains(where: { if case .sync = $0 { true } else { false } }) { try store.sync() }
     }
 
     private static func apply(_ request: Request, _ transaction: OpaquePointer, _ store: LMDBEnvironment) throws(JournalError) {
@@ -81,11 +99,39 @@ final class JournalWriter: Sendable {
             try store.put(transaction, store.meta, key: Array("acknowledged".utf8), value: sequence.keyBytes)
         case let .setMetadata(name, value):
             try store.put(transaction, store.meta, key: Array(name.utf8), value: value)
+        case let .setMetadataFromCurrent(name, current):
+            try store.put(transaction, store.meta, key: Array(name.utf8), value: current())
         case let .fold(keep, regionLength, bitmapLength):
             try fold(transaction, store, keep: keep, regionLength: regionLength, bitmapLength: bitmapLength)
+        case let .markDirty(ranges, regionLength, bitmapLength):
+            var bitmap = try loadBitmap(transaction, store, length: bitmapLength)
+            for range in ranges where !range.isEmpty {
+                for region in (range.lowerBound / regionLength)...((range.upperBound - 1) / regionLength) where Int(region / 8) < bitmap.count {
+                    bitmap[Int(region / 8)] |= 1 << UInt8(region % 8)
+                }
+            }
+            try store.put(transaction, store.meta, key: Array("bitmap".utf8), value: bitmap)
+        case let .clearDirty(below, throughSequence, regionLength):
+            try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, value in
+                guard UInt64(keyBytes: key) <= throughSequence else { return .stop }
+                guard let record = JournalRecord(sequence: UInt64(keyBytes: key), value: value) else { return .delete }
+                return record.offset + UInt64(record.length) <= below ? .delete : .next
+            }
+            var bitmap = try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
+            let regionsBelow = below / regionLength
+            for region in 0..<min(regionsBelow, UInt64(bitmap.count) * 8) {
+                bitmap[Int(region / 8)] &= ~(1 << UInt8(region % 8))
+            }
+            try store.put(transaction, store.meta, key: Array("bitmap".utf8), value: bitmap)
         case .sync:
             break
         }
+    }
+
+    private static func loadBitmap(_ transaction: OpaquePointer, _ store: LMDBEnvironment, length: Int) throws(JournalError) -> [UInt8] {
+        var bitmap = try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
+        if bitmap.count < length { bitmap += [UInt8](repeating: 0, count: length - bitmap.count) }
+        return bitmap
     }
 
     /// Moves the oldest records past `keep` into the region bitmap.
@@ -99,8 +145,7 @@ final class JournalWriter: Sendable {
         }
         guard count > keep else { return }
         var excess = count - keep
-        var bitmap = try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
-        if bitmap.count < bitmapLength { bitmap += [UInt8](repeating: 0, count: bitmapLength - bitmap.count) }
+        var bitmap = try loadBitmap(transaction, store, length: bitmapLength)
         try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, value in
             guard excess > 0 else { return .stop }
             excess -= 1

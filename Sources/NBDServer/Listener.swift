@@ -1,13 +1,14 @@
 import Glibc
 
-/// A listening socket and its accept loop (on its own thread).
-final class Listener: Sendable {
-    let address: ListenAddress
+/// A listening socket and its accept loop (on its own thread). Also used
+/// by the replication listener of `buse replica`.
+public final class Listener: Sendable {
+    public let address: ListenAddress
     let descriptor: Int32
     /// The port actually bound (differs from the asked one when it was 0).
-    let boundPort: UInt16
+    public let boundPort: UInt16
 
-    init(_ address: ListenAddress) throws(ListenError) {
+    public init(_ address: ListenAddress) throws(ListenError) {
         self.address = address
         switch address {
         case let .tcp(host, port):
@@ -24,7 +25,7 @@ final class Listener: Sendable {
     }
 
     /// Accepts until the listener is closed, handing each socket to `accepted`.
-    func acceptLoop(_ accepted: @Sendable (Socket) -> Void) {
+    public func acceptLoop(_ accepted: @Sendable (Socket) -> Void) {
         while true {
             let client = accept(descriptor, nil, nil)
             if client < 0 {
@@ -40,7 +41,7 @@ final class Listener: Sendable {
     }
 
     /// Stops accepting: wakes the accept loop and removes a Unix socket's file.
-    func close() {
+    public func close() {
         Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
         Glibc.close(descriptor)
         if case let .unix(path) = address { unlink(path) }

@@ -23,5 +23,8 @@ struct Buse: AsyncParsableCommand {
               buse connect --daemon file:/var/lib/buse/vol1.img?size=10G   # prints /dev/nbdX
               mkfs.ext4 /dev/nbdX && mount /dev/nbdX /mnt
             """,
-        subcommands: [Serve.self, Connect.self, Disconnect.self, List.self, Image.self])
+        subcommands: [
+            Serve.self, Connect.self, Disconnect.self, List.self, Image.self,
+            Replica.self, Promote.self, DiscardMyData.self, Status.self, Verify.self,
+        ])
 }

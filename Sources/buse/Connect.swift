@@ -64,6 +64,9 @@ struct Connect: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
+    @OptionGroup(title: "Replication")
+    var replication: ReplicationFlags
+
     @Option(help: .hidden)
     var readyFd: Int32?
 
@@ -95,7 +98,9 @@ struct Connect: AsyncParsableCommand {
         let signals = SignalWaiter()
         let logger = Logging.bootstrap(level: logLevel)
         guard geteuid() == 0 else { throw CommandLineError(KernelAttachError.notRoot("buse connect").description) }
-        let device = CountingDevice(try DeviceCatalog.open(DeviceURI(parsing: uri), readOnly: readOnly))
+        let opened = try DeviceCatalog.open(DeviceURI(parsing: uri), readOnly: readOnly)
+        let replicated = try await replication.open(opened, export: "kernel", logger: logger)
+        let device = CountingDevice(replicated?.device ?? opened)
         let export = Export(name: "kernel", device: device, description: uri)
         var options = AttachOptions(uri: uri)
         options.device = try (reattach ?? nbd).map { try NBDDeviceNode(path: $0) }
@@ -117,6 +122,7 @@ struct Connect: AsyncParsableCommand {
         fflush(nil)
         ready.succeed(attachment.device.path)
         await waitForDetachOrSignal(attachment, signals, logger)
+        replicated?.stop()
         do {
             try await export.device.close()
         } catch {

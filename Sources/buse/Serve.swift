@@ -5,6 +5,7 @@ import DeviceLayers
 import Glibc
 import Logging
 import NBDServer
+import Replication
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,8 @@ struct Serve: AsyncParsableCommand {
               buse serve --export a=memory:1G --export b=file:/dev/sdb?readonly \\
                          --listen 0.0.0.0:10809 --unix /run/buse.sock
               buse serve --config /etc/buse/serve.yaml
+              buse serve --export vol=file:/srv/vol.img?size=10G \\
+                         --replicate-to peer.example:10810 --state /var/lib/buse/vol
 
             Reach an export with:
               nbdinfo nbd://127.0.0.1:10809/vol1
@@ -55,7 +58,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
+    @OptionGroup(title: "Replication")
+    var replication: ReplicationFlags
+
     func validate() throws {
+        if replication.replicateTo != nil && (exports.count != 1 || config != nil) {
+            throw ValidationError("--replicate-to replicates one export: give exactly one --export and no --config")
+        }
         if exports.isEmpty && config == nil {
             throw ValidationError("give at least one --export NAME=DEVICE-URI, or --config FILE")
         }
@@ -76,7 +85,11 @@ struct Serve: AsyncParsableCommand {
             level = parsed
         }
         let logger = Logging.bootstrap(level: level)
-        let (table, counters) = try openExports(file)
+        var replicated: ReplicatedVolume?
+        let (table, counters) = try await openExports(file) { device, name in
+            replicated = try await replication.open(device, export: name, logger: logger)
+            return replicated?.device ?? device
+        }
         let addresses = try listenAddresses(file)
         var limits = ConnectionLimits()
         limits.requestsInFlight = maxRequests
@@ -90,11 +103,14 @@ struct Serve: AsyncParsableCommand {
         printHints(table, addresses, ports)
         let signalNumber = await signals.wait()
         logger.notice("received signal \(signalNumber), shutting down gracefully")
+        replicated?.stop()
         await server.shutdown()
         for (name, counted) in counters { logger.notice("export \(name) served \(counted.summary)") }
     }
 
-    private func openExports(_ file: ServeConfiguration?) throws -> (ExportTable, [(String, CountingDevice)]) {
+    private func openExports(
+        _ file: ServeConfiguration?, wrap: (any BlockDevice, String) async throws -> any BlockDevice
+    ) async throws -> (ExportTable, [(String, CountingDevice)]) {
         var entries: [(name: String, uri: String, description: String, readOnly: Bool)] = []
         for entry in file?.exports ?? [] {
             entries.append((entry.name, entry.device, entry.description ?? "", entry.readOnly ?? false))
@@ -114,7 +130,7 @@ struct Serve: AsyncParsableCommand {
             }
             do {
                 let uri = try DeviceURI(parsing: entry.uri)
-                let device = CountingDevice(try DeviceCatalog.open(uri, readOnly: readOnly || entry.readOnly))
+                let device = CountingDevice(try await wrap(try DeviceCatalog.open(uri, readOnly: readOnly || entry.readOnly), entry.name))
                 counters.append((entry.name, device))
                 let description = entry.description.isEmpty ? uri.text : entry.description
                 opened.append(Export(name: entry.name, device: device, description: description))

@@ -30,4 +30,10 @@ ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t of
 off_t buse_seek_data(int fd, uint64_t offset);
 off_t buse_seek_hole(int fd, uint64_t offset);
 
+// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to
+// start). Uses the SSE4.2 crc32 instruction when the CPU has it (about 20
+// times faster than a table, which matters on the replicated write path),
+// and a table otherwise.
+uint32_t buse_crc32c(uint32_t crc, const void *bytes, size_t length);
+
 #endif

@@ -1,0 +1,113 @@
+public import Journal
+import Synchronization
+
+/// The regions being written, recorded durably before the first write to
+/// each (DRBD's activity log). After a crash, nobody knows which of the
+/// writes in flight reached which disk, so every region marked active is
+/// treated as possibly different between the two copies and resynced.
+///
+/// Cost: one journal sync on the first write to a region since it was last
+/// cooled, never one per write. A region cools once every write to it has
+/// completed before a flush that covered both copies; cooling is written
+/// lazily (losing it in a crash only means resyncing a little more).
+public final class ActivityLog: Sendable {
+    private struct State {
+        var bitmap: [UInt8]
+        var inFlight: [UInt64: Int] = [:]
+        /// Per active region, the completion ticket of its last write.
+        var lastCompleted: [UInt64: UInt64] = [:]
+        var ticket: UInt64 = 0
+    }
+
+    private static let key = "activity"
+    private let journal: Journal
+    private let regionLength: UInt64
+    private let volumeSize: UInt64
+    private let state: Mutex<State>
+
+    public init(journal: Journal) throws(JournalError) {
+        self.journal = journal
+        regionLength = journal.limits.regionLength
+        volumeSize = journal.volumeSize
+        let length = Int((journal.volumeSize + regionLength * 8 - 1) / (regionLength * 8))
+        var bitmap = try journal.metadata(Self.key) ?? []
+        if bitmap.count < length { bitmap += [UInt8](repeating: 0, count: length - bitmap.count) }
+        state = Mutex(State(bitmap: bitmap))
+    }
+
+    private func regions(_ range: Range<UInt64>) -> ClosedRange<UInt64> {
+        (range.lowerBound / regionLength)...((max(range.upperBound, range.lowerBound + 1) - 1) / regionLength)
+    }
+
+    /// Marks `range`'s regions active, durably if any was not, before a write to it.
+    public func begin(_ range: Range<UInt64>) async throws(JournalError) {
+        let added = state.withLock { state -> Bool in
+            var added = false
+            for region in regions(range) {
+                state.inFlight[region, default: 0] += 1
+                let (byte, bit) = (Int(region / 8), UInt8(region % 8))
+                if state.bitmap[byte] & (1 << bit) == 0 {
+                    state.bitmap[byte] |= 1 << bit
+                    added = true
+                }
+            }
+            return added
+        }
+        guard added else { return }
+        try await journal.setMetadata(Self.key, fromCurrent: { [self] in state.withLock { $0.bitmap } }, sync: true)
+    }
+
+    /// The write to `range` has completed (successfully or not).
+    public func end(_ range: Range<UInt64>) {
+        state.withLock { state in
+            state.ticket += 1
+            for region in regions(range) {
+                state.inFlight[region, default: 1] -= 1
+                if state.inFlight[region] == 0 { state.inFlight[region] = nil }
+                state.lastCompleted[region] = state.ticket
+            }
+        }
+    }
+
+    /// Call before flushing both copies; pass the result to ``cool(after:)``
+    /// once both flushes succeeded.
+    public func flushMark() -> UInt64 { state.withLock { $0.ticket } }
+
+    /// Clears regions with nothing in flight whose last write completed
+    /// before `mark` (so the flushes covered it).
+    public func cool(after mark: UInt64) async throws(JournalError) {
+        let changed = state.withLock { state -> Bool in
+            var changed = false
+            for (region, completed) in state.lastCompleted where completed <= mark && state.inFlight[region] == nil {
+                state.bitmap[Int(region / 8)] &= ~(1 << UInt8(region % 8))
+                state.lastCompleted[region] = nil
+                changed = true
+            }
+            return changed
+        }
+        guard changed else { return }
+        try await journal.setMetadata(Self.key, fromCurrent: { [self] in state.withLock { $0.bitmap } }, sync: false)
+    }
+
+    /// Every active region as byte ranges, merged.
+    public var activeRanges: [Range<UInt64>] {
+        state.withLock { state in
+            var ranges: [Range<UInt64>] = []
+            for (byteIndex, byte) in state.bitmap.enumerated() where byte != 0 {
+                for bit in 0..<8 where byte & (1 << bit) != 0 {
+                    let start = UInt64(byteIndex * 8 + bit) * regionLength
+                    guard start < volumeSize else { continue }
+                    let range = start..<min(start + regionLength, volumeSize)
+                    if let last = ranges.last, last.upperBound == range.lowerBound {
+                        ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+                    } else {
+                        ranges.append(range)
+                    }
+                }
+            }
+            return ranges
+        }
+    }
+
+    public var activeCount: Int { state.withLock { $0.bitmap.reduce(0) { $0 + $1.nonzeroBitCount } } }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Glibc
+public import Journal
+
+/// A node's replication state on disk, one folder per volume:
+///
+///     state.json     the ``VolumeState``, replaced atomically and synced
+///     journal/       the LMDB transaction log (records, bitmap, activity log)
+///     lock           held (flock) by the one process that has the node open
+///     control.sock   the running process's status and verify endpoint
+///
+/// The lock keeps two processes (a replica and a promote, two primaries) from
+/// using the same node at once.
+public final class NodeFolder: Sendable {
+    public let path: String
+    private let lockDescriptor: Int32
+
+    /// Opens (creating) the folder and takes its lock.
+    public init(path: String) throws(ReplicationError) {
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw .state("cannot create the state folder \(path): \(error.localizedDescription)")
+        }
+        let lockPath = path + "/lock"
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .state("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(descriptor)
+            throw .state("the state folder \(path) is in use by another buse process\(holder.isEmpty ? "" : " (pid \(holder))"); stop it first")
+        }
+        ftruncate(descriptor, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { write(descriptor, $0, strlen($0)) }
+        lockDescriptor = descriptor
+    }
+
+    deinit { close(lockDescriptor) }
+
+    public var statePath: String { path + "/state.json" }
+    public var journalPath: String { path + "/journal" }
+    public var controlSocketPath: String { path + "/control.sock" }
+
+    public func loadState() throws(ReplicationError) -> VolumeState? {
+        guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
+        do {
+            return try JSONDecoder().decode(VolumeState.self, from: data)
+        } catch {
+            throw .state("\(statePath) is unreadable: \(error)")
+        }
+    }
+
+    /// Replaces state.json atomically and durably: write a temporary file,
+    /// sync it, rename it over the old one, sync the folder.
+    public func save(_ state: VolumeState) throws(ReplicationError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(state) else { throw .state("cannot encode the volume state") }
+        let temporary = statePath + ".new"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .state("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let synced = fsync(descriptor)
+        close(descriptor)
+        guard written == data.count, synced == 0 else { throw .state("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard rename(temporary, statePath) == 0 else { throw .state("cannot replace \(statePath): \(String(cString: strerror(errno)))") }
+        let folder = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
+        }
+    }
+
+    public func openJournal(volumeSize: UInt64, limits: Journal.Limits = Journal.Limits(), inline: Bool = false) throws(ReplicationError) -> Journal {
+        do {
+            return try Journal(path: journalPath, volumeSize: volumeSize, limits: limits, inline: inline)
+        } catch {
+            throw .journal(error)
+        }
+    }
+}

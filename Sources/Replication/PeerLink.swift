@@ -1,0 +1,107 @@
+import Synchronization
+
+/// The primary's end of one connection: sends requests and matches the
+/// peer's answers to them by tag, so many requests are in flight at once and
+/// answers may come in any order. When the channel ends, every request still
+/// waiting gets the failure, and the link is dead for good (a reconnection
+/// makes a new one).
+final class PeerLink: Sendable {
+    enum Answer: Sendable {
+        case done
+        case checksum(UInt32)
+        case document([UInt8])
+    }
+
+    private struct State {
+        var waiting: [UInt64: CheckedContinuation<Result<Answer, ReplicationError>, Never>] = [:]
+        var sentAt: [UInt64: ContinuousClock.Instant] = [:]
+        var failure: ReplicationError?
+    }
+
+    let channel: any ReplicationChannel
+    private let state = Mutex(State())
+    /// Request tags: bit 63 set, so they never equal a write's sequence number.
+    private let nextTag = Atomic<UInt64>(1 << 63)
+    private let onLost: @Sendable (ReplicationError) -> Void
+
+    init(_ channel: any ReplicationChannel, onLost: @escaping @Sendable (ReplicationError) -> Void) {
+        self.channel = channel
+        self.onLost = onLost
+    }
+
+    func start() {
+        channel.start(onFrame: { [self] frame in receive(frame) }, onClose: { [self] error in fail(error) })
+    }
+
+    func makeTag() -> UInt64 { nextTag.wrappingAdd(1, ordering: .relaxed).newValue }
+
+    var failure: ReplicationError? { state.withLock { $0.failure } }
+    var isAlive: Bool { failure == nil }
+
+    /// Sends `header` (whose tag identifies the answer) and waits for the answer.
+    func request(_ header: FrameHeader, data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) async -> Result<Answer, ReplicationError> {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<Answer, ReplicationError>, Never>) in
+            let failure = state.withLock { state -> ReplicationError? in
+                if let failure = state.failure { return failure }
+                state.waiting[header.tag] = continuation
+                state.sentAt[header.tag] = .now
+                return nil
+            }
+            if let failure { return continuation.resume(returning: .failure(failure)) }
+            do throws(ReplicationError) {
+                try channel.send(header, data: data)
+            } catch {
+                fail(error)
+            }
+        }
+    }
+
+    func request(_ frame: Frame) async -> Result<Answer, ReplicationError> {
+        await request(frame.header, data: frame.payload.readable)
+    }
+
+    /// How long the oldest unanswered request has waited (for the peer timeout).
+    func oldestWait(now: ContinuousClock.Instant = .now) -> Duration? {
+        state.withLock { state in state.sentAt.values.min().map { now - $0 } }
+    }
+
+    /// Ends the link: the channel closes and every waiting request fails.
+    func fail(_ error: ReplicationError) {
+        let (waiting, first) = state.withLock { state -> ([CheckedContinuation<Result<Answer, ReplicationError>, Never>], Bool) in
+            let first = state.failure == nil
+            if first { state.failure = error }
+            let waiting = Array(state.waiting.values)
+            state.waiting = [:]
+            state.sentAt = [:]
+            return (waiting, first)
+        }
+        guard first else { return }
+        channel.close(error)
+        for continuation in waiting { continuation.resume(returning: .failure(error)) }
+        onLost(error)
+    }
+
+    private func receive(_ frame: Frame) {
+        let answer: Result<Answer, ReplicationError>
+        switch frame.header.type {
+        case .ack: answer = .success(.done)
+        case .checksumReply: answer = .success(.checksum(frame.header.checksum))
+        case .helloReply: answer = .success(.document(frame.payload.array))
+        case .failed: answer = .failure(.linkLost("the peer failed a request: \(frame.text)"))
+        case .refuse: return fail(.refused(frame.text))
+        default: return fail(.malformed("a peer may not send \(frame.header.type)"))
+        }
+        let continuation = state.withLock { state in
+            state.sentAt[frame.header.tag] = nil
+            return state.waiting.removeValue(forKey: frame.header.tag)
+        }
+        guard let continuation else {
+            return fail(.malformed("answer for tag \(frame.header.tag), which nothing awaits"))
+        }
+        continuation.resume(returning: answer)
+        // A peer that cannot do what it was sent has a failing disk: stop
+        // replicating to it (the primary goes on as the policy says), as
+        // DRBD detaches a failing disk.
+        if case let .failure(error) = answer { fail(error) }
+    }
+}

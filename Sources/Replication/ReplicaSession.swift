@@ -1,0 +1,171 @@
+import BlockDevices
+import Journal
+import Synchronization
+
+/// One primary's connection to a ``ReplicaNode``: checks each frame, applies
+/// it, answers it. Runs frames concurrently except where ranges overlap.
+final class ReplicaSession: Sendable {
+    private let node: ReplicaNode
+    private let channel: any ReplicationChannel
+    private let lost = LossSignal()
+    /// nil until the greeting is accepted.
+    private let admitted = Mutex<Bool>(false)
+
+    init(node: ReplicaNode, channel: any ReplicationChannel) {
+        self.node = node
+        self.channel = channel
+    }
+
+    func run() async -> ReplicationError {
+        channel.start(onFrame: { [self] frame in receive(frame) }, onClose: { [self] error in lost.signal(error) })
+        let reason = await lost.wait()
+        if admitted.withLock({ $0 }) {
+            node.release()
+            node.logger.warning("replication: the primary \(channel.peerName) left: \(reason)")
+        }
+        return reason
+    }
+
+    /// Refuses the peer, saying why, and ends the connection.
+    private func refuse(_ error: ReplicationError) {
+        node.logger.error("replication: refusing \(channel.peerName): \(error)")
+        try? channel.send(Frame.document(.refuse, Array(error.description.utf8)))
+        channel.close(error)
+    }
+
+    private func answer(_ header: FrameHeader) {
+        do { try channel.send(header, data: UnsafeRawBufferPointer(start: nil, count: 0)) } catch { channel.close(error) }
+    }
+
+    private func fail(_ tag: UInt64, _ message: String) {
+        node.logger.error("replication: \(message)")
+        do { try channel.send(Frame.document(.failed, tag: tag, Array(message.utf8))) } catch { channel.close(error) }
+    }
+
+    private func spawn(_ body: @escaping @Sendable () async -> Void) {
+        Task(executorPreference: node.executor) { await body() }
+    }
+
+    private func receive(_ frame: Frame) {
+        let header = frame.header
+        guard admitted.withLock({ $0 }) else {
+            guard header.type == .hello else { return refuse(.malformed("expected hello, got \(header.type)")) }
+            let greeting: Greeting
+            do { greeting = try Greeting(decoding: frame.payload.array) } catch { return refuse(error) }
+            switch node.admit(greeting, from: channel) {
+            case let .failure(error): return refuse(error)
+            case let .success(reply):
+                admitted.withLock { $0 = true }
+                node.logger.info("replication: primary \(greeting.node) at \(channel.peerName) connected")
+                do { try channel.send(Frame.document(.helloReply, tag: header.tag, reply.encoded())) } catch { channel.close(error) }
+            }
+            return
+        }
+        if header.type.isRanged {
+            guard header.offset <= node.device.size, UInt64(header.length) <= node.device.size - header.offset else {
+                return refuse(.malformed("\(header.type) at \(header.offset)+\(header.length) is past the end (\(node.device.size))"))
+            }
+        }
+        switch header.type {
+        case .write, .resyncData:
+            let checksum = CRC32C.checksum(frame.payload.readable)
+            guard checksum == header.checksum else {
+                return refuse(.malformed("\(header.type) at \(header.offset): data checksum \(checksum) does not match \(header.checksum)"))
+            }
+            let payload = frame.payload
+            apply(header) { () async throws(DeviceError) in
+                try await self.write(payload.readable, at: header.offset, fua: header.flags.contains(.fua))
+            }
+        case .trim:
+            apply(header) { () async throws(DeviceError) in
+                try await self.node.device.trim(at: header.offset, length: UInt64(header.length), fua: false)
+                if header.flags.contains(.fua) { try await self.node.device.flush() }
+            }
+        case .zero:
+            var zeroOptions: ZeroOptions = header.flags.contains(.noHole) ? [] : .mayTrim
+            if header.flags.contains(.fua), node.device.capabilities.fua == .native { zeroOptions.insert(.fua) }
+            let options = zeroOptions
+            apply(header) { () async throws(DeviceError) in
+                try await self.node.device.zero(at: header.offset, length: UInt64(header.length), options: options)
+                if header.flags.contains(.fua), !options.contains(.fua) { try await self.node.device.flush() }
+            }
+        case .flush:
+            spawn { [self] in
+                let mark = node.activity.flushMark()
+                do throws(DeviceError) {
+                    try await node.device.flush()
+                    try? await node.activity.cool(after: mark)
+                    answer(FrameHeader(.ack, tag: header.tag))
+                } catch {
+                    fail(header.tag, "flush failed: \(error.message)")
+                }
+            }
+        case .checksumRequest:
+            let ticket = node.rangeLock.enqueue(header.offset..<(header.offset + UInt64(header.length)))
+            spawn { [self] in
+                await node.rangeLock.wait(ticket)
+                defer { node.rangeLock.release(ticket) }
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(header.length), alignment: 4096)
+                defer { buffer.deallocate() }
+                do throws(DeviceError) {
+                    try await node.device.read(into: buffer, at: header.offset)
+                    answer(FrameHeader(.checksumReply, tag: header.tag, offset: header.offset, length: header.length, checksum: CRC32C.checksum(UnsafeRawBufferPointer(buffer))))
+                } catch {
+                    fail(header.tag, "read for verify failed: \(error.message)")
+                }
+            }
+        case .resyncBegin:
+            do {
+                try node.beginResync(try ResyncPlan(decoding: frame.payload.array))
+                answer(FrameHeader(.ack, tag: header.tag))
+            } catch {
+                refuse(error)
+            }
+        case .resyncDone:
+            let primary: VolumeState
+            do { primary = try VolumeState(decoding: frame.payload.array) } catch { return refuse(error) }
+            spawn { [self] in
+                do throws(ReplicationError) {
+                    try await node.finishResync(primary)
+                    answer(FrameHeader(.ack, tag: header.tag))
+                } catch {
+                    fail(header.tag, "cannot finish the resync: \(error)")
+                }
+            }
+        case .hello:
+            refuse(.malformed("a second hello"))
+        case .helloReply, .ack, .checksumReply, .failed, .refuse:
+            refuse(.malformed("a primary may not send \(header.type)"))
+        }
+    }
+
+    private func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
+        let native = node.device.capabilities.fua == .native
+        try await node.device.write(data, at: offset, fua: fua && native)
+        if fua && !native { try await node.device.flush() }
+    }
+
+    /// Applies a ranged frame after every earlier overlapping one, with its
+    /// region marked active first, then acknowledges it.
+    private func apply(_ header: FrameHeader, _ operation: @escaping @Sendable () async throws(DeviceError) -> Void) {
+        let range = header.offset..<(header.offset + UInt64(header.length))
+        let ticket = node.rangeLock.enqueue(range)
+        spawn { [self] in
+            await node.rangeLock.wait(ticket)
+            defer { node.rangeLock.release(ticket) }
+            do {
+                try await node.activity.begin(range)
+            } catch {
+                return fail(header.tag, "activity log: \(error)")
+            }
+            defer { node.activity.end(range) }
+            do throws(DeviceError) {
+                try await operation()
+                node.noteApplied()
+                answer(FrameHeader(.ack, tag: header.tag))
+            } catch {
+                fail(header.tag, "\(header.type) at \(header.offset)+\(header.length) failed: \(error.message)")
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import BlockDevices
+import Synchronization
+import Journal
+
+extension ReplicatedDevice {
+    /// Pairs with the peer at the other end of `channel` and replicates until
+    /// the link ends, returning why. The connector calls it again (with
+    /// backoff) for every new connection.
+    ///
+    /// Pairing: greetings are exchanged; ``SyncDecision`` compares the two
+    /// states; a refusal is sent and returned as such. Otherwise the peer is
+    /// resynced (writes are replicated live meanwhile) and then in sync.
+    public func run(_ channel: any ReplicationChannel) async -> ReplicationError {
+        let admitted = shared.withLock { shared -> Bool in
+            if shared.closed || shared.phase.link != nil { return false }
+            shared.phase = .connecting(channel.peerName)
+            return true
+        }
+        guard admitted else {
+            let error = ReplicationError.refused("this primary is already replicating or is stopping")
+            channel.close(error)
+            return error
+        }
+        let lost = LossSignal()
+        let link = PeerLink(channel) { error in lost.signal(error) }
+        link.start()
+        let failure = await pairAndResync(link)
+        if let failure {
+            link.fail(failure)
+        } else {
+            logger.info("replication: \(channel.peerName) is in sync")
+        }
+        let reason = await lost.wait()
+        shared.withLock { shared in
+            switch (shared.phase, reason) {
+            case (.refused, _): break
+            case let (_, .refused(why)): shared.phase = .refused(channel.peerName, why)
+            default: shared.phase = .disconnected
+            }
+            shared.resyncTotal = 0
+            shared.resyncDone = 0
+        }
+        logger.warning("replication: link to \(channel.peerName) ended: \(reason)")
+        return reason
+    }
+
+    /// The handshake and the resync; nil once in sync, else why not.
+    private func pairAndResync(_ link: PeerLink) async -> ReplicationError? {
+        let mine = shared.withLock { $0.volume }
+        let hello = Frame.document(.hello, tag: link.makeTag(), Greeting(state: mine, dirty: [], node: options.nodeName).encoded())
+        let peer: Greeting
+        switch await link.request(hello) {
+        case let .success(.document(bytes)):
+            do { peer = try Greeting(decoding: bytes) } catch { return error }
+        case let .failure(error): return error
+        case .success: return .malformed("the peer answered hello with something else")
+        }
+        let decision = SyncDecision.decide(primary: mine, peer: peer.state)
+        logger.info("replication: paired with \(peer.node) (generation \(String(peer.state.generation, radix: 16))): \(decision)")
+        if case let .refuse(why) = decision {
+            try? link.channel.send(Frame.document(.refuse, Array(why.utf8)))
+            shared.withLock { $0.phase = .refused(link.channel.peerName, why) }
+            logger.error("replication: refusing \(peer.node): \(why)")
+            return .refused(why)
+        }
+        do {
+            if decision == .full { try await journal.markDirty([0..<mine.size]) }
+            try await journal.markDirty(peer.dirtyRanges)
+            if decision == .full {
+                try shared.withLock { shared throws(ReplicationError) in
+                    shared.volume.peerGeneration = shared.volume.generation
+                    try folder.save(shared.volume)
+                }
+            }
+            let plan = ResyncPlan(full: decision == .full, volume: mine)
+            let begin = Frame.document(.resyncBegin, tag: link.makeTag(), plan.encoded())
+            if case let .failure(error) = await link.request(begin) { return error }
+        } catch let error as JournalError {
+            return .journal(error)
+        } catch let error as ReplicationError {
+            return error
+        } catch {
+            return .state("\(error)")
+        }
+        // From here writes go to the peer too; wait out those that did not,
+        // so the log's dirty set covers every write the peer lacks.
+        shared.withLock { $0.phase = .resyncing(link) }
+        await drainUnreplicated()
+        let startSequence = journal.lastSequence
+        do throws(ReplicationError) {
+            let ranges: [Range<UInt64>]
+            do { ranges = try journal.dirtyRanges() } catch { throw .journal(error) }
+            try await resync(ranges, link: link, startSequence: startSequence)
+        } catch {
+            return error
+        }
+        return nil
+    }
+
+    /// Copies `ranges` to the peer in order, a chunk at a time with several
+    /// in flight, each read under the range lock (so no client write to it
+    /// interleaves). Every 64 MiB, after a peer flush, the log forgets what
+    /// is done: a resync stopped by a crash continues from there.
+    private func resync(_ ranges: [Range<UInt64>], link: PeerLink, startSequence: UInt64) async throws(ReplicationError) {
+        let total = ranges.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        shared.withLock { shared in
+            shared.resyncTotal = total
+            shared.resyncDone = 0
+        }
+        logger.info("replication: resyncing \(total) bytes in \(ranges.count) range(s) to \(link.channel.peerName)")
+        let chunk = UInt64(options.chunkLength)
+        let pieces = ranges.flatMap { range in
+            stride(from: range.lowerBound, to: range.upperBound, by: Int(chunk)).map { $0..<min($0 + chunk, range.upperBound) }
+        }
+        let started = ContinuousClock.now
+        var sinceCheckpoint: UInt64 = 0
+        var index = 0
+        while index < pieces.count {
+            let batch = pieces[index..<min(index + options.resyncDepth, pieces.count)]
+            index += batch.count
+            let failure = await withTaskGroup(of: ReplicationError?.self) { group in
+                for piece in batch {
+                    group.addTask { await self.copyToPeer(piece, link: link) }
+                }
+                var failure: ReplicationError?
+                for await result in group where result != nil { failure = failure ?? result }
+                return failure
+            }
+            if let failure { throw failure }
+            let bytes = batch.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+            let done = shared.withLock { shared in
+                shared.resyncDone += bytes
+                return shared.resyncDone
+            }
+            sinceCheckpoint += bytes
+            if sinceCheckpoint >= 64 << 20, let end = batch.last?.upperBound {
+                sinceCheckpoint = 0
+                try await checkpoint(below: end, startSequence: startSequence, link: link)
+            }
+            if let rate = options.resyncRate, rate > 0 {
+                let due = started + .seconds(Double(done) / Double(rate))
+                if due > .now { try? await Task.sleep(until: due, clock: .continuous) }
+            }
+        }
+        try await checkpoint(below: volume.size, startSequence: startSequence, link: link)
+        let finished = try shared.withLock { shared throws(ReplicationError) -> VolumeState in
+            shared.volume.peerGeneration = shared.volume.generation
+            try folder.save(shared.volume)
+            return shared.volume
+        }
+        if case let .failure(error) = await link.request(Frame.document(.resyncDone, tag: link.makeTag(), finished.encoded())) {
+            throw error
+        }
+        let suspended = shared.withLock { shared -> [CheckedContinuation<Bool, Never>] in
+            guard link.isAlive else { return [] }
+            shared.phase = .inSync(link)
+            shared.timesInSync += 1
+            shared.resyncTotal = 0
+            shared.resyncDone = 0
+            defer { shared.suspended = [] }
+            return shared.suspended
+        }
+        for waiter in suspended { waiter.resume(returning: true) }
+        logger.info("replication: resync of \(total) bytes done")
+    }
+
+    /// The peer flushes; then the log forgets what the resync has copied.
+    private func checkpoint(below offset: UInt64, startSequence: UInt64, link: PeerLink) async throws(ReplicationError) {
+        if case let .failure(error) = await link.request(FrameHeader(.flush, tag: link.makeTag())) { throw error }
+        do {
+            try await journal.clearDirty(below: offset, throughSequence: startSequence)
+        } catch {
+            throw .journal(error)
+        }
+    }
+
+    /// Reads `range` locally under the range lock and sends it to the peer.
+    func copyToPeer(_ range: Range<UInt64>, link: PeerLink) async -> ReplicationError? {
+        let ticket = await rangeLock.lock(range)
+        defer { rangeLock.release(ticket) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: range.count, alignment: 4096)
+        defer { buffer.deallocate() }
+        do {
+            try await lower.read(into: buffer, at: range.lowerBound)
+        } catch {
+            return .device(error)
+        }
+        let data = UnsafeRawBufferPointer(buffer)
+        let header = FrameHeader(
+            .resyncData, tag: link.makeTag(), offset: range.lowerBound, length: UInt32(range.count),
+            checksum: CRC32C.checksum(data), payloadLength: UInt32(range.count))
+        if case let .failure(error) = await link.request(header, data: data) { return error }
+        return nil
+    }
+
+    /// Gives up on a peer whose oldest request has waited past the timeout
+    /// (a partition with no reset, a stopped peer). The connector calls it
+    /// periodically.
+    public func checkPeerTimeout() {
+        guard let link = shared.withLock({ $0.phase.link }), let waited = link.oldestWait(), waited > options.peerTimeout else { return }
+        link.fail(.linkLost("the peer has not answered for \(waited); giving up on it"))
+    }
+}
+
+/// Signals once that a link ended, with the reason.
+final class LossSignal: Sendable {
+    private let state = Mutex<(reason: ReplicationError?, waiters: [CheckedContinuation<ReplicationError, Never>])>((nil, []))
+
+    func signal(_ reason: ReplicationError) {
+        let waiters = state.withLock { state -> [CheckedContinuation<ReplicationError, Never>] in
+            guard state.reason == nil else { return [] }
+            state.reason = reason
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: reason) }
+    }
+
+    func wait() async -> ReplicationError {
+        await withCheckedContinuation { continuation in
+            let reason = state.withLock { state -> ReplicationError? in
+                if let reason = state.reason { return reason }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let reason { continuation.resume(returning: reason) }
+        }
+    }
+}

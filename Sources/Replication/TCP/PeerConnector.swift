@@ -1,0 +1,52 @@
+public import Logging
+public import NBDServer
+
+/// Keeps the primary connected to its peer: connects, runs the session,
+/// and after it ends waits (doubling from half a second to 30 s, back to the
+/// start after a session that reached sync) and connects again, until
+/// cancelled. Unanswered writes are not lost meanwhile: the log has them and
+/// the next session's resync sends the regions again.
+public struct PeerConnector: Sendable {
+    public let device: ReplicatedDevice
+    public let address: ListenAddress
+    public let logger: Logger
+
+    public init(device: ReplicatedDevice, address: ListenAddress, logger: Logger) {
+        self.device = device
+        self.address = address
+        self.logger = logger
+    }
+
+    public func run() async {
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                device.checkPeerTimeout()
+            }
+        }
+        defer { watchdog.cancel() }
+        var delay = Duration.milliseconds(500)
+        var lastFailure = ""
+        while !Task.isCancelled && !device.isClosed {
+            let channel: TCPChannel
+            do {
+                channel = try PeerAddress.connect(address, timeout: .seconds(5), userTimeout: device.peerTimeout)
+            } catch {
+                if error.description != lastFailure {
+                    logger.warning("replication: \(error); retrying with backoff")
+                    lastFailure = error.description
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+                continue
+            }
+            lastFailure = ""
+            let syncsBefore = device.timesInSync
+            let reason = await device.run(channel)
+            if device.timesInSync > syncsBefore { delay = .milliseconds(500) }
+            if case .refused = reason { delay = .seconds(30) }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import DeviceCatalog
+import Foundation
+import Glibc
+import Logging
+import NBDServer
+import Replication
+
+struct Replica: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive a primary's synchronous replication into a local device.",
+        discussion: """
+            The secondary of a replicated volume. It listens for the primary \
+            (`buse serve ... --replicate-to HOST:PORT`), applies every write it is sent \
+            and acknowledges it once its device has it. A new replica gets a full copy; \
+            one that was away gets only what it missed. One primary at a time: a second \
+            is refused, as is a primary of another volume or size, or one that would \
+            need a split brain resolved (see `buse discard-my-data`).
+
+            To fail over: stop this process, run `buse promote --state DIR`, then serve \
+            the device as a primary.
+
+            Example:
+              buse replica --listen 0.0.0.0:10810 --device file:/srv/vol.img?size=10G \\
+                           --state /var/lib/buse/vol
+            """)
+
+    @Option(help: ArgumentHelp("The TCP address to accept the primary on, HOST:PORT.", valueName: "address"))
+    var listen: String
+
+    @Option(help: ArgumentHelp("The local device that holds the copy, e.g. file:/srv/vol.img?size=10G.", valueName: "uri"))
+    var device: String
+
+    @Option(help: ArgumentHelp("The node's state folder (generation ids, log, control socket).", valueName: "dir"))
+    var state: String
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let signals = SignalWaiter()
+        let logger = Logging.bootstrap(level: logLevel)
+        let address: ListenAddress
+        do { address = try ListenAddress(parsing: listen) } catch { throw CommandLineError("--listen: \(error)") }
+        let node: ReplicaNode
+        let control: ControlServer
+        let listener: Listener
+        do {
+            let opened = try DeviceCatalog.open(try DeviceURI(parsing: device))
+            let folder = try NodeFolder(path: state)
+            node = try await ReplicaNode(device: opened, folder: folder, nodeName: ReplicationFlags.nodeName, logger: logger)
+            control = try ControlServer(path: folder.controlSocketPath, status: { node.status }, verify: nil)
+            listener = try Listener(address)
+        } catch let error as ReplicationError {
+            throw CommandLineError(error.description)
+        } catch {
+            throw CommandLineError("\(error)")
+        }
+        let port = listener.boundPort
+        Thread.detachNewThread {
+            listener.acceptLoop { socket in
+                PeerAddress.configure(socket.descriptor, userTimeout: .seconds(30))
+                let channel = TCPChannel(socket: socket, peerName: Self.peerName(socket.descriptor))
+                Task { _ = await node.serve(channel) }
+            }
+        }
+        let volume = node.volume
+        print("replica of volume \(String(volume.volumeID, radix: 16)) listening on \(address) (port \(port)), state in \(state)")
+        fflush(nil)
+        let signal = await signals.wait()
+        logger.notice("received signal \(signal), stopping")
+        listener.close()
+        control.close()
+        await node.close()
+    }
+
+    static func peerName(_ descriptor: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) }
+        }
+        guard named == 0 else { return "unknown peer" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let status = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard status == 0 else { return "unknown peer" }
+        let text = { (chars: [CChar]) in String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        return "\(text(host)):\(text(service))"
+    }
+}

@@ -1,0 +1,102 @@
+public import ArgumentParser
+import BlockDevices
+import DeviceCatalog
+import Glibc
+import Logging
+import NBDServer
+public import Replication
+
+/// The options that make `serve` and `connect` replicate their device to a peer.
+struct ReplicationFlags: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Replicate synchronously to the `buse replica` listening at HOST:PORT: a write is acknowledged only once the peer has it too.",
+        valueName: "host:port"))
+    var replicateTo: String?
+
+    @Option(help: ArgumentHelp(
+        "The node's state folder (generation ids, transaction log, control socket). (default: /var/lib/buse/<export>)",
+        valueName: "dir"))
+    var state: String?
+
+    @Option(help: ArgumentHelp(
+        "While the peer is away: continue (log what it misses), suspend (hold writes) or fail (EIO).", valueName: "policy"))
+    var degraded: DegradedPolicy = .continue
+
+    @Option(help: ArgumentHelp("Cap resync bandwidth, e.g. 50M (bytes per second). (default: none)", valueName: "rate"))
+    var resyncRate: String?
+
+    @Option(help: ArgumentHelp("Seconds an unanswered peer is given before the primary carries on without it.", valueName: "seconds"))
+    var peerTimeout: Int = 10
+
+    func validate() throws {
+        if replicateTo == nil && state != nil {
+            throw ValidationError("--state is for replication: add --replicate-to HOST:PORT")
+        }
+        if let replicateTo { _ = try ReplicationFlags.address(replicateTo) }
+        if let resyncRate, ByteSize.parse(resyncRate) == nil {
+            throw ValidationError("--resync-rate \(resyncRate) is not a size such as 50M")
+        }
+        guard peerTimeout >= 1 else { throw ValidationError("--peer-timeout must be at least 1 second") }
+    }
+
+    static func address(_ text: String) throws -> ListenAddress {
+        do {
+            let address = try ListenAddress(parsing: text)
+            guard case let .tcp(_, port) = address, port != 0 else { throw ValidationError("\(text): give HOST:PORT") }
+            return address
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("--replicate-to \(text): \(error)")
+        }
+    }
+
+    /// Wraps `device` as the primary of a replicated volume, starts its
+    /// connector and control socket. `stop` ends both (the device itself is
+    /// closed by whoever serves it).
+    func open(_ device: any BlockDevice, export: String, logger: Logger) async throws -> ReplicatedVolume? {
+        guard let replicateTo else { return nil }
+        let folderPath = state ?? "/var/lib/buse/\(export)"
+        var options = ReplicationOptions()
+        options.policy = degraded
+        options.resyncRate = resyncRate.flatMap { ByteSize.parse($0) }
+        options.peerTimeout = .seconds(peerTimeout)
+        options.nodeName = ReplicationFlags.nodeName
+        do {
+            let folder = try NodeFolder(path: folderPath)
+            let replicated = try await ReplicatedDevice(lower: device, folder: folder, options: options, logger: logger)
+            let control = try ControlServer(
+                path: folder.controlSocketPath, status: { replicated.status },
+                verify: { repair, progress throws(ReplicationError) in try await replicated.verify(repair: repair, progress: progress) })
+            let connector = PeerConnector(device: replicated, address: try Self.address(replicateTo), logger: logger)
+            let task = Task { await connector.run() }
+            logger.notice("replicating to \(replicateTo) (state in \(folderPath), while away: \(degraded.rawValue))")
+            return ReplicatedVolume(device: replicated, connector: task, control: control)
+        } catch let error as ReplicationError {
+            throw CommandLineError(error.description)
+        } catch let error as ListenError {
+            throw CommandLineError("control socket: \(error)")
+        }
+    }
+
+    static var nodeName: String {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let name = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "\(name) pid \(getpid())"
+    }
+}
+
+/// A primary's replication machinery while it runs.
+struct ReplicatedVolume {
+    let device: ReplicatedDevice
+    let connector: Task<Void, Never>
+    let control: ControlServer
+
+    func stop() {
+        connector.cancel()
+        control.close()
+    }
+}
+
+extension DegradedPolicy: ExpressibleByArgument {}

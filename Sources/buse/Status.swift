@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import NBDServer
+import Replication
+
+/// Asks a running node over its control socket; the answer is JSON lines.
+enum ControlClient {
+    static func ask(_ state: String, _ command: String, line: (Data) throws -> Void) throws {
+        let path = state + "/control.sock"
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw CommandLineError("socket: \(String(cString: strerror(errno)))") }
+        let socket = Socket(descriptor: descriptor)
+        defer { socket.close() }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { throw CommandLineError("\(path) is too long for a socket path") }
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            throw CommandLineError("no buse is running with state \(state) (\(path): \(String(cString: strerror(errno))))")
+        }
+        try socket.writeAll(Array((command + "\n").utf8))
+        var pending = Data()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try socket.readSome(into: $0) }
+            if count == 0 { break }
+            pending.append(contentsOf: chunk[..<count])
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                try line(pending[pending.startIndex..<newline])
+                pending = Data(pending[(newline + 1)...])
+            }
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a replicated volume's role, peer, lag, resync progress and generations.",
+        discussion: """
+            Asks the buse process (serve, connect or replica) that has the state folder open.
+            --prometheus prints the same figures in the Prometheus text format, for a \
+            node-exporter textfile collector or a scrape wrapper.
+            """)
+
+    @Option(help: ArgumentHelp("The node's state folder.", valueName: "dir"))
+    var state: String
+
+    @Flag(help: "Print the JSON document.")
+    var json = false
+
+    @Flag(help: "Print Prometheus metrics.")
+    var prometheus = false
+
+    func run() throws {
+        var answer: Data?
+        try ControlClient.ask(state, "status") { answer = $0 }
+        guard let answer, let status = try? JSONDecoder().decode(ReplicationStatus.self, from: answer) else {
+            throw CommandLineError("the node answered no status")
+        }
+        if json {
+            print(String(decoding: answer, as: UTF8.self))
+        } else if prometheus {
+            print(Self.metrics(status))
+        } else {
+            print(Self.text(status))
+        }
+    }
+
+    static func hex(_ value: UInt64) -> String { String(value, radix: 16) }
+
+    static func text(_ status: ReplicationStatus) -> String {
+        var lines = [
+            "role:        \(status.role.rawValue)\(status.consistent ? "" : " (inconsistent: resync not finished)")",
+            "volume:      \(hex(status.volumeID))",
+            "generation:  \(hex(status.generation)) (history: \(status.history.prefix(4).map(hex).joined(separator: " ")))",
+            "peer:        \(status.peer ?? "none") \(status.peerState.rawValue)",
+        ]
+        if let refusal = status.refusal { lines.append("refused:     \(refusal)") }
+        if let policy = status.policy { lines.append("while away:  \(policy.rawValue)") }
+        if status.role == .primary {
+            lines.append("lag:         \(status.lagOperations) write(s), \(status.lagBytes) bytes not yet durable on the peer")
+            lines.append("dirty:       \(status.dirtyBytes) bytes marked for resync")
+        }
+        if let percent = status.resyncPercent {
+            let width = 30
+            let filled = Int(percent / 100 * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            lines.append("resync:      [\(bar)] \(String(format: "%.1f", percent))% (\(status.resyncDone) of \(status.resyncTotal) bytes)")
+        }
+        lines.append("writes:      \(status.writesReplicated) replicated, \(status.writesDegraded) without the peer")
+        return lines.joined(separator: "\n")
+    }
+
+    static func metrics(_ status: ReplicationStatus) -> String {
+        let states: [ReplicationStatus.PeerState] = [.disconnected, .connecting, .resyncing, .inSync, .refused]
+        var lines = [
+            "# HELP buse_replication_primary 1 on the primary, 0 on the secondary.",
+            "# TYPE buse_replication_primary gauge",
+            "buse_replication_primary \(status.role == .primary ? 1 : 0)",
+            "# HELP buse_replication_peer_state The peer link's state (1 for the current one).",
+            "# TYPE buse_replication_peer_state gauge",
+        ]
+        for state in states { lines.append("buse_replication_peer_state{state=\"\(state.rawValue)\"} \(state == status.peerState ? 1 : 0)") }
+        let gauges: [(String, String, UInt64)] = [
+            ("lag_operations", "Writes not yet durable on the peer.", UInt64(status.lagOperations)),
+            ("lag_bytes", "Bytes of writes not yet durable on the peer.", status.lagBytes),
+            ("dirty_bytes", "Bytes marked for resync.", status.dirtyBytes),
+            ("resync_done_bytes", "Bytes copied by the running resync.", status.resyncDone),
+            ("resync_total_bytes", "Bytes the running resync copies.", status.resyncTotal),
+            ("consistent", "0 while this copy is being resynced.", status.consistent ? 1 : 0),
+        ]
+        for (name, help, value) in gauges {
+            lines += ["# HELP buse_replication_\(name) \(help)", "# TYPE buse_replication_\(name) gauge", "buse_replication_\(name) \(value)"]
+        }
+        lines += [
+            "# HELP buse_replication_writes_total Writes acknowledged, by whether the peer had them.",
+            "# TYPE buse_replication_writes_total counter",
+            "buse_replication_writes_total{peer=\"yes\"} \(status.writesReplicated)",
+            "buse_replication_writes_total{peer=\"no\"} \(status.writesDegraded)",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare the whole volume with the peer, online, and report differing regions.",
+        discussion: """
+            Runs on the primary while clients keep writing: each 1 MiB chunk is read on \
+            both sides under a lock against writes to it and their CRC-32C compared. \
+            With --repair, differing chunks are copied to the peer. Exits 1 when \
+            differences were found and not repaired.
+            """)
+
+    @Option(help: ArgumentHelp("The primary's state folder.", valueName: "dir"))
+    var state: String
+
+    @Flag(help: "Copy differing chunks from the primary to the peer.")
+    var repair = false
+
+    func run() throws {
+        var report: ReplicatedDevice.VerifyReport?
+        var failure: String?
+        var lastPercent = -1
+        try ControlClient.ask(state, repair ? "verify repair" : "verify") { line in
+            if let progress = try? JSONDecoder().decode([String: UInt64].self, from: line), let done = progress["done"], let total = progress["total"], total > 0 {
+                let percent = Int(done * 100 / total)
+                // A terminal gets a live line; a log gets a line per 10%.
+                let step = isatty(2) != 0 ? 1 : 10
+                if percent / step != lastPercent / step {
+                    lastPercent = percent
+                    let line = "verify: \(percent)% (\(done) of \(total) bytes)"
+                    FileHandle.standardError.write(Data((isatty(2) != 0 ? "\r" + line : line + "\n").utf8))
+                }
+            } else if let wrapped = try? JSONDecoder().decode([String: ReplicatedDevice.VerifyReport].self, from: line) {
+                report = wrapped["report"]
+            } else if let error = try? JSONDecoder().decode([String: String].self, from: line) {
+                failure = error["error"]
+            }
+        }
+        if isatty(2) != 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let failure { throw CommandLineError("verify: \(failure)") }
+        guard let report else { throw CommandLineError("verify: the node gave no report") }
+        print("verified \(report.checkedBytes) bytes: \(report.mismatches.count) differing chunk(s)\(report.mismatches.isEmpty ? "" : (repair ? ", repaired" : ""))")
+        for range in report.mismatches { print("  differs: \(range[0])..<\(range[1])") }
+        if !report.mismatches.isEmpty && !repair { throw ExitCode(1) }
+    }
+}
