@@ -138,11 +138,7 @@ final class JournalWriter: Sendable {
     private static func fold(
         _ transaction: OpaquePointer, _ store: LMDBEnvironment, keep: Int, regionLength: UInt64, bitmapLength: Int
     ) throws(JournalError) {
-        var count = 0
-        try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { _, _ in
-            count += 1
-            return .next
-        }
+        let count = try store.count(transaction, store.records)
         guard count > keep else { return }
         var excess = count - keep
         var bitmap = try loadBitmap(transaction, store, length: bitmapLength)

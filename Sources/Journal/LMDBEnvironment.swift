@@ -99,6 +99,14 @@ final class LMDBEnvironment: @unchecked Sendable {
         return found
     }
 
+    /// How many entries a database holds (O(1): LMDB keeps the count).
+    func count(_ transaction: OpaquePointer, _ database: MDB_dbi) throws(JournalError) -> Int {
+        var stat = MDB_stat()
+        let status = mdb_stat(transaction, database, &stat)
+        guard status == 0 else { throw JournalError("mdb_stat", status) }
+        return Int(stat.ms_entries)
+    }
+
     /// Visits entries in key order from `start`; `visit` returns false to
     /// stop, or `.delete` to remove the entry and go on.
     func scan(

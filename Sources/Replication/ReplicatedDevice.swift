@@ -240,11 +240,26 @@ public final class ReplicatedDevice: DeviceLayer {
             throw error
         }
         if case let .failure(error) = loggedResult { throw DeviceError(.io, "transaction log: \(error)") }
+        if sequence % 256 == 0 { await keepLogBounded() }
         switch remoteResult {
         case .success: shared.withLock { $0.writesReplicated += 1 }
         case .failure, .none:
             try await degraded("write", diverges: true)
             shared.withLock { $0.writesDegraded += 1 }
+        }
+    }
+
+    /// Past the record bound, the oldest records fold into the region bitmap
+    /// (checked every 256 writes; the count is O(1)). Not while a resync
+    /// runs: it clears bitmap regions as it copies them, and a fold then
+    /// could mark a region it has already passed.
+    private func keepLogBounded() async {
+        let resyncing = shared.withLock { if case .resyncing = $0.phase { true } else { false } }
+        guard !resyncing else { return }
+        do {
+            try await journal.enforceBound()
+        } catch {
+            logger.error("replication: cannot fold the log into its bitmap: \(error)")
         }
     }
 

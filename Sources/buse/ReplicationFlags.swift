@@ -2,6 +2,7 @@ public import ArgumentParser
 import BlockDevices
 import DeviceCatalog
 import Glibc
+import Journal
 import Logging
 import NBDServer
 public import Replication
@@ -28,7 +29,13 @@ struct ReplicationFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds an unanswered peer is given before the primary carries on without it.", valueName: "seconds"))
     var peerTimeout: Int = 10
 
+    @Option(help: ArgumentHelp(
+        "Log records kept for a peer that is away before they fold into a bitmap of 1 MiB regions (about 100 bytes each).",
+        valueName: "count"))
+    var logRecords: Int = Journal.Limits().recordLimit
+
     func validate() throws {
+        guard logRecords >= 16 else { throw ValidationError("--log-records must be at least 16") }
         if replicateTo == nil && state != nil {
             throw ValidationError("--state is for replication: add --replicate-to HOST:PORT")
         }
@@ -64,7 +71,9 @@ struct ReplicationFlags: ParsableArguments {
         options.nodeName = ReplicationFlags.nodeName
         do {
             let folder = try NodeFolder(path: folderPath)
-            let replicated = try await ReplicatedDevice(lower: device, folder: folder, options: options, logger: logger)
+            var limits = Journal.Limits()
+            limits.recordLimit = logRecords
+            let replicated = try await ReplicatedDevice(lower: device, folder: folder, options: options, journalLimits: limits, logger: logger)
             let control = try ControlServer(
                 path: folder.controlSocketPath, status: { replicated.status },
                 verify: { repair, progress throws(ReplicationError) in try await replicated.verify(repair: repair, progress: progress) })
