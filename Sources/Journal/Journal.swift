@@ -37,7 +37,13 @@ public final class Journal: Sendable {
     /// Opens (creating) the log in directory `path`. With `inline`, requests
     /// are applied on the caller's thread instead of a writer thread (no group
     /// commit): the deterministic simulation needs every step on one executor.
-    public init(path: String, volumeSize: UInt64, limits: Limits = Limits(), inline: Bool = false) throws(JournalError) {
+    ///
+    /// `afterSync` runs after every sync: the simulation copies the log
+    /// there, because a power loss keeps only what was last synced.
+    public init(
+        path: String, volumeSize: UInt64, limits: Limits = Limits(), inline: Bool = false,
+        afterSync: (@Sendable () -> Void)? = nil
+    ) throws(JournalError) {
         let bitmapBytes = Int((volumeSize + limits.regionLength * 8 - 1) / (limits.regionLength * 8))
         let mapSize = max(16 << 20, limits.recordLimit * 96 + bitmapBytes * 4)
         let store = try LMDBEnvironment(path: path, mapSize: (mapSize + 4095) & ~4095)
@@ -50,7 +56,7 @@ public final class Journal: Sendable {
             } ?? 0
         }
         nextSequence = Mutex(last + 1)
-        writer = JournalWriter(store: store, inline: inline)
+        writer = JournalWriter(store: store, inline: inline, afterSync: afterSync)
     }
 
     /// Logs one write (or trim or zero) and returns its sequence number once

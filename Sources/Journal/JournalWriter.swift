@@ -31,14 +31,17 @@ final class JournalWriter: Sendable {
     /// executor in a reproducible order.
     private let inline: Bool
 
-    init(store: LMDBEnvironment, inline: Bool) {
+    private let afterSync: (@Sendable () -> Void)?
+
+    init(store: LMDBEnvironment, inline: Bool, afterSync: (@Sendable () -> Void)?) {
         self.store = store
         self.inline = inline
+        self.afterSync = afterSync
         if inline { return }
         // The thread holds the queue and the store, not the writer, so that
         // dropping the journal ends it.
-        SystemThread.start { [queue, store, finished] in
-            Self.run(queue, store)
+        SystemThread.start { [queue, store, finished, afterSync] in
+            Self.run(queue, store, afterSync)
             finished.push(true)
         }
     }
@@ -53,7 +56,7 @@ final class JournalWriter: Sendable {
     }
 
     func submit(_ request: Request) async throws(JournalError) {
-        if inline { return try Self.commit([request], store) }
+        if inline { return try Self.commit([request], store, afterSync) }
         do {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
                 queue.push(Pending(request: request, done: done))
@@ -65,10 +68,10 @@ final class JournalWriter: Sendable {
         }
     }
 
-    private static func run(_ queue: WaitQueue<Pending>, _ store: LMDBEnvironment) {
+    private static func run(_ queue: WaitQueue<Pending>, _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) {
         while let batch = queue.takeAll() {
             let result: Result<Void, JournalError> = Result { () throws(JournalError) in
-                try commit(batch.map(\.request), store)
+                try commit(batch.map(\.request), store, afterSync)
             }
             for pending in batch {
                 switch result {
@@ -80,11 +83,14 @@ final class JournalWriter: Sendable {
     }
 
     /// One write transaction for the whole batch, then one sync if any asked.
-    private static func commit(_ requests: [Request], _ store: LMDBEnvironment) throws(JournalError) {
+    private static func commit(_ requests: [Request], _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) throws(JournalError) {
         try store.transaction(readOnly: false) { (transaction) throws(JournalError) in
             for request in requests { try apply(request, transaction, store) }
         }
-        if requests.contains(where: { if case .sync = $0 { true } else { false } }) { try store.sync() }
+        if requests.contains(where: { if case .sync = $0 { true } else { false } }) {
+            try store.sync()
+            afterSync?()
+        }
     }
 
     private static func apply(_ request: Request, _ transaction: OpaquePointer, _ store: LMDBEnvironment) throws(JournalError) {

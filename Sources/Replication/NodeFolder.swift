@@ -73,11 +73,21 @@ public final class NodeFolder: Sendable {
         }
     }
 
-    public func openJournal(volumeSize: UInt64, limits: Journal.Limits = Journal.Limits(), inline: Bool = false) throws(ReplicationError) -> Journal {
+    public func openJournal(volumeSize: UInt64, settings: JournalSettings = JournalSettings()) throws(ReplicationError) -> Journal {
         do {
-            return try Journal(path: journalPath, volumeSize: volumeSize, limits: limits, inline: inline)
+            return try Journal(
+                path: journalPath, volumeSize: volumeSize, limits: settings.limits, inline: settings.inline, afterSync: settings.afterSync)
         } catch {
             throw .journal(error)
         }
     }
+}
+
+/// How a node's transaction log is opened: its bounds, and for the
+/// simulation, inline commits and a hook after each sync.
+public struct JournalSettings: Sendable {
+    public var limits = Journal.Limits()
+    public var inline = false
+    public var afterSync: (@Sendable () -> Void)?
+    public init() {}
 }

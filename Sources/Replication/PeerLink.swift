@@ -70,7 +70,8 @@ final class PeerLink: Sendable {
         let (waiting, first) = state.withLock { state -> ([CheckedContinuation<Result<Answer, ReplicationError>, Never>], Bool) in
             let first = state.failure == nil
             if first { state.failure = error }
-            let waiting = Array(state.waiting.values)
+            // In tag order, so a simulation run resumes them the same way every time.
+            let waiting = state.waiting.sorted { $0.key < $1.key }.map(\.value)
             state.waiting = [:]
             state.sentAt = [:]
             return (waiting, first)

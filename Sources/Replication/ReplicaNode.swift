@@ -1,5 +1,5 @@
 public import BlockDevices
-public import Journal
+import Journal
 public import Logging
 import Synchronization
 
@@ -32,7 +32,7 @@ public final class ReplicaNode: Sendable {
     }
 
     public init(
-        device: any BlockDevice, folder: NodeFolder, journalLimits: Journal.Limits = Journal.Limits(), inlineJournal: Bool = false,
+        device: any BlockDevice, folder: NodeFolder, journalSettings: JournalSettings = JournalSettings(),
         executor: (any TaskExecutor)? = nil, nodeName: String = "buse", logger: Logger
     ) async throws(ReplicationError) {
         self.device = device
@@ -48,7 +48,7 @@ public final class ReplicaNode: Sendable {
             logger.notice("replication: \(folder.path) was a primary; it rejoins as a secondary")
         }
         volume.role = .secondary
-        journal = try folder.openJournal(volumeSize: device.size, limits: journalLimits, inline: inlineJournal)
+        journal = try folder.openJournal(volumeSize: device.size, settings: journalSettings)
         var crashDirty: [Range<UInt64>] = []
         do {
             activity = try ActivityLog(journal: journal)

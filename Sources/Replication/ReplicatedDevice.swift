@@ -1,6 +1,6 @@
 public import BlockDevices
 public import DeviceLayers
-public import Journal
+import Journal
 public import Logging
 import Synchronization
 
@@ -67,7 +67,7 @@ public final class ReplicatedDevice: DeviceLayer {
     /// creating the volume's identity on first use.
     public init(
         lower: any BlockDevice, folder: NodeFolder, options: ReplicationOptions = ReplicationOptions(),
-        journalLimits: Journal.Limits = Journal.Limits(), inlineJournal: Bool = false, logger: Logger
+        journalSettings: JournalSettings = JournalSettings(), logger: Logger
     ) async throws(ReplicationError) {
         self.lower = lower
         self.folder = folder
@@ -88,7 +88,7 @@ public final class ReplicatedDevice: DeviceLayer {
             volume.volumeID = VolumeState.newIdentifier(&random)
             volume.startGeneration(&random)
         }
-        journal = try folder.openJournal(volumeSize: lower.size, limits: journalLimits, inline: inlineJournal)
+        journal = try folder.openJournal(volumeSize: lower.size, settings: journalSettings)
         do {
             activity = try ActivityLog(journal: journal)
             if !volume.cleanShutdown {

@@ -21,34 +21,11 @@ struct Promote: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        do {
+        do throws(ReplicationError) {
             let folder = try NodeFolder(path: state)
-            guard var volume = try folder.loadState() else {
-                throw CommandLineError("\(state) holds no replicated volume (no state.json)")
-            }
-            guard volume.role == .secondary else { throw CommandLineError("\(state) is already a primary") }
-            guard volume.volumeID != 0 else { throw CommandLineError("\(state) has never received a volume: nothing to promote") }
-            guard volume.consistent || force else {
-                throw CommandLineError("\(state) was in the middle of a resync: its copy mixes old and new data; use --force to promote it anyway")
-            }
-            let journal = try folder.openJournal(volumeSize: volume.size)
-            // Regions this node was writing when it stopped may differ from
-            // the old primary: mark them for the resync that rejoins it.
-            let activity = try ActivityLog(journal: journal)
-            do {
-                try await journal.markDirty(activity.activeRanges)
-                try await journal.close()
-            } catch {
-                throw ReplicationError.journal(error)
-            }
-            var random = SystemRandomNumberGenerator()
-            let old = volume.generation
-            volume.role = .primary
-            volume.peerGeneration = old
-            volume.startGeneration(&random)
-            try folder.save(volume)
+            let (old, volume) = try await folder.promote(force: force)
             print("promoted \(state): now the primary of volume \(String(volume.volumeID, radix: 16)), generation \(String(volume.generation, radix: 16)) (was \(String(old, radix: 16)))")
-        } catch let error as ReplicationError {
+        } catch {
             throw CommandLineError(error.description)
         }
     }
@@ -68,21 +45,10 @@ struct DiscardMyData: AsyncParsableCommand {
     var state: String
 
     func run() async throws {
-        do {
-            let folder = try NodeFolder(path: state)
-            guard let old = try folder.loadState() else { throw CommandLineError("\(state) holds no replicated volume (no state.json)") }
-            var volume = VolumeState(size: old.size, role: .secondary)
-            volume.consistent = false
-            try folder.save(volume)
-            let journal = try folder.openJournal(volumeSize: old.size)
-            do {
-                try await journal.clearDirty(below: old.size, throughSequence: .max)
-                try await journal.close()
-            } catch {
-                throw ReplicationError.journal(error)
-            }
+        do throws(ReplicationError) {
+            try await NodeFolder(path: state).discardMyData()
             print("\(state): changes discarded; start `buse replica` here and it will receive a full copy")
-        } catch let error as ReplicationError {
+        } catch {
             throw CommandLineError(error.description)
         }
     }

@@ -71,9 +71,9 @@ struct ReplicationFlags: ParsableArguments {
         options.nodeName = ReplicationFlags.nodeName
         do {
             let folder = try NodeFolder(path: folderPath)
-            var limits = Journal.Limits()
-            limits.recordLimit = logRecords
-            let replicated = try await ReplicatedDevice(lower: device, folder: folder, options: options, journalLimits: limits, logger: logger)
+            var settings = JournalSettings()
+            settings.limits.recordLimit = logRecords
+            let replicated = try await ReplicatedDevice(lower: device, folder: folder, options: options, journalSettings: settings, logger: logger)
             let control = try ControlServer(
                 path: folder.controlSocketPath, status: { replicated.status },
                 verify: { repair, progress throws(ReplicationError) in try await replicated.verify(repair: repair, progress: progress) })
