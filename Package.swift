@@ -94,6 +94,14 @@ let package = Package(
             dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog", "RadosDevice"],
             swiftSettings: strict),
         .testTarget(name: "JournalTests", dependencies: ["Journal"], swiftSettings: strict),
+        // Wire codecs, pairing decisions, ordering, and the seeded simulation.
+        .testTarget(
+            name: "ReplicationTests",
+            dependencies: [
+                "BlockDevices", "Journal", "Replication",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "NBDProtocolTests",
             dependencies: ["NBDProtocol"],

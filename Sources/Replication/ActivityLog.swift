@@ -17,6 +17,9 @@ public final class ActivityLog: Sendable {
         /// Per active region, the completion ticket of its last write.
         var lastCompleted: [UInt64: UInt64] = [:]
         var ticket: UInt64 = 0
+        /// Regions set in memory whose persisting commit has not finished:
+        /// a writer that finds its region here must wait for a sync too.
+        var unsynced: Set<UInt64> = []
     }
 
     private static let key = "activity"
@@ -32,7 +35,13 @@ public final class ActivityLog: Sendable {
         let length = Int((journal.volumeSize + regionLength * 8 - 1) / (regionLength * 8))
         var bitmap = try journal.metadata(Self.key) ?? []
         if bitmap.count < length { bitmap += [UInt8](repeating: 0, count: length - bitmap.count) }
-        state = Mutex(State(bitmap: bitmap))
+        var state = State(bitmap: bitmap)
+        // Regions found active (after a crash) cool at the first flush of
+        // both copies, which comes only after the resync has covered them.
+        for (byteIndex, byte) in bitmap.enumerated() where byte != 0 {
+            for bit in 0..<8 where byte & (1 << bit) != 0 { state.lastCompleted[UInt64(byteIndex * 8 + bit)] = 0 }
+        }
+        self.state = Mutex(state)
     }
 
     private func regions(_ range: Range<UInt64>) -> ClosedRange<UInt64> {
@@ -41,20 +50,27 @@ public final class ActivityLog: Sendable {
 
     /// Marks `range`'s regions active, durably if any was not, before a write to it.
     public func begin(_ range: Range<UInt64>) async throws(JournalError) {
-        let added = state.withLock { state -> Bool in
-            var added = false
+        let mustSync = state.withLock { state -> Bool in
+            var mustSync = false
             for region in regions(range) {
                 state.inFlight[region, default: 0] += 1
                 let (byte, bit) = (Int(region / 8), UInt8(region % 8))
                 if state.bitmap[byte] & (1 << bit) == 0 {
                     state.bitmap[byte] |= 1 << bit
-                    added = true
+                    state.unsynced.insert(region)
+                    mustSync = true
+                } else if state.unsynced.contains(region) {
+                    mustSync = true
                 }
             }
-            return added
+            return mustSync
         }
-        guard added else { return }
+        guard mustSync else { return }
         try await journal.setMetadata(Self.key, fromCurrent: { [self] in state.withLock { $0.bitmap } }, sync: true)
+        // That commit read the bitmap after these regions were set.
+        state.withLock { state in
+            for region in regions(range) { state.unsynced.remove(region) }
+        }
     }
 
     /// The write to `range` has completed (successfully or not).

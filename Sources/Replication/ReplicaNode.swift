@@ -29,6 +29,8 @@ public final class ReplicaNode: Sendable {
         /// Ranges this node may hold differently from its primary, reported in its greeting.
         var crashDirty: [Range<UInt64>]
         var framesApplied: UInt64 = 0
+        /// The current primary has completed a resync into this node.
+        var synced = false
     }
 
     public init(
@@ -92,11 +94,17 @@ public final class ReplicaNode: Sendable {
                 return .failure(.refused("the connecting node is not a primary"))
             }
             shared.primary = "\(greeting.node) (\(channel.peerName))"
+            shared.synced = false
             return .success(Greeting(state: mine, dirty: shared.crashDirty, node: nodeName))
         }
     }
 
-    func release() { shared.withLock { $0.primary = nil } }
+    func release() {
+        shared.withLock { shared in
+            shared.primary = nil
+            shared.synced = false
+        }
+    }
 
     func beginResync(_ plan: ResyncPlan) throws(ReplicationError) {
         try shared.withLock { shared throws(ReplicationError) in
@@ -126,6 +134,7 @@ public final class ReplicaNode: Sendable {
             try folder.save(volume)
             shared.volume = volume
             shared.crashDirty = []
+            shared.synced = true
         }
         logger.info("replication: in sync with the primary at generation \(String(primary.generation, radix: 16))")
     }
@@ -152,7 +161,7 @@ public final class ReplicaNode: Sendable {
             ReplicationStatus(
                 role: .secondary, volumeID: shared.volume.volumeID, generation: shared.volume.generation,
                 history: shared.volume.history, consistent: shared.volume.consistent, peer: shared.primary,
-                peerState: shared.primary == nil ? .disconnected : (shared.volume.consistent ? .inSync : .resyncing),
+                peerState: shared.primary == nil ? .disconnected : (shared.synced ? .inSync : .resyncing),
                 refusal: nil, policy: nil, lagOperations: 0, lagBytes: 0, dirtyBytes: 0, resyncDone: 0, resyncTotal: 0,
                 writesReplicated: shared.framesApplied, writesDegraded: 0)
         }

@@ -11,9 +11,11 @@ extension ReplicatedDevice {
     /// states; a refusal is sent and returned as such. Otherwise the peer is
     /// resynced (writes are replicated live meanwhile) and then in sync.
     public func run(_ channel: any ReplicationChannel) async -> ReplicationError {
+        let lost = LossSignal()
+        let link = PeerLink(channel) { error in lost.signal(error) }
         let admitted = shared.withLock { shared -> Bool in
-            if shared.closed || shared.phase.link != nil { return false }
-            shared.phase = .connecting(channel.peerName)
+            if shared.closed || shared.phase.anyLink != nil { return false }
+            shared.phase = .connecting(link)
             return true
         }
         guard admitted else {
@@ -21,8 +23,6 @@ extension ReplicatedDevice {
             channel.close(error)
             return error
         }
-        let lost = LossSignal()
-        let link = PeerLink(channel) { error in lost.signal(error) }
         link.start()
         let failure = await pairAndResync(link)
         if let failure {
@@ -197,7 +197,7 @@ extension ReplicatedDevice {
     /// (a partition with no reset, a stopped peer). The connector calls it
     /// periodically.
     public func checkPeerTimeout() {
-        guard let link = shared.withLock({ $0.phase.link }), let waited = link.oldestWait(), waited > options.peerTimeout else { return }
+        guard let link = shared.withLock({ $0.phase.anyLink }), let waited = link.oldestWait(), waited > options.peerTimeout else { return }
         link.fail(.linkLost("the peer has not answered for \(waited); giving up on it"))
     }
 }

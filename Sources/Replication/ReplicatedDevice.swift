@@ -29,7 +29,9 @@ public final class ReplicatedDevice: DeviceLayer {
 
     enum Phase {
         case disconnected
-        case connecting(String)
+        /// Greetings are being exchanged: writes are not sent yet, but the
+        /// peer timeout covers the link.
+        case connecting(PeerLink)
         case resyncing(PeerLink)
         case inSync(PeerLink)
         case refused(String, String)
@@ -40,6 +42,12 @@ public final class ReplicatedDevice: DeviceLayer {
             case let .resyncing(link), let .inSync(link): link
             default: nil
             }
+        }
+
+        /// The link being paired or replicated over, if any.
+        var anyLink: PeerLink? {
+            if case let .connecting(link) = self { return link }
+            return link
         }
     }
 
@@ -172,7 +180,7 @@ public final class ReplicatedDevice: DeviceLayer {
         let (waiters, drains, link) = shared.withLock { shared in
             shared.closed = true
             defer { shared.suspended = []; shared.drainWaiters = [] }
-            return (shared.suspended, shared.drainWaiters, shared.phase.link)
+            return (shared.suspended, shared.drainWaiters, shared.phase.anyLink)
         }
         for waiter in waiters { waiter.resume(returning: false) }
         for waiter in drains { waiter.resume() }
@@ -198,6 +206,27 @@ public final class ReplicatedDevice: DeviceLayer {
         _ range: Range<UInt64>, _ header: FrameHeader, _ data: UnsafeRawBufferPointer,
         local: () async throws(DeviceError) -> Void
     ) async throws(DeviceError) {
+        // Without a peer, the policy may hold or refuse the write before it
+        // takes any lock (a held write must not block the resync that ends
+        // the wait).
+        if options.policy != .continue, shared.withLock({ $0.phase.link == nil }) {
+            try await degraded("write", diverges: true)
+        }
+        let replicated = try await replicateLocked(range, header, data, local: local)
+        if replicated {
+            shared.withLock { $0.writesReplicated += 1 }
+        } else {
+            try await degraded("write", diverges: true)
+            shared.withLock { $0.writesDegraded += 1 }
+        }
+    }
+
+    /// Writes locally, logs and sends to the peer under the range lock;
+    /// true when the peer acknowledged, false when it could not be reached.
+    private func replicateLocked(
+        _ range: Range<UInt64>, _ header: FrameHeader, _ data: UnsafeRawBufferPointer,
+        local: () async throws(DeviceError) -> Void
+    ) async throws(DeviceError) -> Bool {
         let ticket = rangeLock.enqueue(range)
         await rangeLock.wait(ticket)
         defer { rangeLock.release(ticket) }
@@ -209,19 +238,11 @@ public final class ReplicatedDevice: DeviceLayer {
         defer { activity.end(range) }
         let sequence = journal.reserveSequence()
         defer { complete(sequence) }
-        var (link, generation) = shared.withLock { shared in
+        let (link, generation) = shared.withLock { shared in
             if shared.phase.link == nil { shared.unreplicatedInFlight += 1 }
             return (shared.phase.link, shared.volume.generation)
         }
         defer { if link == nil { finishUnreplicated() } }
-        if link == nil, options.policy != .continue {
-            finishUnreplicated()
-            try await degraded("write", diverges: true)
-            (link, generation) = shared.withLock { shared in
-                if shared.phase.link == nil { shared.unreplicatedInFlight += 1 }
-                return (shared.phase.link, shared.volume.generation)
-            }
-        }
         var frame = header
         frame.tag = sequence
         let record = JournalRecord(sequence: sequence, offset: range.lowerBound, length: UInt32(range.count), checksum: header.checksum, generation: generation)
@@ -240,17 +261,17 @@ public final class ReplicatedDevice: DeviceLayer {
             throw error
         }
         if case let .failure(error) = loggedResult { throw DeviceError(.io, "transaction log: \(error)") }
-        if sequence % 256 == 0 { await keepLogBounded() }
-        switch remoteResult {
-        case .success: shared.withLock { $0.writesReplicated += 1 }
-        case .failure, .none:
-            try await degraded("write", diverges: true)
-            shared.withLock { $0.writesDegraded += 1 }
-        }
+        if sequence % foldInterval == 0 { await keepLogBounded() }
+        if case .success = remoteResult { return true }
+        return false
     }
 
+    /// How often the bound is checked: the log holds at most `recordLimit`
+    /// plus this many records (an eighth of the limit, at most 256).
+    var foldInterval: UInt64 { UInt64(max(1, min(256, journal.limits.recordLimit / 8))) }
+
     /// Past the record bound, the oldest records fold into the region bitmap
-    /// (checked every 256 writes; the count is O(1)). Not while a resync
+    /// (checked every ``foldInterval`` writes; the count is O(1)). Not while a resync
     /// runs: it clears bitmap regions as it copies them, and a fold then
     /// could mark a region it has already passed.
     private func keepLogBounded() async {
@@ -343,7 +364,7 @@ public final class ReplicatedDevice: DeviceLayer {
             var refusal: String?
             switch shared.phase {
             case .disconnected: break
-            case let .connecting(name): (peer, state) = (name, .connecting)
+            case let .connecting(link): (peer, state) = (link.channel.peerName, .connecting)
             case let .resyncing(link): (peer, state) = (link.channel.peerName, .resyncing)
             case let .inSync(link): (peer, state) = (link.channel.peerName, .inSync)
             case let .refused(name, why): (peer, state, refusal) = (name, .refused, why)
