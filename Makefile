@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA ?= $(CURDIR)/data
 LISTEN ?= 127.0.0.1:10809
 
-.PHONY: run build test test-unit test-interop bench release clean format
+.PHONY: run build test test-unit test-interop bench release clean format soak
 
 ## Build and serve the default export: a 1 GiB sparse file under ./data.
 run:
@@ -20,6 +20,11 @@ build:
 ## Ceph cluster), interop with real clients, kernel scenarios under qemu.
 test:
 	scripts/test.sh
+
+## The replication simulation over 10,000 seeds (about an hour).
+soak:
+	$(SWIFT) build --build-tests
+	BUSE_SIMULATION_SEEDS=10000 $(SWIFT) test --skip-build --disable-xctest --filter ReplicationSimulationTests
 
 release:
 	$(SWIFT) build -c release --product buse
