@@ -134,3 +134,26 @@ check_served() {
   [ "${flushes:-0}" -gt 0 ] || fail "the kernel sent no FLUSH to buse for $1"
   [ "${trims:-0}" -gt 0 ] || fail "the kernel sent no TRIM to buse for $1"
 }
+
+# listening_in NETNS PORT: true when something listens on this TCP port in
+# the network namespace NETNS.
+listening_in() {
+  [ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]
+}
+
+# replication_field STATE FIELD: prints FIELD of `buse status --json` from the
+# buse process (connect, serve or replica) whose state folder is STATE.
+replication_field() {
+  "$BUSE" status --state "$1" --json | jq -r ".$2"
+}
+
+# in_sync STATE: the primary whose state folder is STATE has its peer in sync
+# (its resync finished; every write now reaches both copies).
+in_sync() {
+  [ "$(replication_field "$1" peerState)" = in-sync ]
+}
+
+# peer_gone STATE: the node whose state folder is STATE has no peer connected.
+peer_gone() {
+  [ "$(replication_field "$1" peerState)" = disconnected ]
+}
