@@ -99,8 +99,9 @@ extension ReplicatedDevice {
 
     /// Copies `ranges` to the peer in order, a chunk at a time with several
     /// in flight, each read under the range lock (so no client write to it
-    /// interleaves). Every 64 MiB, after a peer flush, the log forgets what
-    /// is done: a resync stopped by a crash continues from there.
+    /// interleaves). At each checkpoint (64 MiB by default), after a peer
+    /// flush, the log forgets what is done: a resync stopped by a crash
+    /// continues from there.
     private func resync(_ ranges: [Range<UInt64>], link: PeerLink, startSequence: UInt64) async throws(ReplicationError) {
         let total = ranges.reduce(UInt64(0)) { $0 + UInt64($1.count) }
         shared.withLock { shared in
@@ -133,7 +134,7 @@ extension ReplicatedDevice {
                 return shared.resyncDone
             }
             sinceCheckpoint += bytes
-            if sinceCheckpoint >= 64 << 20, let end = batch.last?.upperBound {
+            if sinceCheckpoint >= options.resyncCheckpoint, let end = batch.last?.upperBound {
                 sinceCheckpoint = 0
                 try await checkpoint(below: end, startSequence: startSequence, link: link)
             }

@@ -16,6 +16,9 @@ public struct ReplicationOptions: Sendable {
     public var chunkLength: Int = 1 << 20
     /// Resync requests in flight at once.
     public var resyncDepth: Int = 8
+    /// Bytes a resync copies between checkpoints (a peer flush, then the log
+    /// forgets what is done): how much a resync cut short copies again.
+    public var resyncCheckpoint: UInt64 = 64 << 20
     /// The peer is given up on (and the link dropped) when a request waits longer.
     public var peerTimeout: Duration = .seconds(10)
     /// Where the replication tasks run; nil for the global executor. The

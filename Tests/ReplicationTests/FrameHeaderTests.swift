@@ -16,7 +16,7 @@ struct FrameHeaderTests {
         #expect(decoded == header)
     }
 
-    static let malformed: [(String, (inout [UInt8]) -> Void)] = [
+    static let malformed: [(String, @Sendable (inout [UInt8]) -> Void)] = [
         ("bad magic", { $0[0] = 0x41 }),
         ("unknown type", { $0[5] = 99 }),
         ("unknown flag", { $0[7] = 0x80 }),

@@ -16,21 +16,25 @@ struct RangeLockTests {
 
     @Test func overlappingRangesRunInTheOrderTheyWereEnqueued() async {
         let lock = RangeLock()
-        let order = Mutex<[Int]>([])
+        let order = Recorded()
         let held = lock.enqueue(0..<8192)
         let tickets = (1...5).map { index in (index, lock.enqueue(UInt64(index * 512)..<UInt64(index * 512 + 4096))) }
         await withTaskGroup(of: Void.self) { group in
             for (index, ticket) in tickets.reversed() {
                 group.addTask {
                     await lock.wait(ticket)
-                    order.withLock { $0.append(index) }
+                    order.items.withLock { $0.append(index) }
                     lock.release(ticket)
                 }
             }
             try? await Task.sleep(for: .milliseconds(50))
-            #expect(order.withLock { $0 }.isEmpty, "nothing overlapping may run while the first holds the range")
+            #expect(order.items.withLock { $0 }.isEmpty, "nothing overlapping may run while the first holds the range")
             lock.release(held)
         }
-        #expect(order.withLock { $0 } == [1, 2, 3, 4, 5])
+        #expect(order.items.withLock { $0 } == [1, 2, 3, 4, 5])
     }
+}
+
+final class Recorded: Sendable {
+    let items = Mutex<[Int]>([])
 }

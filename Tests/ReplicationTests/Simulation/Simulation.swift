@@ -161,6 +161,9 @@ final class Simulation: @unchecked Sendable {
         configured.policy = policy
         configured.executor = executor
         configured.chunkLength = 64 << 10
+        configured.resyncDepth = 4
+        // Checkpoints every few chunks, so resyncs cut short by faults resume.
+        configured.resyncCheckpoint = 192 << 10
         let options = configured
         let (disk, folder, settings, logger) = (host.disk, host.folder, journalSettings(host.folder), logger)
         primary = try complete("opening the primary") {
