@@ -3,7 +3,7 @@ public import NBDServer
 
 /// Keeps the primary connected to its peer: connects, runs the session,
 /// and after it ends waits (doubling from half a second to 30 s, back to the
-/// start after a session that reached sync; 30 s after a refusal that needs
+/// start after a session that reached sync; 10 s after a refusal that needs
 /// an operator) and connects again, until
 /// cancelled. Unanswered writes are not lost meanwhile: the log has them and
 /// the next session's resync sends the regions again.
@@ -48,7 +48,7 @@ public struct PeerConnector: Sendable {
             // A refusal needs an operator (split brain, another volume),
             // except "already replicating", which ends when the replica
             // notices that the previous connection is gone.
-            if case let .refused(why) = reason { delay = why.contains("already replicates") ? .seconds(2) : .seconds(30) }
+            if case let .refused(why) = reason { delay = why.contains("already replicates") ? .seconds(2) : .seconds(10) }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(30))
         }
