@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA ?= $(CURDIR)/data
 LISTEN ?= 127.0.0.1:10809
 
-.PHONY: run build test test-unit test-interop bench release clean format soak
+.PHONY: run build test test-unit test-interop bench release clean format lint soak
 
 ## Build and serve the default export: a 1 GiB sparse file under ./data.
 run:
@@ -34,6 +34,13 @@ bench:
 	@scripts/install-packages.sh bench
 	$(SWIFT) build -c release --product buse
 	python3 bench/run.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
+
+## Format the Swift sources with the checked-in .swift-format; lint only reports.
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+lint:
+	$(SWIFT) format lint --recursive Sources Tests Package.swift
 
 clean:
 	rm -rf .build data results

@@ -10,6 +10,8 @@ import PackageDescription
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // Warnings are errors in every build, CI included (our targets only).
+    .unsafeFlags(["-warnings-as-errors"]),
 ]
 
 let package = Package(
