@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Side-by-side NBD server benchmark: buse against nbdkit and qemu-nbd, and on RADOS against librbd.
+"""Side-by-side NBD server benchmark: buse against nbdkit and qemu-nbd, replicated against unreplicated, and on RADOS against librbd.
 
-Two comparisons, both by default; the second only when this machine can run a
+Three comparisons, all by default; the last only when this machine can run a
 Ceph cluster (--rados runs only it and fails if it cannot, --no-rados skips it):
   on a file: buse, nbdkit and qemu-nbd serving a tmpfs file (below);
+  replication: replicated against unreplicated buse on client writes, and the
+    resync against nbdcopy (--replication runs only it, --no-replication skips
+    it; bench/replication_bench.py says what and how);
   on RADOS: librbd direct, qemu-nbd on rbd: and buse on rados:, on a private
     one-node Ceph cluster started and stopped by this script (bench/rados_bench.py
     says what and how).
@@ -36,9 +39,10 @@ Output
   met. The same goes to results/bench-<timestamp>.md and .json.
 
 Usage
-  python3 bench/run.py --buse .build/release/buse            # full, ~8 min + ~4 min RADOS
+  python3 bench/run.py --buse .build/release/buse            # full, ~8 min + ~3 min replication + ~4 min RADOS
   python3 bench/run.py --buse ... --quick                    # 1 rep, 2 s runs
   python3 bench/run.py --buse ... --rados                    # only RADOS, ~4 min
+  python3 bench/run.py --buse ... --replication              # only replication, ~3 min
   python3 bench/run.py --buse ... --only buse,nbdkit --workloads 4k-randread-qd1,1m-seqwrite-qd16
 
 Every server it starts is stopped by pid on exit, Ctrl-C or SIGTERM (and gets
@@ -58,6 +62,7 @@ import tempfile
 
 from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, medians, workload_options
 import rados_bench
+import replication_bench
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -301,8 +306,13 @@ def parse_arguments():
     which.add_argument("--rados", action="store_true",
                        help="only the RADOS comparison (librbd direct, qemu-nbd on rbd:, buse on rados:), "
                        "on a private one-node Ceph cluster; fails if it cannot run")
-    which.add_argument("--no-rados", action="store_true", help="only the file comparison")
+    which.add_argument("--replication", action="store_true",
+                       help="only the replication comparison (replicated against unreplicated buse, resync against "
+                       "nbdcopy); fails if it cannot run")
+    which.add_argument("--no-rados", action="store_true", help="skip the RADOS comparison")
+    parser.add_argument("--no-replication", action="store_true", help="skip the replication comparison")
     rados_bench.add_arguments(parser)
+    replication_bench.add_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.reps, args.runtime = 1, 2
@@ -319,11 +329,12 @@ def parse_arguments():
         workloads = [w for w in WORKLOADS if w.name in wanted]
     if not os.access(args.buse, os.X_OK):
         parser.error(f"--buse {args.buse} is not an executable file")
-    tools = ["fio"] + ([s for s in servers if s != "buse"] if not args.rados else [])
+    tools = ["fio"] + ([s for s in servers if s != "buse"] if not (args.rados or args.replication) else [])
     for tool in tools:
         if shutil.which(tool) is None:
             parser.error(f"{tool} is not installed (scripts/install-packages.sh bench)")
     rados_bench.check_arguments(parser, args)
+    replication_bench.check_arguments(parser, args)
     return args, servers, workloads
 
 
@@ -355,10 +366,22 @@ def main():
     env = environment(args)
     sections, data = [], {}
     try:
-        if not args.rados:
+        if not (args.rados or args.replication):
             markdown, data["file"] = run_file_section(args, env, servers, workloads)
             sections.append(markdown)
-        if not args.no_rados:
+        if not (args.rados or args.no_replication):
+            missing = replication_bench.missing_prerequisites(args)
+            if missing and not args.replication:
+                sections.append(f"## Replication\n\nskipped: {missing}. Install them (scripts/install-packages.sh "
+                                "bench) and run `python3 bench/run.py --buse ... --replication`.\n")
+                print(f"skipping the replication comparison: {missing}", flush=True)
+            else:
+                if missing:
+                    raise SystemExit(f"cannot run the replication comparison: {missing}")
+                remove_stale_workdirs(args.dir)
+                markdown, data["replication"] = replication_bench.run_section(args, env, args.dir)
+                sections.append(markdown)
+        if not (args.no_rados or args.replication):
             missing = rados_bench.missing_prerequisites()
             if missing and not args.rados:
                 sections.append(f"## RADOS\n\nskipped: {missing}. Install them (scripts/install-packages.sh bench "
