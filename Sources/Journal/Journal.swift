@@ -84,6 +84,13 @@ public final class Journal: Sendable {
         try await writer.submit(.append(record))
     }
 
+    /// Commits a record without waiting: for writes the peer already holds,
+    /// whose record only has to be there by the next sync (group commit
+    /// keeps the order of everything submitted).
+    public func appendDetached(_ record: JournalRecord, failed: @escaping @Sendable (JournalError) -> Void) {
+        writer.submitDetached(.append(record), failed: failed)
+    }
+
     /// Marks byte ranges the peer may lack (regions the peer reported after
     /// its own crash, mismatches found by verify, the whole volume for a new
     /// peer): they join the region bitmap until cleared.

@@ -20,7 +20,9 @@ final class JournalWriter: Sendable {
 
     private struct Pending: Sendable {
         let request: Request
-        let done: CheckedContinuation<Void, any Error>
+        /// nil for a detached request, whose failure goes to `failed`.
+        let done: CheckedContinuation<Void, any Error>?
+        var failed: (@Sendable (JournalError) -> Void)? = nil
     }
 
     private let store: LMDBEnvironment
@@ -68,6 +70,15 @@ final class JournalWriter: Sendable {
         }
     }
 
+    /// Queues a request without waiting for it; `failed` hears if its commit fails.
+    func submitDetached(_ request: Request, failed: @escaping @Sendable (JournalError) -> Void) {
+        if inline {
+            do { try Self.commit([request], store, afterSync) } catch { failed(error) }
+            return
+        }
+        queue.push(Pending(request: request, done: nil, failed: failed))
+    }
+
     private static func run(_ queue: WaitQueue<Pending>, _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) {
         while let batch = queue.takeAll() {
             let result: Result<Void, JournalError> = Result { () throws(JournalError) in
@@ -75,8 +86,10 @@ final class JournalWriter: Sendable {
             }
             for pending in batch {
                 switch result {
-                case .success: pending.done.resume()
-                case let .failure(error): pending.done.resume(throwing: error)
+                case .success: pending.done?.resume()
+                case let .failure(error):
+                    pending.done?.resume(throwing: error)
+                    pending.failed?(error)
                 }
             }
         }

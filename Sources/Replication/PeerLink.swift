@@ -13,7 +13,7 @@ final class PeerLink: Sendable {
     }
 
     private struct State {
-        var waiting: [UInt64: CheckedContinuation<Result<Answer, ReplicationError>, Never>] = [:]
+        var waiting: [UInt64: PendingAnswer] = [:]
         var sentAt: [UInt64: ContinuousClock.Instant] = [:]
         var failure: ReplicationError?
     }
@@ -40,20 +40,31 @@ final class PeerLink: Sendable {
 
     /// Sends `header` (whose tag identifies the answer) and waits for the answer.
     func request(_ header: FrameHeader, data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) async -> Result<Answer, ReplicationError> {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Result<Answer, ReplicationError>, Never>) in
-            let failure = state.withLock { state -> ReplicationError? in
-                if let failure = state.failure { return failure }
-                state.waiting[header.tag] = continuation
-                state.sentAt[header.tag] = .now
-                return nil
-            }
-            if let failure { return continuation.resume(returning: .failure(failure)) }
-            do throws(ReplicationError) {
-                try channel.send(header, data: data)
-            } catch {
-                fail(error)
-            }
+        await begin(header, data: data).answer()
+    }
+
+    /// Sends `header` now, on the caller's thread, and returns the answer to
+    /// wait for later: the write path sends to the peer, writes locally,
+    /// then waits, with no task in between. `data` has been sent (or the
+    /// link has failed) when this returns.
+    func begin(_ header: FrameHeader, data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> PendingAnswer {
+        let pending = PendingAnswer()
+        let failure = state.withLock { state -> ReplicationError? in
+            if let failure = state.failure { return failure }
+            state.waiting[header.tag] = pending
+            state.sentAt[header.tag] = .now
+            return nil
         }
+        if let failure {
+            pending.resolve(.failure(failure))
+            return pending
+        }
+        do throws(ReplicationError) {
+            try channel.send(header, data: data)
+        } catch {
+            fail(error)
+        }
+        return pending
     }
 
     func request(_ frame: Frame) async -> Result<Answer, ReplicationError> {
@@ -67,7 +78,7 @@ final class PeerLink: Sendable {
 
     /// Ends the link: the channel closes and every waiting request fails.
     func fail(_ error: ReplicationError) {
-        let (waiting, first) = state.withLock { state -> ([CheckedContinuation<Result<Answer, ReplicationError>, Never>], Bool) in
+        let (waiting, first) = state.withLock { state -> ([PendingAnswer], Bool) in
             let first = state.failure == nil
             if first { state.failure = error }
             // In tag order, so a simulation run resumes them the same way every time.
@@ -78,7 +89,7 @@ final class PeerLink: Sendable {
         }
         guard first else { return }
         channel.close(error)
-        for continuation in waiting { continuation.resume(returning: .failure(error)) }
+        for pending in waiting { pending.resolve(.failure(error)) }
         onLost(error)
     }
 
@@ -92,17 +103,45 @@ final class PeerLink: Sendable {
         case .refuse: return fail(.refused(frame.text))
         default: return fail(.malformed("a peer may not send \(frame.header.type)"))
         }
-        let continuation = state.withLock { state in
+        let pending = state.withLock { state in
             state.sentAt[frame.header.tag] = nil
             return state.waiting.removeValue(forKey: frame.header.tag)
         }
-        guard let continuation else {
+        guard let pending else {
             return fail(.malformed("answer for tag \(frame.header.tag), which nothing awaits"))
         }
-        continuation.resume(returning: answer)
+        pending.resolve(answer)
         // A peer that cannot do what it was sent has a failing disk: stop
         // replicating to it (the primary goes on as the policy says), as
         // DRBD detaches a failing disk.
         if case let .failure(error) = answer { fail(error) }
+    }
+}
+
+/// The answer to one request, which arrives on the channel's thread and may
+/// come before or after someone waits for it.
+final class PendingAnswer: Sendable {
+    private let state = Mutex<(result: Result<PeerLink.Answer, ReplicationError>?, waiter: CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>?)>((nil, nil))
+
+    func resolve(_ result: Result<PeerLink.Answer, ReplicationError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: result)
+    }
+
+    func answer() async -> Result<PeerLink.Answer, ReplicationError> {
+        if let result = state.withLock({ $0.result }) { return result }
+        return await withCheckedContinuation { continuation in
+            let result = state.withLock { state -> Result<PeerLink.Answer, ReplicationError>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let result { continuation.resume(returning: result) }
+        }
     }
 }

@@ -114,35 +114,51 @@ extension ReplicatedDevice {
             stride(from: range.lowerBound, to: range.upperBound, by: Int(chunk)).map { $0..<min($0 + chunk, range.upperBound) }
         }
         let started = ContinuousClock.now
-        var sinceCheckpoint: UInt64 = 0
-        var index = 0
-        while index < pieces.count {
-            let batch = pieces[index..<min(index + options.resyncDepth, pieces.count)]
-            index += batch.count
-            let failure = await withTaskGroup(of: ReplicationError?.self) { group in
-                for piece in batch {
-                    group.addTask { await self.copyToPeer(piece, link: link) }
+        // A sliding window of `resyncDepth` pieces in flight; `contiguous`
+        // counts the pieces done with none missing before them, which is
+        // how far a checkpoint may clear.
+        let failure: ReplicationError? = await withTaskGroup(of: (Int, ReplicationError?).self) { group in
+            var next = 0, contiguous = 0
+            var done = [Bool](repeating: false, count: pieces.count)
+            var sinceCheckpoint: UInt64 = 0, copied: UInt64 = 0
+            while next < pieces.count && next < options.resyncDepth {
+                let index = next
+                group.addTask { (index, await self.copyToPeer(pieces[index], link: link)) }
+                next += 1
+            }
+            for await (index, failure) in group {
+                if let failure {
+                    group.cancelAll()
+                    return failure
                 }
-                var failure: ReplicationError?
-                for await result in group where result != nil { failure = failure ?? result }
-                return failure
+                done[index] = true
+                while contiguous < pieces.count && done[contiguous] { contiguous += 1 }
+                let bytes = UInt64(pieces[index].count)
+                copied += bytes
+                sinceCheckpoint += bytes
+                shared.withLock { $0.resyncDone += bytes }
+                if sinceCheckpoint >= options.resyncCheckpoint, contiguous > 0 {
+                    sinceCheckpoint = 0
+                    do throws(ReplicationError) {
+                        try await checkpoint(below: pieces[contiguous - 1].upperBound, startSequence: startSequence, link: link)
+                    } catch {
+                        group.cancelAll()
+                        return error
+                    }
+                }
+                if let rate = options.resyncRate, rate > 0 {
+                    let due = started + .seconds(Double(copied) / Double(rate))
+                    if due > .now { try? await Task.sleep(until: due, clock: .continuous) }
+                }
+                if next < pieces.count {
+                    let index = next
+                    group.addTask { (index, await self.copyToPeer(pieces[index], link: link)) }
+                    next += 1
+                }
             }
-            if let failure { throw failure }
-            let bytes = batch.reduce(UInt64(0)) { $0 + UInt64($1.count) }
-            let done = shared.withLock { shared in
-                shared.resyncDone += bytes
-                return shared.resyncDone
-            }
-            sinceCheckpoint += bytes
-            if sinceCheckpoint >= options.resyncCheckpoint, let end = batch.last?.upperBound {
-                sinceCheckpoint = 0
-                try await checkpoint(below: end, startSequence: startSequence, link: link)
-            }
-            if let rate = options.resyncRate, rate > 0 {
-                let due = started + .seconds(Double(done) / Double(rate))
-                if due > .now { try? await Task.sleep(until: due, clock: .continuous) }
-            }
+            return nil
         }
+        if let failure { throw failure }
         try await checkpoint(below: volume.size, startSequence: startSequence, link: link)
         let finished = try shared.withLock { shared throws(ReplicationError) -> VolumeState in
             shared.volume.peerGeneration = shared.volume.generation
@@ -179,8 +195,8 @@ extension ReplicatedDevice {
     func copyToPeer(_ range: Range<UInt64>, link: PeerLink) async -> ReplicationError? {
         let ticket = await rangeLock.lock(range)
         defer { rangeLock.release(ticket) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: range.count, alignment: 4096)
-        defer { buffer.deallocate() }
+        let payload = FramePayload(count: range.count)  // pooled: no fresh pages per chunk
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: payload.bytes[..<range.count])
         do {
             try await lower.read(into: buffer, at: range.lowerBound)
         } catch {
@@ -190,7 +206,9 @@ extension ReplicatedDevice {
         let header = FrameHeader(
             .resyncData, tag: link.makeTag(), offset: range.lowerBound, length: UInt32(range.count),
             checksum: CRC32C.checksum(data), payloadLength: UInt32(range.count))
-        if case let .failure(error) = await link.request(header, data: data) { return error }
+        let answer = await link.request(header, data: data)
+        withExtendedLifetime(payload) {}
+        if case let .failure(error) = answer { return error }
         return nil
     }
 

@@ -246,13 +246,11 @@ public final class ReplicatedDevice: DeviceLayer {
         var frame = header
         frame.tag = sequence
         let record = JournalRecord(sequence: sequence, offset: range.lowerBound, length: UInt32(range.count), checksum: header.checksum, generation: generation)
-        async let logged = attempt { () async throws(JournalError) in try await journal.append(record) }
-        // The buffer outlives the child task: this function awaits it below.
-        let lent = BorrowedBytes(bytes: data)
-        async let remote = link?.request(frame, data: lent.bytes)
+        // Peer first (sent on this thread), then the local write, then the
+        // wait for the peer: the two writes overlap with no task between.
+        let remote = link?.begin(frame, data: data)
         let written = await attempt(local)
-        let loggedResult = await logged
-        let remoteResult = await remote
+        let remoteResult = await remote?.answer()
         if case let .failure(error) = written {
             // The peer may hold what this disk refused: make the region dirty
             // and drop the link, so the reconnection's resync puts both alike.
@@ -260,10 +258,18 @@ public final class ReplicatedDevice: DeviceLayer {
             link?.fail(.linkLost("the local device failed a write: \(error.message)"))
             throw error
         }
-        if case let .failure(error) = loggedResult { throw DeviceError(.io, "transaction log: \(error)") }
+        let replicated = if case .success = remoteResult { true } else { false }
+        if replicated {
+            // The peer holds it: the record only has to be committed in
+            // order with the log's other requests, not before this returns.
+            journal.appendDetached(record) { [logger] error in logger.error("replication: cannot log write \(sequence): \(error)") }
+        } else {
+            // Written without the peer: the record is what remembers that
+            // the peer lacks it, so it must be committed first.
+            do { try await journal.append(record) } catch { throw DeviceError(.io, "transaction log: \(error)") }
+        }
         if sequence % foldInterval == 0 { await keepLogBounded() }
-        if case .success = remoteResult { return true }
-        return false
+        return replicated
     }
 
     /// How often the bound is checked: the log holds at most `recordLimit`
@@ -386,10 +392,4 @@ public final class ReplicatedDevice: DeviceLayer {
     public var isInSync: Bool {
         shared.withLock { if case .inSync = $0.phase { true } else { false } }
     }
-}
-
-/// A caller's buffer lent to a child task that is awaited before the
-/// caller returns (the buffer's owner outlives every use).
-struct BorrowedBytes: @unchecked Sendable {
-    let bytes: UnsafeRawBufferPointer
 }

@@ -15,7 +15,7 @@ public struct ReplicationOptions: Sendable {
     /// Bytes per resync or verify request.
     public var chunkLength: Int = 1 << 20
     /// Resync requests in flight at once.
-    public var resyncDepth: Int = 8
+    public var resyncDepth: Int = 16
     /// Bytes a resync copies between checkpoints (a peer flush, then the log
     /// forgets what is done): how much a resync cut short copies again.
     public var resyncCheckpoint: UInt64 = 64 << 20

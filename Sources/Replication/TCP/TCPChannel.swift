@@ -3,14 +3,41 @@ public import NBDServer
 import Synchronization
 import SystemThreads
 
-/// A replication channel over a connected TCP (or Unix) socket. Sends are
-/// serialised by a lock and written with one `writev` of header and data;
-/// a thread reads frames and hands them on in order.
+/// A replication channel over a connected TCP (or Unix) socket. A thread
+/// reads frames and hands them on in order. Sends are combined: a sender
+/// queues its frame and, if no one is writing, writes everything queued in
+/// one `writev`; otherwise the writer of the moment takes it along. Small
+/// frames (acknowledgements, 4 KiB writes) are copied into the queue, so
+/// their sender returns at once; a large payload is written from the
+/// caller's buffer, which waits until it has gone.
 public final class TCPChannel: ReplicationChannel {
     private let socket: Socket
     public let peerName: String
-    private let sendState = Mutex<Bool>(false)  // closed
+    private let outbox = ConditionLock(Outbox())
     private let closeReason = Mutex<ReplicationError?>(nil)
+
+    /// Payloads up to this size are copied into the queue.
+    static let copyLimit = 64 << 10
+    /// At most this many frames per `writev` (two vectors each; IOV_MAX is 1024).
+    static let batchLimit = 256
+
+    private struct Queued: @unchecked Sendable {
+        // Safety: `borrowed` stays valid until its sender sees `written`
+        // reach `id`: the sender waits for that.
+        let id: UInt64
+        let head: [UInt8]
+        let copied: [UInt8]
+        let borrowed: UnsafeRawBufferPointer?
+    }
+
+    private struct Outbox {
+        var queue: [Queued] = []
+        var nextID: UInt64 = 1
+        var written: UInt64 = 0
+        var writing = false
+        var failure: ReplicationError?
+        var descriptorOpen = true
+    }
 
     public init(socket: Socket, peerName: String) {
         self.socket = socket
@@ -18,33 +45,89 @@ public final class TCPChannel: ReplicationChannel {
     }
 
     public func send(_ header: FrameHeader, data: UnsafeRawBufferPointer) throws(ReplicationError) {
-        var head = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        try withUnsafeMutableBytes(of: &head) { (headBytes) throws(ReplicationError) in
-            header.encode(into: headBytes)
-            try sendState.withLock { (closed) throws(ReplicationError) in
-                guard !closed else { throw .linkLost("connection to \(peerName) is closed") }
-                try Self.writeAll(socket.descriptor, UnsafeRawBufferPointer(rebasing: headBytes[..<FrameHeader.size]), data, peerName)
+        let copy = data.count <= Self.copyLimit
+        let queued = outbox.withLock { outbox -> Result<(UInt64, Bool), ReplicationError> in
+            if let failure = outbox.failure { return .failure(.linkLost("connection to \(peerName) is closed: \(failure)")) }
+            let id = outbox.nextID
+            outbox.nextID += 1
+            outbox.queue.append(Queued(
+                id: id, head: header.encoded, copied: copy && data.count > 0 ? Array(data) : [],
+                borrowed: copy ? nil : data))
+            let mustWrite = !outbox.writing
+            if mustWrite { outbox.writing = true }
+            return .success((id, mustWrite))
+        }
+        let (id, mustWrite) = try queued.get()
+        if mustWrite { try drain() }
+        guard !copy else { return }
+        let unsent = outbox.wait(until: { $0.written >= id || $0.failure != nil }) { outbox in
+            outbox.written < id ? outbox.failure : nil
+        }
+        if let unsent { throw unsent }
+    }
+
+    /// Writes what is queued, batch after batch, until the queue is empty.
+    private func drain() throws(ReplicationError) {
+        while true {
+            let batch = outbox.withLock { outbox -> [Queued] in
+                guard !outbox.queue.isEmpty, outbox.failure == nil else {
+                    outbox.writing = false
+                    return []
+                }
+                let batch = Array(outbox.queue.prefix(Self.batchLimit))
+                outbox.queue.removeFirst(batch.count)
+                return batch
             }
+            guard let last = batch.last else {
+                outbox.broadcast()
+                return
+            }
+            do {
+                try Self.writeAll(socket.descriptor, batch, peerName)
+            } catch {
+                outbox.withLock { outbox in
+                    if outbox.failure == nil { outbox.failure = error }
+                    outbox.queue = []
+                    outbox.writing = false
+                }
+                outbox.broadcast()
+                throw error
+            }
+            outbox.withLock { $0.written = last.id }
+            outbox.broadcast()
         }
     }
 
-    private static func writeAll(_ descriptor: Int32, _ head: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, _ peer: String) throws(ReplicationError) {
-        var parts = [head, data].filter { $0.count > 0 }
-        while !parts.isEmpty {
-            var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-            let written = writev(descriptor, &vectors, Int32(vectors.count))
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw .linkLost("send to \(peer): \(String(cString: strerror(errno)))")
+    private static func writeAll(_ descriptor: Int32, _ batch: [Queued], _ peer: String) throws(ReplicationError) {
+        var parts: [UnsafeRawBufferPointer] = []
+        parts.reserveCapacity(batch.count * 2)
+        // The arrays stay alive (in `batch`) for as long as the pointers are used.
+        for item in batch {
+            parts.append(item.head.withUnsafeBytes { $0 })
+            if let borrowed = item.borrowed {
+                parts.append(borrowed)
+            } else if !item.copied.isEmpty {
+                parts.append(item.copied.withUnsafeBytes { $0 })
             }
-            var remaining = written
-            while remaining > 0, let first = parts.first {
-                if remaining >= first.count {
-                    remaining -= first.count
-                    parts.removeFirst()
-                } else {
-                    parts[0] = UnsafeRawBufferPointer(rebasing: first[remaining...])
-                    remaining = 0
+        }
+        try withExtendedLifetime(batch) { () throws(ReplicationError) in
+            var remaining = parts[...]
+            while !remaining.isEmpty {
+                var vectors = remaining.prefix(1024).map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+                let written = writev(descriptor, &vectors, Int32(vectors.count))
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw .linkLost("send to \(peer): \(String(cString: strerror(errno)))")
+                }
+                var count = written
+                while count > 0, let first = remaining.first {
+                    if count >= first.count {
+                        count -= first.count
+                        remaining.removeFirst()
+                    } else {
+                        remaining[remaining.startIndex] = UnsafeRawBufferPointer(rebasing: first[count...])
+                        count = 0
+                    }
                 }
             }
         }
@@ -54,8 +137,11 @@ public final class TCPChannel: ReplicationChannel {
         SystemThread.start { [self] in
             let reason = readLoop(onFrame)
             close(reason)
-            // Only this thread closes the descriptor, after senders are shut out.
-            sendState.withLock { _ in socket.close() }
+            // Only this thread closes the descriptor, once no writer is using it.
+            outbox.wait(until: { !$0.writing }) { outbox in
+                outbox.descriptorOpen = false
+                socket.close()
+            }
             onClose(closeReason.withLock { $0 } ?? reason)
         }
     }
@@ -96,9 +182,12 @@ public final class TCPChannel: ReplicationChannel {
 
     public func close(_ reason: ReplicationError) {
         closeReason.withLock { if $0 == nil { $0 = reason } }
-        sendState.withLock { closed in
-            if !closed { socket.shutdown() }
-            closed = true
+        let first = outbox.withLock { outbox -> Bool in
+            guard outbox.failure == nil else { return false }
+            outbox.failure = reason
+            return outbox.descriptorOpen
         }
+        if first { socket.shutdown() }
+        outbox.broadcast()
     }
 }
