@@ -86,7 +86,9 @@ public final class Journal: Sendable {
 
     /// Commits a record without waiting: for writes the peer already holds,
     /// whose record only has to be there by the next sync (group commit
-    /// keeps the order of everything submitted).
+    /// keeps the order of everything submitted). It is committed with the
+    /// next request that is waited for, or once 256 are queued; records
+    /// lost with the process are covered by the activity log.
     public func appendDetached(_ record: JournalRecord, failed: @escaping @Sendable (JournalError) -> Void) {
         writer.submitDetached(.append(record), failed: failed)
     }

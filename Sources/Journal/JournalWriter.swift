@@ -76,7 +76,10 @@ final class JournalWriter: Sendable {
             do { try Self.commit([request], store, afterSync) } catch { failed(error) }
             return
         }
-        queue.push(Pending(request: request, done: nil, failed: failed))
+        // Rides along with the next awaited request (a flush's acknowledge,
+        // a degraded write's append, a sync) or wakes the writer once 256
+        // wait: no thread wake-up per replicated write.
+        queue.pushQuietly(Pending(request: request, done: nil, failed: failed), wakeAt: 256)
     }
 
     private static func run(_ queue: WaitQueue<Pending>, _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) {

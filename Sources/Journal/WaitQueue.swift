@@ -14,6 +14,16 @@ final class WaitQueue<Element: Sendable>: Sendable {
         state.broadcast()
     }
 
+    /// Queues without waking the thread unless `wakeAt` items are waiting:
+    /// for work that may ride along with the next wake-up.
+    func pushQuietly(_ item: Element, wakeAt: Int) {
+        let wake = state.withLock { state -> Bool in
+            state.items.append(item)
+            return state.items.count >= wakeAt
+        }
+        if wake { state.broadcast() }
+    }
+
     /// Everything queued, waiting until there is something; nil once closed and empty.
     func takeAll() -> [Element]? {
         state.wait(until: { !$0.items.isEmpty || $0.closed }) { state in

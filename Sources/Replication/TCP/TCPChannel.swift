@@ -152,7 +152,15 @@ public final class TCPChannel: ReplicationChannel {
             do throws(ReplicationError) {
                 let header = try withUnsafeMutableBytes(of: &head) { (bytes) throws(ReplicationError) -> FrameHeader in
                     let slice = UnsafeMutableRawBufferPointer(rebasing: bytes[..<FrameHeader.size])
-                    do throws(SocketError) { try socket.readExactly(into: slice) } catch { throw Self.lost(error, peerName) }
+                    do throws(SocketError) {
+                        // The first bytes through readSome, which polls briefly before it
+                        // blocks: waking a blocked thread costs more than the round trip.
+                        let first = try socket.readSome(into: slice)
+                        if first == 0 { throw SocketError.closed }
+                        if first < slice.count { try socket.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: slice[first...])) }
+                    } catch {
+                        throw Self.lost(error, peerName)
+                    }
                     return try FrameHeader(decoding: UnsafeRawBufferPointer(slice))
                 }
                 let payload = header.payloadLength == 0 ? FramePayload.empty : FramePayload(count: Int(header.payloadLength))
