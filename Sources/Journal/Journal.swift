@@ -186,6 +186,7 @@ public final class Journal: Sendable {
 
     /// Syncs and stops the writer thread; the journal takes no more requests.
     public func close() async throws(JournalError) {
+        defer { store.close() }
         try await sync()
         writer.close()
     }

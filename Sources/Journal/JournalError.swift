@@ -6,6 +6,8 @@ public enum JournalError: Error, CustomStringConvertible, Equatable {
     case full(String)
     case lmdb(String, Int32)
     case corrupt(String)
+    /// The log was closed; nothing more can be written to it.
+    case closed
 
     init(_ call: String, _ code: Int32) {
         self = code == MDB_MAP_FULL ? .full(call) : .lmdb(call, code)
@@ -16,6 +18,7 @@ public enum JournalError: Error, CustomStringConvertible, Equatable {
         case let .full(call): "transaction log is full (\(call)); its size bound was reached"
         case let .lmdb(call, code): "\(call): \(String(cString: mdb_strerror(code)))"
         case let .corrupt(why): "transaction log is corrupt: \(why)"
+        case .closed: "transaction log is closed"
         }
     }
 }

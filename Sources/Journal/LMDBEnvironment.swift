@@ -1,5 +1,6 @@
 import CLMDB
 import Glibc
+import Synchronization
 
 /// A thin typed wrapper over an LMDB environment with two databases:
 /// `records` (big-endian sequence → ``JournalRecord``) and `meta` (small
@@ -43,16 +44,41 @@ final class LMDBEnvironment: @unchecked Sendable {
         self.meta = meta
     }
 
-    deinit { mdb_env_close(environment) }
+    /// False once closed; held while the environment is used, so closing
+    /// waits for a transaction in progress and nothing runs after it.
+    private let isOpen = Mutex(true)
+
+    deinit { close() }
+
+    /// Closes the environment (and its files); later calls throw `.closed`.
+    func close() {
+        isOpen.withLock { open in
+            if open { mdb_env_close(environment) }
+            open = false
+        }
+    }
+
+    private func whileOpen<R>(_ body: () throws(JournalError) -> R) throws(JournalError) -> R {
+        try isOpen.withLock { (open) throws(JournalError) -> R in
+            guard open else { throw JournalError.closed }
+            return try body()
+        }
+    }
 
     /// Forces everything committed so far onto stable storage.
     func sync() throws(JournalError) {
-        let status = mdb_env_sync(environment, 1)
-        guard status == 0 else { throw JournalError("mdb_env_sync", status) }
+        try whileOpen { () throws(JournalError) in
+            let status = mdb_env_sync(environment, 1)
+            guard status == 0 else { throw JournalError("mdb_env_sync", status) }
+        }
     }
 
     /// Runs `body` in a transaction, committing on success.
     func transaction<R>(readOnly: Bool, _ body: (OpaquePointer) throws(JournalError) -> R) throws(JournalError) -> R {
+        try whileOpen { () throws(JournalError) -> R in try unguardedTransaction(readOnly: readOnly, body) }
+    }
+
+    private func unguardedTransaction<R>(readOnly: Bool, _ body: (OpaquePointer) throws(JournalError) -> R) throws(JournalError) -> R {
         var transaction: OpaquePointer?
         let status = mdb_txn_begin(environment, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &transaction)
         guard status == 0, let transaction else { throw JournalError("mdb_txn_begin", status) }

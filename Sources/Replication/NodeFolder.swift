@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 public import Journal
 
 /// A node's replication state on disk, one folder per volume:
@@ -13,7 +14,8 @@ public import Journal
 /// using the same node at once.
 public final class NodeFolder: Sendable {
     public let path: String
-    private let lockDescriptor: Int32
+    /// The held lock file; -1 once released.
+    private let lockDescriptor: Mutex<Int32>
 
     /// Opens (creating) the folder and takes its lock.
     public init(path: String) throws(ReplicationError) {
@@ -34,10 +36,19 @@ public final class NodeFolder: Sendable {
         ftruncate(descriptor, 0)
         let pid = "\(getpid())\n"
         _ = pid.withCString { write(descriptor, $0, strlen($0)) }
-        lockDescriptor = descriptor
+        lockDescriptor = Mutex(descriptor)
     }
 
-    deinit { close(lockDescriptor) }
+    deinit { unlock() }
+
+    /// Lets another process open the node: called when a primary or replica
+    /// closes (and by the end of the process in any case).
+    public func unlock() {
+        lockDescriptor.withLock { descriptor in
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+        }
+    }
 
     public var statePath: String { path + "/state.json" }
     public var journalPath: String { path + "/journal" }

@@ -154,6 +154,7 @@ public final class ReplicaNode: Sendable {
             logger.error("replication: cannot record the clean shutdown: \(error)")
         }
         do { try await device.close() } catch { logger.error("replication: device close failed: \(error)") }
+        folder.unlock()
     }
 
     public var status: ReplicationStatus {

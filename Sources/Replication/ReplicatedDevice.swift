@@ -197,6 +197,7 @@ public final class ReplicatedDevice: DeviceLayer {
             logger.error("replication: unclean close: \(error)")
         }
         do { try await lower.close() } catch { failure = failure ?? error }
+        folder.unlock()
         if let failure { throw failure }
     }
 

@@ -73,7 +73,28 @@ final class Simulation: @unchecked Sendable {
         }
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: root) }
+    /// Every primary and replica opened, crashed ones included.
+    private var opened: [any Sendable] = []
+
+    /// Ends the run: cuts every link and closes every incarnation, so their
+    /// suspended tasks finish and their logs close (10,000 seeds must not
+    /// run out of file descriptors), then removes the files.
+    func shutDown() {
+        for link in links { link.cut(.linkLost("simulation over")) }
+        for case let device as ReplicatedDevice in opened {
+            spawn { try? await device.close() }
+        }
+        for case let node as ReplicaNode in opened {
+            spawn { await node.close() }
+        }
+        try? settle()
+        opened = []
+        primary = nil
+        replica = nil
+        links = []
+        link = nil
+        try? FileManager.default.removeItem(atPath: root)
+    }
 
     // MARK: Running tasks on the simulation executor
 
@@ -166,17 +187,21 @@ final class Simulation: @unchecked Sendable {
         configured.resyncCheckpoint = 192 << 10
         let options = configured
         let (disk, folder, settings, logger) = (host.disk, host.folder, journalSettings(host.folder), logger)
-        primary = try complete("opening the primary") {
+        let device = try complete("opening the primary") {
             try await ReplicatedDevice(lower: disk, folder: try NodeFolder(path: folder), options: options, journalSettings: settings, logger: logger)
         }
+        primary = device
+        opened.append(device)
     }
 
     private func openReplica() throws {
         let host = hosts[1 - primaryHost]
         let (disk, folder, settings, logger, executor) = (host.disk, host.folder, journalSettings(host.folder), logger, executor)
-        replica = try complete("opening the replica") {
+        let node = try complete("opening the replica") {
             try await ReplicaNode(device: disk, folder: try NodeFolder(path: folder), journalSettings: settings, executor: executor, logger: logger)
         }
+        replica = node
+        opened.append(node)
     }
 
     private func heal() {
