@@ -115,11 +115,9 @@ public final class Journal: Sendable {
         try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> (records: Int, bytes: UInt64) in
             var records = 0
             var bytes: UInt64 = 0
-            try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { _, value in
+            try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, value in
                 records += 1
-                if value.count == JournalRecord.encodedLength {
-                    bytes += UInt64(value[8]) << 24 | UInt64(value[9]) << 16 | UInt64(value[10]) << 8 | UInt64(value[11])
-                }
+                if let record = JournalRecord(sequence: UInt64(keyBytes: key), value: value) { bytes += UInt64(record.length) }
                 return .next
             }
             return (records, bytes)
@@ -163,9 +161,18 @@ public final class Journal: Sendable {
         let bitmap = try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> [UInt8] in
             try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
         }
+        ranges += regionRanges(bitmap)
+        return Self.merge(ranges)
+    }
+
+    /// The byte ranges of the regions a bitmap (one bit per `regionLength`,
+    /// as the log's bitmap and the activity log keep them) marks, merged.
+    public func regionRanges(_ bitmap: [UInt8]) -> [Range<UInt64>] {
+        var ranges: [Range<UInt64>] = []
         for (byteIndex, byte) in bitmap.enumerated() where byte != 0 {
             for bit in 0..<8 where byte & (1 << bit) != 0 {
                 let start = UInt64(byteIndex * 8 + bit) * limits.regionLength
+                guard start < volumeSize else { continue }
                 ranges.append(start..<min(start + limits.regionLength, volumeSize))
             }
         }

@@ -25,13 +25,11 @@ public final class ActivityLog: Sendable {
     private static let key = "activity"
     private let journal: Journal
     private let regionLength: UInt64
-    private let volumeSize: UInt64
     private let state: Mutex<State>
 
     public init(journal: Journal) throws(JournalError) {
         self.journal = journal
         regionLength = journal.limits.regionLength
-        volumeSize = journal.volumeSize
         let length = Int((journal.volumeSize + regionLength * 8 - 1) / (regionLength * 8))
         var bitmap = try journal.metadata(Self.key) ?? []
         if bitmap.count < length { bitmap += [UInt8](repeating: 0, count: length - bitmap.count) }
@@ -107,22 +105,7 @@ public final class ActivityLog: Sendable {
 
     /// Every active region as byte ranges, merged.
     public var activeRanges: [Range<UInt64>] {
-        state.withLock { state in
-            var ranges: [Range<UInt64>] = []
-            for (byteIndex, byte) in state.bitmap.enumerated() where byte != 0 {
-                for bit in 0..<8 where byte & (1 << bit) != 0 {
-                    let start = UInt64(byteIndex * 8 + bit) * regionLength
-                    guard start < volumeSize else { continue }
-                    let range = start..<min(start + regionLength, volumeSize)
-                    if let last = ranges.last, last.upperBound == range.lowerBound {
-                        ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
-                    } else {
-                        ranges.append(range)
-                    }
-                }
-            }
-            return ranges
-        }
+        journal.regionRanges(state.withLock { $0.bitmap })
     }
 
     public var activeCount: Int { state.withLock { $0.bitmap.reduce(0) { $0 + $1.nonzeroBitCount } } }
