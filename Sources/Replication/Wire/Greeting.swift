@@ -24,29 +24,35 @@ public struct Greeting: Codable, Equatable, Sendable {
         dirty.compactMap { pair in pair.count == 2 && pair[0] < pair[1] ? pair[0]..<pair[1] : nil }
     }
 
-    public func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
-
     public init(decoding bytes: [UInt8]) throws(ReplicationError) {
-        do {
-            self = try JSONDecoder().decode(Greeting.self, from: Data(bytes))
-        } catch {
-            throw .malformed("unreadable greeting: \(error)")
-        }
+        self = try Self.decodeDocument(bytes, "greeting")
         guard protocolVersion == Self.protocolVersion else {
             throw .refused("peer speaks replication protocol \(protocolVersion), this node \(Self.protocolVersion)")
         }
     }
 }
 
-extension VolumeState {
-    func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
+/// A JSON document carried in a frame's payload (greetings, states, resync plans).
+public protocol FrameDocument: Codable {}
 
-    init(decoding bytes: [UInt8]) throws(ReplicationError) {
+extension FrameDocument {
+    public func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
+
+    /// Decodes `bytes`; a document that does not parse breaks the protocol.
+    static func decodeDocument(_ bytes: [UInt8], _ what: String) throws(ReplicationError) -> Self {
         do {
-            self = try JSONDecoder().decode(VolumeState.self, from: Data(bytes))
+            return try JSONDecoder().decode(Self.self, from: Data(bytes))
         } catch {
-            throw .malformed("unreadable volume state: \(error)")
+            throw .malformed("unreadable \(what): \(error)")
         }
+    }
+}
+
+extension Greeting: FrameDocument {}
+extension ResyncPlan: FrameDocument {}
+extension VolumeState: FrameDocument {
+    init(decoding bytes: [UInt8]) throws(ReplicationError) {
+        self = try Self.decodeDocument(bytes, "volume state")
     }
 }
 
@@ -57,18 +63,12 @@ public struct ResyncPlan: Codable, Equatable, Sendable {
     public var full: Bool
     public var volume: VolumeState
 
-    public func encoded() -> [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
-
     public init(full: Bool, volume: VolumeState) {
         self.full = full
         self.volume = volume
     }
 
     public init(decoding bytes: [UInt8]) throws(ReplicationError) {
-        do {
-            self = try JSONDecoder().decode(ResyncPlan.self, from: Data(bytes))
-        } catch {
-            throw .malformed("unreadable resync plan: \(error)")
-        }
+        self = try Self.decodeDocument(bytes, "resync plan")
     }
 }
