@@ -21,8 +21,21 @@ trap stop_cluster EXIT INT TERM
 scripts/ceph-cluster.sh start "$cluster"
 export CEPH_CONF="$cluster/ceph.conf"
 
+# CI shows only the end of the output: failures are repeated there.
+log=$(mktemp /tmp/buse-test-log.XXXXXX)
+summarise() {
+    if grep -q '✘' "$log"; then
+        echo "== failed tests and their issues (repeated from above) =="
+        grep -A4 '✘' "$log" | grep -v '^--$' | head -80
+    fi
+    rm -f "$log"
+}
+
 status=0
 # XCTest would only print "Executed 0 tests": every test is Swift Testing.
-BUSE_BINARY="$bin/buse" swift test --skip-build --disable-xctest || status=1
+BUSE_BINARY="$bin/buse" swift test --skip-build --disable-xctest 2>&1 | tee "$log"
+# sh has no pipefail: the run passed only if Swift Testing says so.
+grep -q 'Test run with .* passed' "$log" || status=1
 BUSE="$bin/buse" nbd/run-scenarios.sh || status=1
+summarise
 exit $status

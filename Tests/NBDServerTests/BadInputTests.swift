@@ -21,8 +21,8 @@ extension ServerTests {
             let seed = ProcessInfo.processInfo.environment["BUSE_FUZZ_SEED"].flatMap { UInt64($0, radix: 16) }
                 ?? UInt64.random(in: 0...UInt64.max)
             let reproduce = "(seed \(String(seed, radix: 16)); rerun with BUSE_FUZZ_SEED=\(String(seed, radix: 16)))"
-            let socketsBefore = OpenSockets.count()
             let fixture = try ServerFixture([TestExports.memory("disk"), TestExports.readOnly("archive")], defaultName: "disk")
+            #expect(OpenSockets.count(servedAt: fixture.socketPath) == 1, "a fresh server holds only its listening socket")
             let tally = Tally()
 
             let writer = Task { try await onOwnThread { try WellBehavedClient.writeAndReadBack(fixture, until: tally) } }
@@ -54,11 +54,11 @@ extension ServerTests {
             #expect(rounds.0 > 0 && rounds.1 > 0, "the well-behaved clients never completed a round")
             // Every connection's socket is closed while the server runs on:
             // only its listening socket remains.
-            let whileServing = OpenSockets.waitUntilAtMost(socketsBefore + 1)
-            #expect(whileServing <= socketsBefore + 1, "\(whileServing - socketsBefore - 1) sockets leaked \(reproduce)")
+            let whileServing = OpenSockets.waitUntilAtMost(1, servedAt: fixture.socketPath)
+            #expect(whileServing <= 1, "\(whileServing - 1) sockets leaked \(reproduce)")
             await fixture.stop()
-            let afterStop = OpenSockets.waitUntilAtMost(socketsBefore)
-            #expect(afterStop <= socketsBefore, "\(afterStop - socketsBefore) sockets left after shutdown")
+            let afterStop = OpenSockets.waitUntilAtMost(0, servedAt: fixture.socketPath)
+            #expect(afterStop == 0, "\(afterStop) sockets left after shutdown")
         }
     }
 }
