@@ -32,7 +32,7 @@ let package = Package(
         // Wrappers that forward by default: emulation, read-only, offset, faults, delay.
         .target(name: "DeviceLayers", dependencies: ["BlockDevices"], swiftSettings: strict),
         // System threads and a mutex with a condition, for work that blocks.
-        .target(name: "SystemThreads", swiftSettings: strict),
+        .target(name: "SystemThreads", dependencies: ["CSystemShims"], swiftSettings: strict),
         // Small typed C shims for calls Swift cannot make directly (ioctl, fallocate).
         .target(name: "CSystemShims"),
         // Devices on this host: sparse memory and a file or block device.

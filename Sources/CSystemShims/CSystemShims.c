@@ -85,3 +85,15 @@ uint32_t buse_crc32c(uint32_t crc, const void *bytes, size_t length) {
 #endif
     return ~crc32c_software(crc, bytes, length);
 }
+
+static _Thread_local int resumes_inline;
+
+int buse_resumes_inline(void) { return resumes_inline; }
+
+void buse_set_resumes_inline(int value) { resumes_inline = value; }
+
+static _Thread_local void *current_plug;
+
+void *buse_current_plug(void) { return current_plug; }
+
+void buse_set_current_plug(void *plug) { current_plug = plug; }

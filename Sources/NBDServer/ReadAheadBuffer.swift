@@ -1,23 +1,24 @@
-/// Reads the request stream in large pieces, so that a burst of small
-/// requests costs one `recv` rather than two per request. Large payloads are
-/// read straight into their own buffer after what was read ahead.
-struct ReadAheadBuffer: ~Copyable {
+/// Reads a stream of frames in large pieces, so that a burst of small
+/// frames (NBD requests, replication frames and acknowledgements) costs one
+/// `recv` rather than two per frame. Large payloads are read straight into
+/// their own buffer after what was read ahead.
+public struct ReadAheadBuffer: ~Copyable {
     private let storage: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
 
-    init(capacity: Int = 64 * 1024) {
+    public init(capacity: Int = 64 * 1024) {
         storage = .allocate(byteCount: capacity, alignment: 16)
     }
 
     deinit { storage.deallocate() }
 
     /// Bytes read but not yet consumed.
-    var buffered: Int { end - start }
+    public var buffered: Int { end - start }
 
     /// Returns a pointer to the next `count` bytes (count ≤ capacity), reading
     /// from the socket as needed. Valid until the next call.
-    mutating func next(_ count: Int, from socket: Socket) throws(SocketError) -> UnsafeRawPointer {
+    public mutating func next(_ count: Int, from socket: Socket) throws(SocketError) -> UnsafeRawPointer {
         if buffered < count {
             if start > 0 {
                 // Slide the partial frame to the front.
@@ -41,7 +42,7 @@ struct ReadAheadBuffer: ~Copyable {
 
     /// Fills `target` with the next bytes of the stream: first what was read
     /// ahead, then directly from the socket.
-    mutating func fill(_ target: UnsafeMutableRawBufferPointer, from socket: Socket) throws(SocketError) {
+    public mutating func fill(_ target: UnsafeMutableRawBufferPointer, from socket: Socket) throws(SocketError) {
         let fromBuffer = min(buffered, target.count)
         if fromBuffer > 0 {
             UnsafeMutableRawBufferPointer(rebasing: target[..<fromBuffer])
@@ -54,7 +55,7 @@ struct ReadAheadBuffer: ~Copyable {
     }
 
     /// Discards the next `count` bytes of the stream without holding them.
-    mutating func skip(_ count: UInt64, from socket: Socket) throws(SocketError) {
+    public mutating func skip(_ count: UInt64, from socket: Socket) throws(SocketError) {
         let fromBuffer = Int(min(UInt64(buffered), count))
         start += fromBuffer
         if UInt64(fromBuffer) < count { try socket.skip(count - UInt64(fromBuffer)) }

@@ -1,6 +1,7 @@
 import BlockDevices
 import Logging
 import NBDProtocol
+import SystemThreads
 
 /// The transmission phase of one connection: the reader loop.
 ///
@@ -43,27 +44,34 @@ struct Transmission: Sendable {
 
     func run() {
         var stream = ReadAheadBuffer()
+        // Plugged mid-burst, like the held replies: what the device sends on
+        // this thread (a replicated write's frame) may leave with the rest.
+        let plug = SubmissionPlug()
         defer {
+            plug.finish()
             // Every request in flight finishes and is answered before the socket closes.
             replies.release()
             connection.waitUntilIdle()
             replies.close()
         }
         do {
-            while try serveNext(&stream) {}
+            while try serveNext(&stream, plug) {}
         } catch {
             connection.logEnd(error, phase: "transmission")
         }
     }
 
     /// Reads and dispatches one request. False when the client disconnected.
-    private func serveNext(_ stream: inout ReadAheadBuffer) throws(SocketError) -> Bool {
-        // Mid-burst (another request already received), replies made here
-        // wait to leave together; before blocking for more, they go.
+    private func serveNext(_ stream: inout ReadAheadBuffer, _ plug: SubmissionPlug) throws(SocketError) -> Bool {
+        // Mid-burst (another request already received), replies and device
+        // sends made here wait to leave together; before blocking for more,
+        // they go.
         if stream.buffered >= ProtocolLimits.requestHeaderLength {
             replies.hold()
+            plug.start()
         } else {
             replies.release()
+            plug.finish()
         }
         let header = try stream.next(ProtocolLimits.requestHeaderLength, from: connection.socket)
         let request: Request
@@ -80,12 +88,12 @@ struct Transmission: Sendable {
         if let (error, reason) = validation.check(request) {
             logger.warning("refused request: \(reason)", metadata: ["error": "\(error)"])
             if request.hasPayload { try stream.skip(UInt64(request.length), from: connection.socket) }
-            admit(bytes: 0)
+            admit(bytes: 0, plug)
             replies.send(errorReply(request, error, reason))
             return true
         }
         let payloadLength = (request.command == .read || request.command == .write) ? Int(request.length) : 0
-        guard admit(bytes: payloadLength) else {
+        guard admit(bytes: payloadLength, plug) else {
             if request.hasPayload { try stream.skip(UInt64(request.length), from: connection.socket) }
             replies.send(errorReply(request, .shutdown, "server is shutting down"))
             return true
@@ -108,8 +116,10 @@ struct Transmission: Sendable {
         // Runs on this reader thread until the device first waits: a file
         // device never does, so its requests cost no thread hop at all; a
         // RADOS device waits at its submission, and the reader moves on to
-        // the next request while the cluster works.
-        Task.immediate { await execute(request, held, payloadLength) }
+        // the next request while the cluster works. Where it resumes is
+        // the CompletionExecutor's choice: on the thread that completed the
+        // wait when that thread allows it, else on the pool.
+        Task.immediate(executorPreference: CompletionExecutor.shared) { await execute(request, held, payloadLength) }
         return true
     }
 
@@ -117,14 +127,17 @@ struct Transmission: Sendable {
     /// when the server is draining (the request is still counted, since its
     /// ESHUTDOWN reply is in flight).
     @discardableResult
-    private func admit(bytes: Int) -> Bool {
+    private func admit(bytes: Int, _ plug: SubmissionPlug) -> Bool {
         let limits = connection.limits
         let hasRoom = { (gate: Connection.Gate) -> Bool in
             gate.draining
                 || (gate.requests < limits.requestsInFlight && gate.bytes + bytes <= max(limits.bytesInFlight, bytes))
         }
-        // Held replies must leave before waiting: they are what frees room.
-        if !connection.gate.withLock({ hasRoom($0) }) { replies.release() }
+        // Held replies and sends must leave before waiting: they are what frees room.
+        if !connection.gate.withLock({ hasRoom($0) }) {
+            replies.release()
+            plug.finish()
+        }
         return connection.gate.wait(until: hasRoom) { gate in
             gate.requests += 1
             if gate.draining { return false }

@@ -1,4 +1,5 @@
 import Synchronization
+import SystemThreads
 
 /// The primary's end of one connection: sends requests and matches the
 /// peer's answers to them by tag, so many requests are in flight at once and
@@ -110,7 +111,9 @@ final class PeerLink: Sendable {
         guard let pending else {
             return fail(.malformed("answer for tag \(frame.header.tag), which nothing awaits"))
         }
-        pending.resolve(answer)
+        // The write waiting for this answer finishes on this thread (see
+        // CompletionExecutor): no pool thread to wake per write.
+        CompletionExecutor.resumingHere { pending.resolve(answer) }
         // A peer that cannot do what it was sent has a failing disk: stop
         // replicating to it (the primary goes on as the policy says), as
         // DRBD detaches a failing disk.

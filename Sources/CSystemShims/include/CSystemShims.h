@@ -36,4 +36,14 @@ off_t buse_seek_hole(int fd, uint64_t offset);
 // and a table otherwise.
 uint32_t buse_crc32c(uint32_t crc, const void *bytes, size_t length);
 
+// A per-thread flag: whether a task resumed from this thread may run on it
+// right away (see SystemThreads' CompletionExecutor). A C thread-local,
+// because Swift has none that is cheap to read on every resumption.
+int buse_resumes_inline(void);
+void buse_set_resumes_inline(int value);
+
+// This thread's submission plug (SystemThreads' SubmissionPlug), or NULL.
+void *buse_current_plug(void);
+void buse_set_current_plug(void *plug);
+
 #endif

@@ -20,6 +20,8 @@ public final class TCPChannel: ReplicationChannel {
     static let copyLimit = 64 << 10
     /// At most this many frames per `writev` (two vectors each; IOV_MAX is 1024).
     static let batchLimit = 256
+    /// At most this many small frames wait for the end of the reader's burst.
+    static let holdLimit = 16
 
     private struct Queued: @unchecked Sendable {
         // Safety: `borrowed` stays valid until its sender sees `written`
@@ -46,18 +48,29 @@ public final class TCPChannel: ReplicationChannel {
 
     public func send(_ header: FrameHeader, data: UnsafeRawBufferPointer) throws(ReplicationError) {
         let copy = data.count <= Self.copyLimit
-        let queued = outbox.withLock { outbox -> Result<(UInt64, Bool), ReplicationError> in
+        // A plugged thread (mid-burst, see SubmissionPlug) holds its small
+        // frames, up to `holdLimit`: they leave in one write when its burst
+        // ends. A large frame is never held: its sender waits for it to go.
+        let plug = copy ? SubmissionPlug.current : nil
+        let queued = outbox.withLock { outbox -> Result<(id: UInt64, mustWrite: Bool, held: Bool), ReplicationError> in
             if let failure = outbox.failure { return .failure(.linkLost("connection to \(peerName) is closed: \(failure)")) }
             let id = outbox.nextID
             outbox.nextID += 1
             outbox.queue.append(Queued(
                 id: id, head: header.encoded, copied: copy && data.count > 0 ? Array(data) : [],
                 borrowed: copy ? nil : data))
+            if plug != nil, outbox.queue.count < Self.holdLimit { return .success((id, false, true)) }
             let mustWrite = !outbox.writing
             if mustWrite { outbox.writing = true }
-            return .success((id, mustWrite))
+            return .success((id, mustWrite, false))
         }
-        let (id, mustWrite) = try queued.get()
+        let (id, mustWrite, held) = try queued.get()
+        if held {
+            plug?.onFinish(self) { [self] in
+                do throws(ReplicationError) { try releaseHeld() } catch { close(error) }
+            }
+            return
+        }
         if mustWrite { try drain() }
         guard !copy else { return }
         let unsent = outbox.wait(until: { $0.written >= id || $0.failure != nil }) { outbox in
@@ -147,30 +160,35 @@ public final class TCPChannel: ReplicationChannel {
     }
 
     private func readLoop(_ onFrame: (Frame) -> Void) -> ReplicationError {
-        var head = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        var stream = ReadAheadBuffer()
+        // While more frames are already read, the answers this thread sends
+        // (a replica's acknowledgements) wait to leave together.
+        let plug = SubmissionPlug()
+        defer { plug.finish() }
         while true {
             do throws(ReplicationError) {
-                let header = try withUnsafeMutableBytes(of: &head) { (bytes) throws(ReplicationError) -> FrameHeader in
-                    let slice = UnsafeMutableRawBufferPointer(rebasing: bytes[..<FrameHeader.size])
+                if stream.buffered < FrameHeader.size { plug.finish() }
+                let bytes: UnsafeRawPointer
+                do throws(SocketError) {
+                    // Polls briefly before it blocks (Socket.readSome): waking a
+                    // blocked thread costs more than the round trip.
+                    bytes = try stream.next(FrameHeader.size, from: socket)
+                } catch {
+                    throw Self.lost(error, peerName)
+                }
+                let header = try FrameHeader(decoding: UnsafeRawBufferPointer(start: bytes, count: FrameHeader.size))
+                let payload = header.payloadLength == 0 ? FramePayload.empty : FramePayload(count: Int(header.payloadLength))
+                if header.payloadLength > 0 {
                     do throws(SocketError) {
-                        // The first bytes through readSome, which polls briefly before it
-                        // blocks: waking a blocked thread costs more than the round trip.
-                        let first = try socket.readSome(into: slice)
-                        if first == 0 { throw SocketError.closed }
-                        if first < slice.count { try socket.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: slice[first...])) }
+                        try stream.fill(UnsafeMutableRawBufferPointer(rebasing: payload.bytes[..<Int(header.payloadLength)]), from: socket)
                     } catch {
                         throw Self.lost(error, peerName)
                     }
-                    return try FrameHeader(decoding: UnsafeRawBufferPointer(slice))
                 }
-                let payload = header.payloadLength == 0 ? FramePayload.empty : FramePayload(count: Int(header.payloadLength))
-                if header.payloadLength > 0 {
-                    do throws(SocketError) { try socket.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: payload.bytes[..<Int(header.payloadLength)])) } catch {
-                        throw Self.lost(error, peerName)
-                    }
-                }
+                if stream.buffered >= FrameHeader.size { plug.start() }
                 onFrame(Frame(header, payload: payload))
             } catch {
+                plug.finish()
                 if case .malformed = error {
                     // Say why before hanging up, so the other side's log shows it.
                     try? send(Frame.document(.refuse, Array(error.description.utf8)))
@@ -178,6 +196,17 @@ public final class TCPChannel: ReplicationChannel {
                 return error
             }
         }
+    }
+
+    /// Writes what plugged threads held, unless a writer is at work (it
+    /// takes the held frames along).
+    private func releaseHeld() throws(ReplicationError) {
+        let mustWrite = outbox.withLock { outbox -> Bool in
+            guard !outbox.queue.isEmpty, !outbox.writing, outbox.failure == nil else { return false }
+            outbox.writing = true
+            return true
+        }
+        if mustWrite { try drain() }
     }
 
     private static func lost(_ error: SocketError, _ peer: String) -> ReplicationError {

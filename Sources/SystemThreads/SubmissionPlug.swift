@@ -1,0 +1,54 @@
+import CSystemShims
+
+/// A thread's plug, as in Linux's block layer: while a thread works through
+/// a burst of requests it has already received, small sends it makes to a
+/// peer may wait, and leave together when the burst ends (``finish()``).
+///
+/// Why: on loopback every send runs the receiver's TCP stack and often wakes
+/// its thread; a burst of 16 replicated 4 KiB writes sent as one `writev`
+/// costs one pass instead of 16, and the replica then reads them with one
+/// `recv`.
+///
+/// A plug belongs to one thread (the one that started it) and is reached
+/// through ``current``. Senders that hold something register a flush with
+/// ``onFinish(_:_:)``; the owner must finish the plug before it blocks or
+/// waits for anything those sends could be holding up.
+public final class SubmissionPlug {
+    private var flushes: [(owner: ObjectIdentifier, flush: () -> Void)] = []
+    private var started = false
+
+    public init() {}
+
+    /// The plug started on this thread, if any.
+    public static var current: SubmissionPlug? {
+        guard let pointer = buse_current_plug() else { return nil }
+        return Unmanaged<SubmissionPlug>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Plugs this thread (again, if it was). The caller keeps the plug alive
+    /// until ``finish()``.
+    public func start() {
+        guard !started else { return }
+        started = true
+        buse_set_current_plug(Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Unplugs this thread and runs every registered flush, once each.
+    public func finish() {
+        guard started else { return }
+        started = false
+        buse_set_current_plug(nil)
+        while !flushes.isEmpty {
+            let due = flushes
+            flushes.removeAll(keepingCapacity: true)
+            for entry in due { entry.flush() }
+        }
+    }
+
+    /// Asks for `flush` when the plug finishes; one flush per `owner`.
+    public func onFinish(_ owner: AnyObject, _ flush: @escaping () -> Void) {
+        let id = ObjectIdentifier(owner)
+        guard !flushes.contains(where: { $0.owner == id }) else { return }
+        flushes.append((id, flush))
+    }
+}
