@@ -84,4 +84,29 @@ struct JournalTests {
         let value = Array("123456789".utf8).withUnsafeBytes { CRC32C.checksum($0) }
         #expect(value == 0xE306_9283)
     }
+
+    /// Long buffers take the three-stream path (blocks of 12 KiB joined by
+    /// table shifts); every length around its block edges, and a checksum
+    /// continued across two calls, must equal a bit-by-bit computation.
+    @Test(arguments: [0, 1, 7, 4096, 12_287, 12_288, 12_289, 24_576 + 5, 1 << 20, (1 << 20) + 13])
+    func crc32cOfLongBuffersMatchesABitwiseComputation(length: Int) {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ UInt64(length)
+        let bytes = (0..<length).map { _ -> UInt8 in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        var reference: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            reference ^= UInt32(byte)
+            for _ in 0..<8 { reference = reference & 1 == 1 ? (reference >> 1) ^ 0x82F6_3B78 : reference >> 1 }
+        }
+        reference ^= 0xFFFF_FFFF
+        let split = length / 3
+        let (whole, continued) = bytes.withUnsafeBytes { buffer in
+            let first = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[..<split]))
+            return (CRC32C.checksum(buffer), CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[split...]), initial: first))
+        }
+        #expect(whole == reference)
+        #expect(continued == reference)
+    }
 }
