@@ -1,6 +1,7 @@
 import CRados
 import Glibc
 import Synchronization
+import SystemThreads
 
 /// Bridges librados completions to async/await for an operation made of
 /// several object requests issued in parallel (a read or write spanning
@@ -105,9 +106,13 @@ final class AioPiece: @unchecked Sendable {
 }
 
 /// The C callback librados calls on its own thread when a piece completes.
+/// The request waiting for the last piece goes on right here (see
+/// CompletionExecutor) instead of waking a pool thread; what it does next
+/// never blocks (it sends its reply without blocking, or submits more
+/// asynchronous requests).
 private let aioCallback: rados_callback_t = { completion, argument in
     let piece = Unmanaged<AioPiece>.fromOpaque(argument!).takeRetainedValue()
     let result = rados_aio_get_return_value(completion)
     rados_aio_release(completion)
-    piece.finish(result)
+    CompletionExecutor.resumingHere { piece.finish(result) }
 }
