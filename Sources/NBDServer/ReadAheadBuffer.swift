@@ -6,7 +6,6 @@ public struct ReadAheadBuffer: ~Copyable {
     private let storage: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
-    private var polling = AdaptivePolling()
 
     public init(capacity: Int = 64 * 1024) {
         storage = .allocate(byteCount: capacity, alignment: 16)
@@ -32,9 +31,7 @@ public struct ReadAheadBuffer: ~Copyable {
                 end = pending
             }
             while end - start < count {
-                let poll = polling.shouldPoll()
-                let (received, blocked) = try socket.readSome(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]), polling: poll)
-                if poll { polling.record(wasted: blocked) }
+                let received = try socket.readSome(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]))
                 if received == 0 { throw (end - start == 0) ? .closed : .truncated }
                 end += received
             }

@@ -28,18 +28,9 @@ public struct Socket: Sendable {
     /// Polls first (``receive(into:count:)``): this is how the reader waits
     /// for the next request.
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
-        try readSome(into: buffer, polling: true).count
-    }
-
-    /// Reads whatever is available, at least one byte, polling first only
-    /// when asked; `blocked` says whether the data came only after a
-    /// blocking wait (so a poll, if made, was wasted).
-    public func readSome(into buffer: UnsafeMutableRawBufferPointer, polling: Bool) throws(SocketError) -> (count: Int, blocked: Bool) {
         while true {
-            let (result, blocked) = polling
-                ? receive(into: buffer.baseAddress!, count: buffer.count)
-                : (recv(descriptor, buffer.baseAddress!, buffer.count, 0), true)
-            if result >= 0 { return (result, blocked) }
+            let result = receive(into: buffer.baseAddress!, count: buffer.count)
+            if result >= 0 { return result }
             if errno != EINTR { throw .system("recv", errno) }
         }
     }
@@ -56,21 +47,20 @@ public struct Socket: Sendable {
 
     /// One `recv`: polls with non-blocking calls for up to ``pollNanoseconds``,
     /// yielding the CPU between them so a poll never keeps the client (which
-    /// may share this CPU) from running, then blocks. Returns as `recv` does,
-    /// and whether it had to block.
-    private func receive(into pointer: UnsafeMutableRawPointer, count: Int) -> (Int, blocked: Bool) {
+    /// may share this CPU) from running, then blocks. Returns as `recv` does.
+    private func receive(into pointer: UnsafeMutableRawPointer, count: Int) -> Int {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         while true {
             let result = recv(descriptor, pointer, count, Int32(MSG_DONTWAIT))
-            if result >= 0 || (errno != EAGAIN && errno != EINTR) { return (result, false) }
+            if result >= 0 || (errno != EAGAIN && errno != EINTR) { return result }
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
             let elapsed = (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec)
             if elapsed >= Self.pollNanoseconds { break }
             sched_yield()
         }
-        return (recv(descriptor, pointer, count, 0), true)
+        return recv(descriptor, pointer, count, 0)
     }
 
     public func readExactly(count: Int) throws(SocketError) -> [UInt8] {
