@@ -1,37 +1,32 @@
 import Foundation
 
 /// Counts the sockets this process holds on the server side of one Unix
-/// socket path: the listener and every connection it accepted (Linux lists
-/// an accepted socket under its listener's path in /proc/net/unix; client
-/// ends have no path). Counting by path, not all sockets, keeps the count
-/// exact while other suites in the same process (librados, replication
-/// tests) open and close sockets of their own.
+/// socket path: the listener and every connection it accepted (an accepted
+/// socket's own address is its listener's path; a client end has none).
+/// Counting by path, not all sockets, keeps the count exact while other
+/// suites in the same process (librados, replication tests) open and close
+/// sockets of their own.
 enum OpenSockets {
     static func count(servedAt path: String) -> Int {
-        let inodes = socketInodes(boundTo: path)
-        guard !inodes.isEmpty else { return 0 }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return entries.filter { entry in
-            var target = [UInt8](repeating: 0, count: 256)
-            let length = readlink("/proc/self/fd/" + entry, &target, target.count)
-            guard length > 0 else { return false }
-            let text = String(decoding: target[..<length], as: UTF8.self)
-            // "socket:[12345]"
-            guard text.hasPrefix("socket:["), text.hasSuffix("]") else { return false }
-            return inodes.contains(String(text.dropFirst(8).dropLast()))
-        }.count
+        return entries.compactMap { Int32($0) }.filter { boundPath(of: $0) == path }.count
     }
 
-    /// Inodes of the Unix sockets whose path is `path`, from /proc/net/unix
-    /// ("Num RefCount Protocol Flags Type St Inode Path").
-    private static func socketInodes(boundTo path: String) -> Set<String> {
-        guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return [] }
-        var inodes: Set<String> = []
-        for line in table.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count >= 8, fields[7] == path { inodes.insert(String(fields[6])) }
+    /// The path a Unix socket is bound to (getsockname), or nil for anything
+    /// else: another kind of file, an unbound socket, or a descriptor closed
+    /// since the listing.
+    private static func boundPath(of descriptor: Int32) -> String? {
+        var address = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
         }
-        return inodes
+        guard result == 0, address.sun_family == sa_family_t(AF_UNIX),
+            length > socklen_t(MemoryLayout<sa_family_t>.size)
+        else { return nil }
+        return withUnsafeBytes(of: address.sun_path) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
     }
 
     /// Waits until at most `limit` such sockets are open, for at most
