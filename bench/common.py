@@ -158,6 +158,30 @@ def run_fio(name, options, runtime, workdir, server=None, environment=None):
     return job, threads
 
 
+def run_rotated(workloads, contenders, reps, measure, label_prefix="", label_width=38, extra=lambda r: ""):
+    """Runs `measure(name, workload)` for every workload, `reps` times per
+    contender, the contenders' order rotated each repetition so none always
+    runs first. Returns ({workload: {contender: [result]}}, [error text]); a
+    run that fails is reported and left out, the others go on."""
+    results = {w.name: {c: [] for c in contenders} for w in workloads}
+    errors = []
+    for workload in workloads:
+        for rep in range(reps):
+            order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
+            for name in order:
+                label = f"{label_prefix}{workload.name} rep {rep + 1}/{reps} {name}"
+                try:
+                    r = measure(name, workload)
+                except (RuntimeError, OSError, KeyError, ValueError) as error:
+                    print(f"  {label}: FAILED: {error}", flush=True)
+                    errors.append(f"{label}: {error}")
+                    continue
+                results[workload.name][name].append(r)
+                print(f"  {label:{label_width}} {r['iops']:>9.0f} IOPS {r['mbps']:>8.1f} MB/s {r['lat_us']:>8.1f} µs"
+                      f"{extra(r)}", flush=True)
+    return results, errors
+
+
 def medians(runs):
     if not runs:
         return None

@@ -44,7 +44,7 @@ import sys
 import tempfile
 
 from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, measured, medians, run_fio, \
-    workload_options
+    run_rotated, workload_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER_SCRIPT = os.path.join(REPO, "scripts", "ceph-cluster.sh")
@@ -260,22 +260,9 @@ def run_section(args, env):
 
 
 def run_all(args, cluster, contenders, workdir):
-    results = {w.name: {c: [] for c in contenders} for w in WORKLOADS}
-    errors = []
-    for workload in WORKLOADS:
-        for rep in range(args.reps):
-            order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
-            for name in order:
-                label = f"rados {workload.name} rep {rep + 1}/{args.reps} {name}"
-                try:
-                    r = measure(name, workload, args, cluster, workdir)
-                except (RuntimeError, OSError, KeyError, ValueError) as error:
-                    print(f"  {label}: FAILED: {error}", flush=True)
-                    errors.append(f"{label}: {error}")
-                    continue
-                results[workload.name][name].append(r)
-                print(f"  {label:44} {r['iops']:>9.0f} IOPS {r['mbps']:>8.1f} MB/s {r['lat_us']:>8.1f} µs", flush=True)
-    return results, errors
+    return run_rotated(
+        WORKLOADS, contenders, args.reps, lambda name, workload: measure(name, workload, args, cluster, workdir),
+        label_prefix="rados ", label_width=44)
 
 
 def load_average():

@@ -65,7 +65,7 @@ import tempfile
 import time
 
 from common import EXPORT, Server, Workload, die_with_parent, fmt, free_port, markdown_table, medians, measured, \
-    run_fio, workload_options
+    run_fio, run_rotated, workload_options
 
 WORKLOADS = [
     Workload("4k-randwrite-qd16", "randwrite", "4k", 16),
@@ -298,23 +298,9 @@ def status_kib(pid, key):
 
 
 def run_writes(args, paths, workdir):
-    results = {w.name: {c: [] for c in CONTENDERS} for w in WORKLOADS}
-    errors = []
-    for workload in WORKLOADS:
-        for rep in range(args.reps):
-            order = CONTENDERS[rep % 2:] + CONTENDERS[:rep % 2]
-            for name in order:
-                label = f"replication {workload.name} rep {rep + 1}/{args.reps} {name}"
-                try:
-                    r = measure_writes(name, workload, args, paths, workdir)
-                except (RuntimeError, OSError, KeyError, ValueError) as error:
-                    print(f"  {label}: FAILED: {error}", flush=True)
-                    errors.append(f"{label}: {error}")
-                    continue
-                results[workload.name][name].append(r)
-                print(f"  {label:52} {r['iops']:>9.0f} IOPS {r['mbps']:>8.1f} MB/s {r['lat_us']:>8.1f} µs "
-                      f"{r['cpu_us_per_io']:>7.2f} CPU µs/IO", flush=True)
-    return results, errors
+    return run_rotated(
+        WORKLOADS, CONTENDERS, args.reps, lambda name, workload: measure_writes(name, workload, args, paths, workdir),
+        label_prefix="replication ", label_width=52, extra=lambda r: f" {r['cpu_us_per_io']:>7.2f} CPU µs/IO")
 
 
 # ---------------------------------------------------------------- resync and nbdcopy

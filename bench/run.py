@@ -60,7 +60,7 @@ import subprocess
 import sys
 import tempfile
 
-from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, medians, workload_options
+from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, medians, run_rotated, workload_options
 import rados_bench
 import replication_bench
 
@@ -125,23 +125,9 @@ def run_all(args, servers, workloads, workdir):
     image = os.path.join(workdir, "disk.img")
     print(f"writing {args.size_mib} MiB to {image} ...", flush=True)
     precondition(image, args.size_mib << 20)
-    results = {w.name: {s: [] for s in servers} for w in workloads}
-    errors = []
-    for workload in workloads:
-        for rep in range(args.reps):
-            order = servers[rep % len(servers):] + servers[:rep % len(servers)]
-            for name in order:
-                label = f"{workload.name} rep {rep + 1}/{args.reps} {name}"
-                try:
-                    r = measure(name, workload, args, image, workdir)
-                except (RuntimeError, OSError, KeyError, ValueError) as error:
-                    print(f"  {label}: FAILED: {error}", flush=True)
-                    errors.append(f"{label}: {error}")
-                    continue
-                results[workload.name][name].append(r)
-                print(f"  {label:38} {r['iops']:>9.0f} IOPS {r['mbps']:>8.1f} MB/s {r['lat_us']:>8.1f} µs "
-                      f"{r['cpu_us_per_io']:>7.2f} CPU µs/IO {r['peak_rss_mib']:>6.1f} MiB", flush=True)
-    return results, errors
+    return run_rotated(
+        workloads, servers, args.reps, lambda name, workload: measure(name, workload, args, image, workdir),
+        extra=lambda r: f" {r['cpu_us_per_io']:>7.2f} CPU µs/IO {r['peak_rss_mib']:>6.1f} MiB")
 
 
 # ---------------------------------------------------------------- report
