@@ -406,6 +406,8 @@ def run_copies(args, paths, workdir):
     copiers = args.replication_copiers_list
     results = {c: [] for c in copiers}
     errors = []
+    if not copiers:  # --replication-copiers "": no resync comparison
+        return results, errors
     for rep in range(args.reps):
         order = copiers[rep % len(copiers):] + copiers[:rep % len(copiers)]
         for name in order:
@@ -510,18 +512,7 @@ def report(args, env, writes, copies, errors, load_before, load_after):
         copy_rows.append([c, f"{m['seconds']:.3f}", f"{m['mbps']:.0f}", f"{m['cpu_s']:.2f}", fmt(ratio, ".2f")])
     writes_text = ["### Client writes (median; ratio = replicated / buse)", "",
                    markdown_table(["workload", "metric", "buse", "replicated", "ratio"], rows), ""] if rows else []
-    verdicts = write_bars(write_summary) + copy_bars(copy_summary, args.replication_resync_mib)
-    text = [
-        "## Replication: replicated beside unreplicated buse, resync beside nbdcopy",
-        "",
-        f"fio {env.get('fio', '?')} nbd engine over {args.transport} loopback; {args.size_mib} MiB files on tmpfs; "
-        f"{args.runtime} s per run, median of {args.reps}; load average before {' '.join(load_before)}, "
-        f"after {' '.join(load_after)}. \"replicated\": `buse serve --replicate-to` with a `buse replica` on a second "
-        "tmpfs file over loopback TCP, both fresh for each run and in sync before fio starts; \"buse\": `buse serve`, "
-        "no replication. CPU µs/IO and peak RSS of the replicated runs are the primary's and the replica's together "
-        "(peak RSS includes the untimed full copy).",
-        "",
-        *writes_text,
+    copies_text = [
         f"### Resync of {args.replication_resync_mib} MiB beside nbdcopy (median; ratio = resync MB/s / its MB/s)",
         "",
         f"resync: the replica stopped (SIGTERM), the first {args.replication_resync_mib} MiB written through the "
@@ -537,6 +528,20 @@ def report(args, env, writes, copies, errors, load_before, load_after):
         "",
         markdown_table(["contender", "seconds", "MB/s", "CPU s", "resync/this"], copy_rows),
         "",
+    ] if copy_rows else []
+    verdicts = write_bars(write_summary) + copy_bars(copy_summary, args.replication_resync_mib)
+    text = [
+        "## Replication: replicated beside unreplicated buse, resync beside nbdcopy",
+        "",
+        f"fio {env.get('fio', '?')} nbd engine over {args.transport} loopback; {args.size_mib} MiB files on tmpfs; "
+        f"{args.runtime} s per run, median of {args.reps}; load average before {' '.join(load_before)}, "
+        f"after {' '.join(load_after)}. \"replicated\": `buse serve --replicate-to` with a `buse replica` on a second "
+        "tmpfs file over loopback TCP, both fresh for each run and in sync before fio starts; \"buse\": `buse serve`, "
+        "no replication. CPU µs/IO and peak RSS of the replicated runs are the primary's and the replica's together "
+        "(peak RSS includes the untimed full copy).",
+        "",
+        *writes_text,
+        *copies_text,
         "### Bars",
         "",
         *[f"- {verdict:7} {t}" + (f" ({detail})" if detail else "") for t, verdict, detail in verdicts],
