@@ -10,11 +10,17 @@ import CSystemShims
 /// `recv`.
 ///
 /// A plug belongs to one thread (the one that started it) and is reached
-/// through ``current``. Senders that hold something register a flush with
-/// ``onFinish(_:_:)``; the owner must finish the plug before it blocks or
-/// waits for anything those sends could be holding up.
+/// through ``current``. A sender that holds something registers itself with
+/// ``onFinish(_:)`` and sends what it held in ``Holder/plugFinished()``; the
+/// owner must finish the plug before it blocks or waits for anything those
+/// sends could be holding up.
 public final class SubmissionPlug {
-    private var flushes: [(owner: ObjectIdentifier, flush: () -> Void)] = []
+    /// Something that holds sends while a plug is in, and sends them when it finishes.
+    public protocol Holder: AnyObject {
+        func plugFinished()
+    }
+
+    private var holders: [any Holder] = []
     private var started = false
 
     public init() {}
@@ -33,22 +39,21 @@ public final class SubmissionPlug {
         buse_set_current_plug(Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// Unplugs this thread and runs every registered flush, once each.
+    /// Unplugs this thread and tells every registered holder, once each.
     public func finish() {
         guard started else { return }
         started = false
         buse_set_current_plug(nil)
-        while !flushes.isEmpty {
-            let due = flushes
-            flushes.removeAll(keepingCapacity: true)
-            for entry in due { entry.flush() }
+        while !holders.isEmpty {
+            let due = holders
+            holders.removeAll(keepingCapacity: true)
+            for holder in due { holder.plugFinished() }
         }
     }
 
-    /// Asks for `flush` when the plug finishes; one flush per `owner`.
-    public func onFinish(_ owner: AnyObject, _ flush: @escaping () -> Void) {
-        let id = ObjectIdentifier(owner)
-        guard !flushes.contains(where: { $0.owner == id }) else { return }
-        flushes.append((id, flush))
+    /// Asks for `holder.plugFinished()` when the plug finishes; once per holder.
+    public func onFinish(_ holder: any Holder) {
+        guard !holders.contains(where: { $0 === holder }) else { return }
+        holders.append(holder)
     }
 }

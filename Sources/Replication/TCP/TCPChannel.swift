@@ -1,7 +1,7 @@
 import Glibc
 public import NBDServer
 import Synchronization
-import SystemThreads
+public import SystemThreads
 
 /// A replication channel over a connected TCP (or Unix) socket. A thread
 /// reads frames and hands them on in order. Sends are combined: a sender
@@ -10,7 +10,7 @@ import SystemThreads
 /// frames (acknowledgements, 4 KiB writes) are copied into the queue, so
 /// their sender returns at once; a large payload is written from the
 /// caller's buffer, which waits until it has gone.
-public final class TCPChannel: ReplicationChannel {
+public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
     private let socket: Socket
     public let peerName: String
     private let outbox = ConditionLock(Outbox())
@@ -66,9 +66,7 @@ public final class TCPChannel: ReplicationChannel {
         }
         let (id, mustWrite, held) = try queued.get()
         if held {
-            plug?.onFinish(self) { [self] in
-                do throws(ReplicationError) { try releaseHeld() } catch { close(error) }
-            }
+            plug?.onFinish(self)
             return
         }
         if mustWrite { try drain() }
@@ -164,7 +162,6 @@ public final class TCPChannel: ReplicationChannel {
         // While more frames are already read, the answers this thread sends
         // (a replica's acknowledgements) wait to leave together.
         let plug = SubmissionPlug()
-        defer { plug.finish() }
         while true {
             do throws(ReplicationError) {
                 if stream.buffered < FrameHeader.size { plug.finish() }
@@ -198,15 +195,20 @@ public final class TCPChannel: ReplicationChannel {
         }
     }
 
-    /// Writes what plugged threads held, unless a writer is at work (it
-    /// takes the held frames along).
-    private func releaseHeld() throws(ReplicationError) {
+    /// Writes what a plugged thread held, unless a writer is at work (it
+    /// takes the held frames along). A failed write closes the channel, and
+    /// with it every request waiting for an answer.
+    public func plugFinished() {
         let mustWrite = outbox.withLock { outbox -> Bool in
             guard !outbox.queue.isEmpty, !outbox.writing, outbox.failure == nil else { return false }
             outbox.writing = true
             return true
         }
-        if mustWrite { try drain() }
+        do throws(ReplicationError) {
+            if mustWrite { try drain() }
+        } catch {
+            close(error)
+        }
     }
 
     private static func lost(_ error: SocketError, _ peer: String) -> ReplicationError {
