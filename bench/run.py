@@ -157,7 +157,7 @@ def summary_table(summary, servers, workloads):
 
 def detail_table(summary, servers, workloads):
     header = ["workload", "server", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "of which user",
-              "server CPU %", "peak RSS MiB", "threads"]
+              "server CPU %", "peak RSS MiB", "threads", "fio CPU %", "fio CPU µs/IO"]
     rows = []
     for w in workloads:
         for s in servers:
@@ -167,8 +167,13 @@ def detail_table(summary, servers, workloads):
                 continue
             rows.append([w.name, s, f"{m['iops']:.0f}", f"{m['mbps']:.1f}", f"{m['lat_us']:.1f}",
                          f"{m['cpu_us_per_io']:.2f}", f"{m['user_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}",
-                         f"{m['peak_rss_mib']:.1f}", f"{m['threads']:.0f}"])
+                         f"{m['peak_rss_mib']:.1f}", f"{m['threads']:.0f}", f"{m['fio_cpu_pct']:.0f}",
+                         f"{m['fio_cpu_pct'] * 1e4 / m['iops']:.2f}" if m['iops'] else "—"])
     return markdown_table(header, rows)
+
+
+# At or above this much of one core, fio itself is the bottleneck of a run.
+CLIENT_BOUND_PCT = 97
 
 
 def bars(summary, workloads):
@@ -179,6 +184,9 @@ def bars(summary, workloads):
         ratios = [(n, ratio(summary, by_name[n], metric, "nbdkit")) for n in names if n in by_name]
         known = [(n, r) for n, r in ratios if r is not None]
         detail = ", ".join(f"{n} {r:.2f}×" for n, r in known)
+        saturated = [n for n, _ in known if (summary[n].get("buse") or {}).get("fio_cpu_pct", 0) >= CLIENT_BOUND_PCT]
+        if saturated:
+            detail += f"; client-bound: fio at ≥ {CLIENT_BOUND_PCT}% of its core with buse in {', '.join(saturated)}"
         verdict = "n/a" if not known or len(known) < len(names) else ("met" if all(r >= minimum for _, r in known) else "NOT met")
         verdicts.append((text, verdict, detail))
     rss = [(n, summary[n]["buse"]["peak_rss_mib"]) for n in RSS_BAR_WORKLOADS if n in summary and (summary[n].get("buse"))]
@@ -237,7 +245,9 @@ def report(args, env, servers, workloads, results, errors, load_before, load_aft
         "",
         "Server CPU µs/IO: server utime+stime during the run / I/Os done (\"of which user\": utime only; the rest "
         "is the kernel's socket and page-cache work on the server's behalf). Server CPU %: of one core. "
-        "Peak RSS: VmHWM of a server started fresh for that run. Threads: the most the server had during the run (sampled every 0.1 s).",
+        "Peak RSS: VmHWM of a server started fresh for that run. Threads: the most the server had during the run (sampled every 0.1 s). "
+        "fio CPU %: the client's own (one job, so at most 100): near 100 the client, not the server, "
+        "sets the pace, and its µs/IO is the floor a faster server cannot go below.",
         "",
         detail_table(summary, servers, workloads),
         "",
