@@ -43,7 +43,10 @@ let package = Package(
         // librados' C API (no pkg-config file on Debian: linked by the module map).
         .systemLibrary(name: "CRados", path: "Sources/CRados"),
         // A block image striped over RADOS objects.
-        .target(name: "RadosDevice", dependencies: ["BlockDevices", "CRados", "SystemThreads"], swiftSettings: strict),
+        .target(
+            name: "RadosDevice",
+            dependencies: ["BlockDevices", "CRados", "SystemThreads", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // liblmdb, through pkg-config.
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // The transaction log of replicated volumes, in LMDB.

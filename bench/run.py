@@ -39,9 +39,9 @@ Output
   met. The same goes to results/bench-<timestamp>.md and .json.
 
 Usage
-  python3 bench/run.py --buse .build/release/buse            # full, ~8 min + ~3 min replication + ~4 min RADOS
+  python3 bench/run.py --buse .build/release/buse            # full, ~8 min + ~3 min replication + ~7 min RADOS
   python3 bench/run.py --buse ... --quick                    # 1 rep, 2 s runs
-  python3 bench/run.py --buse ... --rados                    # only RADOS, ~4 min
+  python3 bench/run.py --buse ... --rados                    # only RADOS, ~7 min
   python3 bench/run.py --buse ... --replication              # only replication, ~3 min
   python3 bench/run.py --buse ... --only buse,nbdkit --workloads 4k-randread-qd1,1m-seqwrite-qd16
 

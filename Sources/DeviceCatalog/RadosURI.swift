@@ -3,7 +3,7 @@ public import RadosDevice
 
 /// `rados:POOL/IMAGE?...` URIs, shared by the device catalog and `buse image`.
 public enum RadosURI {
-    static let options = ["conf", "id", "keyring", "namespace", "timeout", "break-lock"]
+    static let options = ["conf", "id", "keyring", "namespace", "timeout", "break-lock", "write-around"]
 
     /// Splits `POOL/IMAGE`.
     public static func poolAndImage(_ text: String) -> (pool: String, image: String)? {
@@ -30,10 +30,14 @@ public enum RadosURI {
         guard let (poolName, image) = poolAndImage(uri.path) else {
             throw .badOption(uri.text, "path", "expected rados:POOL/IMAGE")
         }
+        // Bytes of writes without FUA that may be acknowledged once sent,
+        // before RADOS holds them (librbd's default does the same); 0 is off.
+        let writeAround = Int(try uri.size("write-around") ?? 0)
         do {
             let pool = try RadosCluster(try settings(uri)).pool(poolName, namespace: uri.options["namespace"])
             return try RadosBlockDevice(
-                pool: pool, image: image, readOnly: readOnly, breakLock: uri.flag("break-lock"), ownsPool: true)
+                pool: pool, image: image, readOnly: readOnly, breakLock: uri.flag("break-lock"), ownsPool: true,
+                writeAroundBytes: writeAround)
         } catch let error as RadosError {
             throw .cannotOpen(uri.text, error.description)
         } catch {

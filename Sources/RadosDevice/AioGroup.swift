@@ -15,6 +15,8 @@ final class AioGroup: Sendable {
         var remaining: Int
         var firstError: Int32 = 0
         var continuation: CheckedContinuation<Int32, Never>?
+        /// Instead of a continuation, for a group nobody awaits (write-around).
+        var whenDone: (@Sendable (Int32) -> Void)?
     }
 
     private let state: Mutex<State>
@@ -28,33 +30,51 @@ final class AioGroup: Sendable {
         let group = AioGroup(pieces: pieces.count)
         return await withCheckedContinuation { continuation in
             group.state.withLock { $0.continuation = continuation }
-            for piece in pieces {
-                piece.group = group
-                let argument = Unmanaged.passRetained(piece).toOpaque()
-                var completion: rados_completion_t?
-                var status = rados_aio_create_completion2(argument, aioCallback, &completion)
-                if status == 0, let completion {
-                    status = submit(piece, completion)
-                    if status < 0 { rados_aio_release(completion) }
-                }
-                if status < 0 {
-                    // Never submitted: no callback will come, so finish it here.
-                    Unmanaged<AioPiece>.fromOpaque(argument).release()
-                    piece.finish(status)
-                }
+            group.submit(pieces, submit)
+        }
+    }
+
+    /// Like ``run(_:submit:)`` without waiting: `whenDone` gets the result on
+    /// librados' callback thread (or here, if nothing could be submitted).
+    static func start(
+        _ pieces: [AioPiece], submit: (AioPiece, rados_completion_t) -> Int32,
+        whenDone: @escaping @Sendable (Int32) -> Void
+    ) {
+        guard !pieces.isEmpty else { return whenDone(0) }
+        let group = AioGroup(pieces: pieces.count)
+        group.state.withLock { $0.whenDone = whenDone }
+        group.submit(pieces, submit)
+    }
+
+    private func submit(_ pieces: [AioPiece], _ submit: (AioPiece, rados_completion_t) -> Int32) {
+        for piece in pieces {
+            piece.group = self
+            let argument = Unmanaged.passRetained(piece).toOpaque()
+            var completion: rados_completion_t?
+            var status = rados_aio_create_completion2(argument, aioCallback, &completion)
+            if status == 0, let completion {
+                status = submit(piece, completion)
+                if status < 0 { rados_aio_release(completion) }
+            }
+            if status < 0 {
+                // Never submitted: no callback will come, so finish it here.
+                Unmanaged<AioPiece>.fromOpaque(argument).release()
+                piece.finish(status)
             }
         }
     }
 
     func pieceFinished(_ error: Int32) {
-        let outcome: (CheckedContinuation<Int32, Never>, Int32)? = state.withLock { state in
+        let outcome: (CheckedContinuation<Int32, Never>?, (@Sendable (Int32) -> Void)?, Int32)? = state.withLock { state in
             if error < 0 && state.firstError == 0 { state.firstError = error }
             state.remaining -= 1
-            guard state.remaining == 0, let continuation = state.continuation else { return nil }
-            state.continuation = nil
-            return (continuation, state.firstError)
+            guard state.remaining == 0 else { return nil }
+            defer { (state.continuation, state.whenDone) = (nil, nil) }
+            return (state.continuation, state.whenDone, state.firstError)
         }
-        if let (continuation, firstError) = outcome { continuation.resume(returning: firstError) }
+        guard let (continuation, whenDone, firstError) = outcome else { return }
+        continuation?.resume(returning: firstError)
+        whenDone?(firstError)
     }
 }
 

@@ -1,6 +1,7 @@
 public import BlockDevices
 import CRados
 import Glibc
+import Logging
 
 /// A block image striped over RADOS objects (see ``ImageLayout``).
 ///
@@ -8,7 +9,9 @@ import Glibc
 /// request completes when RADOS has acknowledged every piece, and RADOS
 /// acknowledges a write only once the pool's replicas hold it, so every
 /// completed write is already durable: FUA is native and flush has nothing
-/// left to wait for. Trim removes whole objects and zeroes or truncates
+/// left to wait for. With write-around (off unless asked for, see
+/// ``WriteAroundLedger``) a write without FUA completes as soon as it is
+/// sent, and flush waits for those sent before it. Trim removes whole objects and zeroes or truncates
 /// partial ones. A writer holds the image's exclusive lock; read-only opens
 /// take no lock (and, since a writer elsewhere may add objects, read every
 /// object rather than trust a map that could be stale).
@@ -20,11 +23,21 @@ public final class RadosBlockDevice: BlockDevice {
     public let isReadOnly: Bool
     private let map: ObjectMap?
     private let lock: ImageLock?
+    /// Early acknowledgement of writes without FUA, when asked for.
+    private let writeAround: WriteAroundLedger?
+    private let logger = Logger(label: "buse.rados")
     /// Whether closing the device also closes the pool and its cluster
     /// connection (true when the device made them, from its URI).
     private let ownsPool: Bool
 
-    public init(pool: RadosPool, image: String, readOnly: Bool, breakLock: Bool = false, ownsPool: Bool = false) throws(RadosError) {
+    /// - Parameter writeAroundBytes: when above 0, up to this many bytes of
+    ///   writes without FUA are acknowledged as soon as they are sent to
+    ///   RADOS (see ``WriteAroundLedger``); 0 acknowledges every write once
+    ///   RADOS holds it.
+    public init(
+        pool: RadosPool, image: String, readOnly: Bool, breakLock: Bool = false, ownsPool: Bool = false,
+        writeAroundBytes: Int = 0
+    ) throws(RadosError) {
         let header = try RadosImage.info(pool, image)
         self.pool = pool
         self.image = image
@@ -35,8 +48,10 @@ public final class RadosBlockDevice: BlockDevice {
         if readOnly {
             lock = nil
             map = nil
+            writeAround = nil
             return
         }
+        writeAround = writeAroundBytes > 0 ? WriteAroundLedger(limit: writeAroundBytes) : nil
         let lock = try ImageLock.acquire(pool, image: image, breakStale: breakLock)
         do {
             let stored = try pool.readWhole(ImageLayout.mapObject(image)) ?? []
@@ -88,12 +103,28 @@ public final class RadosBlockDevice: BlockDevice {
                 object: ImageLayout.dataObject(image, range.number), offset: range.offset,
                 kind: .write(UnsafeRawBufferPointer(rebasing: data[range.position..<(range.position + Int(range.length))])))
         }
-        let status = await AioGroup.run(pieces) { piece, completion in
-            guard case let .write(bytes) = piece.kind else { return -EINVAL }
-            let source = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
-            return rados_aio_write(pool.context, piece.object, completion, source, bytes.count, piece.offset)
+        // librados copies the bytes at submission, so an early
+        // acknowledgement never hands back a buffer RADOS still reads.
+        if !fua, let writeAround, let sequence = writeAround.begin(bytes: data.count) {
+            let length = data.count
+            AioGroup.start(pieces, submit: submitWrite) { [self] status in
+                var lost: String?
+                if status != 0 {
+                    lost = "\(failure(status, "write", offset, UInt64(length)).message), after it was acknowledged"
+                    logger.error("write-around: \(lost!); the next flush reports it")
+                }
+                writeAround.end(sequence, bytes: length, failure: lost)
+            }
+            return
         }
+        let status = await AioGroup.run(pieces, submit: submitWrite)
         guard status == 0 else { throw failure(status, "write", offset, UInt64(data.count)) }
+    }
+
+    private func submitWrite(_ piece: AioPiece, _ completion: rados_completion_t) -> Int32 {
+        guard case let .write(bytes) = piece.kind else { return -EINVAL }
+        let source = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
+        return rados_aio_write(pool.context, piece.object, completion, source, bytes.count, piece.offset)
     }
 
     /// Stores "may exist" for objects about to be written for the first
@@ -119,8 +150,14 @@ public final class RadosBlockDevice: BlockDevice {
         return UnsafeRawBufferPointer(byte)
     }()
 
-    /// Every write completes only once RADOS holds it on the pool's replicas.
-    public func flush() async throws(DeviceError) {}
+    /// Every write completes only once RADOS holds it on the pool's replicas,
+    /// except those acknowledged early (write-around): a flush waits for the
+    /// ones sent before it, and fails if any of them was lost.
+    public func flush() async throws(DeviceError) {
+        guard let writeAround else { return }
+        await writeAround.waitForEarlierWrites()
+        if let lost = writeAround.failure { throw DeviceError(.io, "\(lost) (write-around)") }
+    }
 
     public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
         try await discard(offset, length, keepAllocated: false)
@@ -173,7 +210,9 @@ public final class RadosBlockDevice: BlockDevice {
     /// Releases the writer lock and, when the device owns them, shuts the
     /// pool and the cluster connection down.
     public func close() async throws(DeviceError) {
+        await writeAround?.waitForEarlierWrites()
         lock?.release()
         if ownsPool { pool.close() }
+        if let lost = writeAround?.failure { throw DeviceError(.io, "\(lost) (write-around)") }
     }
 }

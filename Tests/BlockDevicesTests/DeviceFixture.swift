@@ -31,6 +31,9 @@ struct DeviceFixture: Sendable, CustomStringConvertible {
             DelayedDevice(EmulatedDevice(MemoryDevice(size: $0)), delay: .microseconds(50))
         },
         DeviceFixture("rados image with 64 KiB objects") { try TestCluster.freshImage(size: $0, objectSize: 64 << 10) },
+        DeviceFixture("rados image with 64 KiB objects and write-around") {
+            try TestCluster.freshImage(size: $0, objectSize: 64 << 10, writeAroundBytes: 256 << 10)
+        },
     ]
 
     init(_ description: String, make: @escaping @Sendable (UInt64) throws -> any BlockDevice) {

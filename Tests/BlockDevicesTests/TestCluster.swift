@@ -26,10 +26,12 @@ enum TestCluster {
     static func uniqueName(_ prefix: String = "test") -> String { "\(prefix)-\(UUID().uuidString.prefix(13))" }
 
     /// A new image opened for writing.
-    static func freshImage(size: UInt64, objectSize: UInt64 = ImageLayout.defaultObjectSize) throws -> RadosBlockDevice {
+    static func freshImage(
+        size: UInt64, objectSize: UInt64 = ImageLayout.defaultObjectSize, writeAroundBytes: Int = 0
+    ) throws -> RadosBlockDevice {
         let pool = try pool()
         let name = uniqueName()
         try RadosImage.create(pool, name, size: size, objectSize: objectSize)
-        return try RadosBlockDevice(pool: pool, image: name, readOnly: false)
+        return try RadosBlockDevice(pool: pool, image: name, readOnly: false, writeAroundBytes: writeAroundBytes)
     }
 }

@@ -122,6 +122,16 @@ final class PrivateCluster: Sendable {
         try await runChecked(Self.script, ["stop-osd", directory], in: logs, timeout: .seconds(120))
     }
 
+    /// Freezes the OSD (SIGSTOP): it is not marked down, so clients' I/O waits.
+    func pauseOSD(in logs: TemporaryDirectory) async throws {
+        try await runChecked(Self.script, ["pause-osd", directory], in: logs, timeout: .seconds(30))
+    }
+
+    /// Lets a paused OSD run again.
+    func resumeOSD(in logs: TemporaryDirectory) async throws {
+        try await runChecked(Self.script, ["resume-osd", directory], in: logs, timeout: .seconds(30))
+    }
+
     /// Starts the OSD again and waits until I/O works.
     func startOSD(in logs: TemporaryDirectory) async throws {
         try await runChecked(Self.script, ["start-osd", directory], in: logs, timeout: .seconds(180))
