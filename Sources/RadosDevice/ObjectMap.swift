@@ -8,6 +8,15 @@ final class ObjectMap: Sendable {
         var bytes: [UInt8]
         /// Objects whose "may exist" byte the cluster holds.
         var stored: [Bool]
+        /// Data writes submitted or about to be, per object, until RADOS answers.
+        var writesInFlight: [UInt64: Int] = [:]
+        /// Objects being removed, and whether a data write overlapped the removal.
+        var removals: [UInt64: Removal] = [:]
+    }
+
+    private struct Removal {
+        var count = 0
+        var overlapped = false
     }
 
     private let state: Mutex<State>
@@ -35,12 +44,58 @@ final class ObjectMap: Sendable {
         }
     }
 
-    /// Called after an object was removed. Its stored byte stays 1 ("may
-    /// exist" is always safe); a later first write stores it again.
-    func markRemoved(_ number: UInt64) {
+    /// A data write to these objects is about to be submitted.
+    ///
+    /// Why writes are counted: a write racing a trim that removes its
+    /// object may reach RADOS after the removal and bring the object back.
+    /// Calling it absent then would make reads return zeros while RADOS
+    /// holds the write, and a restart (or the next first write) would
+    /// bring the write's bytes back. So an object is called absent after a
+    /// removal only if no data write was in flight at any time during it.
+    func writeStarted(_ numbers: some Sequence<UInt64>) {
         state.withLock { state in
-            state.bytes[Int(number)] = 0
-            state.stored[Int(number)] = false
+            for number in numbers {
+                state.writesInFlight[number, default: 0] += 1
+                state.removals[number]?.overlapped = true
+            }
+        }
+    }
+
+    /// RADOS answered a write begun with ``writeStarted(_:)``.
+    func writeEnded(_ numbers: some Sequence<UInt64>) {
+        state.withLock { state in
+            for number in numbers {
+                let left = state.writesInFlight[number, default: 1] - 1
+                state.writesInFlight[number] = left > 0 ? left : nil
+            }
+        }
+    }
+
+    /// These objects are about to be removed.
+    func removalStarted(_ numbers: [UInt64]) {
+        state.withLock { state in
+            for number in numbers {
+                state.removals[number, default: Removal()].count += 1
+                if state.writesInFlight[number] != nil { state.removals[number]!.overlapped = true }
+            }
+        }
+    }
+
+    /// RADOS answered the removal: when it succeeded and no data write
+    /// overlapped it, the objects read as absent again (their stored byte
+    /// stays 1, as "may exist" is always safe; a later first write stores
+    /// it again).
+    func removalEnded(_ numbers: [UInt64], removed: Bool) {
+        state.withLock { state in
+            for number in numbers {
+                guard var removal = state.removals[number] else { continue }
+                if removed && !removal.overlapped {
+                    state.bytes[Int(number)] = 0
+                    state.stored[Int(number)] = false
+                }
+                removal.count -= 1
+                state.removals[number] = removal.count > 0 ? removal : nil
+            }
         }
     }
 }

@@ -97,7 +97,17 @@ public final class RadosBlockDevice: BlockDevice {
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
         let ranges = ObjectRange.split(offset: offset, length: UInt64(data.count), objectSize: objectSize)
-        try await storeExistence(of: ranges.map(\.number), offset, UInt64(data.count))
+        let numbers = ranges.map(\.number)
+        // Counted before the existence check, so a trim that removes one of
+        // these objects meanwhile either ends before the check (which then
+        // stores existence again) or sees this write and keeps "may exist".
+        map?.writeStarted(numbers)
+        do {
+            try await storeExistence(of: numbers, offset, UInt64(data.count))
+        } catch {
+            map?.writeEnded(numbers)
+            throw error
+        }
         let pieces = ranges.map { range in
             AioPiece(
                 object: ImageLayout.dataObject(image, range.number), offset: range.offset,
@@ -108,6 +118,7 @@ public final class RadosBlockDevice: BlockDevice {
         if !fua, let writeAround, let sequence = writeAround.begin(bytes: data.count) {
             let length = data.count
             AioGroup.start(pieces, submit: submitWrite) { [self] status in
+                map?.writeEnded(numbers)
                 var lost: String?
                 if status != 0 {
                     lost = "\(failure(status, "write", offset, UInt64(length)).message), after it was acknowledged"
@@ -118,6 +129,7 @@ public final class RadosBlockDevice: BlockDevice {
             return
         }
         let status = await AioGroup.run(pieces, submit: submitWrite)
+        map?.writeEnded(numbers)
         guard status == 0 else { throw failure(status, "write", offset, UInt64(data.count)) }
     }
 
@@ -189,14 +201,15 @@ public final class RadosBlockDevice: BlockDevice {
             }
             pieces.append(piece)
         }
+        map?.removalStarted(removed)
         let status = await AioGroup.run(pieces) { piece, completion in
             if let operation = piece.writeOperation {
                 return rados_aio_write_op_operate(operation, pool.context, completion, piece.object, nil, 0)
             }
             return rados_aio_remove(pool.context, piece.object, completion)
         }
+        map?.removalEnded(removed, removed: status == 0)
         guard status == 0 else { throw failure(status, keepAllocated ? "zero" : "trim", offset, length) }
-        for number in removed { map?.markRemoved(number) }
     }
 
     public func blockStatus(at offset: UInt64, length: UInt64) async throws(DeviceError) -> [Extent] {
