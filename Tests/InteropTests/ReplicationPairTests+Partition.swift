@@ -21,7 +21,12 @@ extension ReplicationPairTests {
         let synced = try await a.waitForInSync()
 
         proxy.partition()
-        let written = try await Nbdsh.run(Self.scatteredWrites, uri: primary.uri("vol"), in: a.directory, timeout: .seconds(60))
+        let written: ScriptReport
+        do {
+            written = try await Nbdsh.run(Self.scatteredWrites, uri: primary.uri("vol"), in: a.directory, timeout: .seconds(60))
+        } catch {
+            throw InteropError("\(error)\nprimary:\n\(primary.log)\nreplica:\n\(replica.log)")
+        }
         let firstWrite = Double(written["first write seconds"] ?? "") ?? -1
         #expect(firstWrite >= 1.5 && firstWrite < 10, "the first write should wait out the 2 s peer timeout, not \(firstWrite) s")
         let cut = try await a.status()
