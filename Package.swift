@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(
             name: "ReplicationTests",
             dependencies: [
-                "BlockDevices", "Journal", "Replication",
+                "BlockDevices", "Journal", "NBDServer", "Replication",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

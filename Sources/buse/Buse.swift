@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 
 @main
 struct Buse: AsyncParsableCommand {
@@ -10,10 +11,12 @@ struct Buse: AsyncParsableCommand {
             to any NBD client: the Linux kernel (nbd-client), qemu, libnbd tools, fio.
 
             Devices are named by URI:
-              file:/var/lib/buse/vol1.img?size=10G   a file, created sparse if missing
-              file:/dev/sdb                          a block device
-              memory:1G                              sparse memory, for tests
-            Options for every device: readonly, offset=SIZE, length=SIZE.
+              file:/var/lib/buse/vol1.img?size=10G      a file, created sparse if missing
+              file:/dev/sdb                             a block device
+              memory:1G                                 sparse memory, for tests
+              rados:rbd/vol1?conf=/etc/ceph/ceph.conf   a Ceph image (`buse image create`)
+            Options for every device: readonly, offset=SIZE, length=SIZE. RADOS
+            images also take timeout=SECONDS, break-lock and write-around=SIZE.
 
             Start with:
               buse serve --export vol1=file:/var/lib/buse/vol1.img?size=10G
@@ -27,4 +30,13 @@ struct Buse: AsyncParsableCommand {
             Serve.self, Connect.self, Disconnect.self, List.self, Image.self,
             Replica.self, Promote.self, DiscardMyData.self, Status.self, Verify.self,
         ])
+
+    static func main() async {
+        // A peer that hangs up must cost a connection, never the process:
+        // every socket send already says MSG_NOSIGNAL, and this covers the
+        // writes that cannot (a daemon's readiness pipe to a parent that
+        // has gone).
+        signal(SIGPIPE, SIG_IGN)
+        await main(nil)
+    }
 }

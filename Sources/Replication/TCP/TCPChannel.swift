@@ -6,7 +6,7 @@ public import SystemThreads
 /// A replication channel over a connected TCP (or Unix) socket. A thread
 /// reads frames and hands them on in order. Sends are combined: a sender
 /// queues its frame and, if no one is writing, writes everything queued in
-/// one `writev`; otherwise the writer of the moment takes it along. Small
+/// one vectored `sendmsg`; otherwise the writer of the moment takes it along. Small
 /// frames (acknowledgements, 4 KiB writes) are copied into the queue, so
 /// their sender returns at once; a large payload is written from the
 /// caller's buffer, which waits until it has gone.
@@ -18,7 +18,7 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
 
     /// Payloads up to this size are copied into the queue.
     static let copyLimit = 64 << 10
-    /// At most this many frames per `writev` (two vectors each; IOV_MAX is 1024).
+    /// At most this many frames per `sendmsg` (two vectors each; IOV_MAX is 1024).
     static let batchLimit = 256
     /// At most this many small frames wait for the end of the reader's burst.
     static let holdLimit = 16
@@ -125,7 +125,15 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
             var remaining = parts[...]
             while !remaining.isEmpty {
                 var vectors = remaining.prefix(1024).map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-                let written = writev(descriptor, &vectors, Int32(vectors.count))
+                // sendmsg, not writev: only a send can say MSG_NOSIGNAL, and a
+                // peer that has closed its end must cost the link (EPIPE),
+                // not the process (SIGPIPE).
+                let written = vectors.withUnsafeMutableBufferPointer { vectors in
+                    var message = msghdr()
+                    message.msg_iov = vectors.baseAddress
+                    message.msg_iovlen = vectors.count
+                    return sendmsg(descriptor, &message, Int32(MSG_NOSIGNAL))
+                }
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw .linkLost("send to \(peer): \(String(cString: strerror(errno)))")
