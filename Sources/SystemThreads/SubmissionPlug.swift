@@ -5,7 +5,7 @@ import CSystemShims
 /// peer may wait, and leave together when the burst ends (``finish()``).
 ///
 /// Why: on loopback every send runs the receiver's TCP stack and often wakes
-/// its thread; a burst of 16 replicated 4 KiB writes sent as one `writev`
+/// its thread; a burst of 16 replicated 4 KiB writes sent as one vectored `sendmsg`
 /// costs one pass instead of 16, and the replica then reads them with one
 /// `recv`.
 ///
