@@ -122,7 +122,7 @@ public final class RadosBlockDevice: BlockDevice {
                 var lost: String?
                 if status != 0 {
                     lost = "\(failure(status, "write", offset, UInt64(length)).message), after it was acknowledged"
-                    logger.error("write-around: \(lost!); the next flush reports it")
+                    logger.error("write-around: \(lost!); every later flush fails with EIO")
                 }
                 writeAround.end(sequence, bytes: length, failure: lost)
             }
