@@ -57,6 +57,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER_SCRIPT = os.path.join(REPO, "scripts", "ceph-cluster.sh")
 POOL = "buse"
 CONTENDERS = ["librbd", "librbd-wt", "qemu-nbd", "buse", "buse-wa"]
+# The contenders that are fio's rbd engine straight on librbd, and those that are buse.
+LIBRBD = ("librbd", "librbd-wt")
+BUSE = ("buse", "buse-wa")
 # librbd and librbd-wt share an image, as do buse and buse-wa: the pairs differ
 # only in when a write is acknowledged, and memstore keeps every byte twice.
 IMAGES = {"librbd": "benchimg", "librbd-wt": "benchimg", "qemu-nbd": "benchimg2", "buse": "benchimg3",
@@ -209,7 +212,7 @@ def stop_stale_clusters():
 def server_command(name, buse, cluster, address):
     _, port = address
     image = f"{POOL}/{IMAGES[name]}"
-    if name in ("buse", "buse-wa"):
+    if name in BUSE:
         options = f"conf={cluster.conf}" + (f"&write-around={BUSE_WRITE_AROUND}" if name == "buse-wa" else "")
         return [buse, "serve", "--export", f"{EXPORT}=rados:{image}?{options}", "--listen", f"127.0.0.1:{port}"]
     if name == "qemu-nbd":
@@ -230,7 +233,7 @@ def start_server(name, args, cluster, workdir):
 
 def measure(name, workload, args, cluster, workdir):
     """One run of `workload` on contender `name`, with a freshly started server where there is one."""
-    if name in ("librbd", "librbd-wt"):
+    if name in LIBRBD:
         options = librbd_options(name, args) + workload_options(workload, args.runtime)
         environment = dict(cluster.environment, **(LIBRBD_WRITE_THROUGH if name == "librbd-wt" else {}))
         job, _ = run_fio(workload.name, options, args.runtime, workdir, environment=environment)
@@ -252,7 +255,7 @@ def prepare_images(args, cluster, contenders, workdir):
         prepared.add(IMAGES[name])
         print(f"creating and writing {POOL}/{IMAGES[name]} ({size}, first {args.rados_region_mib} MiB written) ...",
               flush=True)
-        if name in ("buse", "buse-wa"):
+        if name in BUSE:
             cluster.run([args.buse, "image", "create", f"{POOL}/{IMAGES[name]}", "--size", size,
                          "--conf", cluster.conf])
             server = start_server(name, args, cluster, workdir)
@@ -321,7 +324,7 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
             if m is None:
                 detail.append([w.name, c, "failed", "", "", "", "", "", ""])
                 continue
-            server = not c.startswith("librbd")
+            server = c not in LIBRBD
             per_server = [f"{m['cpu_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}", f"{m['peak_rss_mib']:.1f}"]
             detail.append([w.name, c, f"{m['iops']:.0f}", f"{m['mbps']:.1f}", f"{m['lat_us']:.1f}",
                            *(per_server if server else ["—"] * 3), f"{m['fio_cpu_pct']:.0f}"])

@@ -166,9 +166,14 @@ public final class RadosBlockDevice: BlockDevice {
     /// except those acknowledged early (write-around): a flush waits for the
     /// ones sent before it, and fails if any of them was lost.
     public func flush() async throws(DeviceError) {
-        guard let writeAround else { return }
-        await writeAround.waitForEarlierWrites()
-        if let lost = writeAround.failure { throw DeviceError(.io, "\(lost) (write-around)") }
+        await writeAround?.waitForEarlierWrites()
+        if let loss = earlyWriteLoss { throw loss }
+    }
+
+    /// The error every flush (and close) reports once a write acknowledged
+    /// early has failed.
+    private var earlyWriteLoss: DeviceError? {
+        writeAround?.failure.map { DeviceError(.io, "\($0) (write-around)") }
     }
 
     public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
@@ -226,6 +231,6 @@ public final class RadosBlockDevice: BlockDevice {
         await writeAround?.waitForEarlierWrites()
         lock?.release()
         if ownsPool { pool.close() }
-        if let lost = writeAround?.failure { throw DeviceError(.io, "\(lost) (write-around)") }
+        if let loss = earlyWriteLoss { throw loss }
     }
 }
