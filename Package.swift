@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "NBDServerTests",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer",
+                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "SystemThreads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

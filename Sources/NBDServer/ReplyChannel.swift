@@ -14,22 +14,24 @@ import Glibc
 /// thread ends; replies sent after a socket failure are dropped and their
 /// buffers released.
 ///
-/// Batching: while the reader thread works through a burst of requests it
-/// has already received, it ``hold()``s the channel; small replies made on
-/// that thread then wait, copied into one buffer, and ``release()`` sends them
-/// with a single `send` when the burst ends, just before the reader would
-/// block. On loopback every `send` also runs the receiver's TCP stack, so a
-/// burst of 16 acknowledgements costs one pass instead of 16. Replies made on
-/// other threads (a RADOS completion) are never held, and the reader releases
-/// before it waits for anything, so a held reply cannot stall the connection.
-final class ReplyChannel: Sendable {
+/// Batching: a thread working through a burst of work it has already
+/// received is plugged (``SubmissionPlug``): the connection's reader between
+/// requests, or a replication link's reader between the peer's
+/// acknowledgements, each of which finishes a write. Small replies made on a
+/// plugged thread wait, and leave with one `send` when its plug finishes,
+/// just before that thread would block (or sooner, in groups of
+/// ``holdCountMaximum``). On loopback every `send` also runs the receiver's
+/// TCP stack and may wake it, so a burst of 16 acknowledgements costs a few
+/// passes instead of 16. Replies made on an unplugged thread (a RADOS
+/// completion) are never held, and a held reply leaves before its thread
+/// blocks, so it cannot stall the connection.
+final class ReplyChannel: Sendable, SubmissionPlug.Holder {
     private struct State {
         var queue: [OutgoingReply] = []
         var writerBusy = false
         var failed = false
         var closed = false
-        /// Set by the reader thread during a burst; only its replies are held.
-        var holder: pthread_t?
+        /// Small replies made on plugged threads, waiting for a plug to finish.
         var held: [OutgoingReply] = []
         var heldLength = 0
     }
@@ -68,16 +70,12 @@ final class ReplyChannel: Sendable {
 
     deinit { batch.deallocate() }
 
-    /// Starts holding this thread's small replies (the reader, mid-burst).
-    func hold() {
-        let me = pthread_self()
-        state.withLock { $0.holder = me }
-    }
+    /// A plug this channel holds replies for has finished: they leave now.
+    func plugFinished() { sendHeld() }
 
-    /// Sends every held reply in one write and stops holding.
-    func release() {
+    /// Sends every held reply in one write.
+    private func sendHeld() {
         let (done, failure): ([OutgoingReply], SocketError?) = state.withLock { state in
-            state.holder = nil
             guard !state.held.isEmpty else { return ([], nil) }
             let replies = state.held
             state.held.removeAll(keepingCapacity: true)
@@ -114,7 +112,7 @@ final class ReplyChannel: Sendable {
     }
 
     private enum Holding {
-        /// Not the holding thread: send as usual.
+        /// Not on a plugged thread, or too large: send as usual.
         case notHeld
         /// Held; the group is not full yet.
         case held
@@ -124,12 +122,11 @@ final class ReplyChannel: Sendable {
         case mustFollowHeld
     }
 
-    /// Holds `reply` if this is the holding thread and it fits, deciding
+    /// Holds `reply` if this thread is plugged and it fits, deciding
     /// everything `send` needs under one acquisition of the lock.
-    private func tryHold(_ reply: OutgoingReply) -> Holding {
-        let me = pthread_self()
+    private func tryHold(_ reply: OutgoingReply, _ plug: SubmissionPlug?) -> Holding {
+        guard plug != nil else { return .notHeld }
         return state.withLock { state in
-            guard let holder = state.holder, pthread_equal(holder, me) != 0 else { return .notHeld }
             guard reply.length <= Self.holdLengthMaximum, state.heldLength + reply.length <= Self.coalesceLength else {
                 return state.held.isEmpty ? .notHeld : .mustFollowHeld
             }
@@ -140,16 +137,16 @@ final class ReplyChannel: Sendable {
     }
 
     func send(_ reply: OutgoingReply) {
-        switch tryHold(reply) {
+        let plug = SubmissionPlug.current
+        switch tryHold(reply, plug) {
         case .held:
+            plug?.onFinish(self)
             return
         case .heldGroupFull:
-            release()
-            hold()
+            sendHeld()
             return
         case .mustFollowHeld:
-            release()
-            hold()
+            sendHeld()
         case .notHeld:
             break
         }

@@ -44,13 +44,12 @@ struct Transmission: Sendable {
 
     func run() {
         var stream = ReadAheadBuffer()
-        // Plugged mid-burst, like the held replies: what the device sends on
-        // this thread (a replicated write's frame) may leave with the rest.
+        // Plugged mid-burst: the replies made on this thread, and what the
+        // device sends on it (a replicated write's frame), leave together.
         let plug = SubmissionPlug()
         defer {
             plug.finish()
             // Every request in flight finishes and is answered before the socket closes.
-            replies.release()
             connection.waitUntilIdle()
             replies.close()
         }
@@ -67,10 +66,8 @@ struct Transmission: Sendable {
         // sends made here wait to leave together; before blocking for more,
         // they go.
         if stream.buffered >= ProtocolLimits.requestHeaderLength {
-            replies.hold()
             plug.start()
         } else {
-            replies.release()
             plug.finish()
         }
         let header = try stream.next(ProtocolLimits.requestHeaderLength, from: connection.socket)
@@ -135,7 +132,6 @@ struct Transmission: Sendable {
         }
         // Held replies and sends must leave before waiting: they are what frees room.
         if !connection.gate.withLock({ hasRoom($0) }) {
-            replies.release()
             plug.finish()
         }
         return connection.gate.wait(until: hasRoom) { gate in

@@ -2,6 +2,7 @@ import Glibc
 import NBDProtocol
 @testable import NBDServer
 import Synchronization
+import SystemThreads
 import Testing
 
 extension ServerTests {
@@ -23,13 +24,14 @@ extension ServerTests {
                 completed: { replies, _ in answered.withLock { $0 += replies } }, onFailure: { _ in })
             defer { channel.close() }
             let count = 1000
+            let plug = SubmissionPlug()
             for round in 0..<(count / ReplyChannel.holdCountMaximum) {
-                channel.hold()
+                plug.start()
                 for index in 0..<ReplyChannel.holdCountMaximum {
                     let cookie = UInt64(round * ReplyChannel.holdCountMaximum + index)
                     channel.send(.frame(ReplyHeader.structuredError(cookie: cookie, error: .io, message: String(repeating: "x", count: 4000))))
                 }
-                channel.release()
+                plug.finish()
             }
             // Nothing was read so far: most replies are queued behind a full socket.
             var cookies: [UInt64] = []
@@ -49,6 +51,39 @@ extension ServerTests {
                 polls += 1
             }
             #expect(answered.withLock { $0 } == count)
+        }
+
+        /// Any plugged thread holds its small replies: the connection's
+        /// reader mid-burst, and a replication link's reader working through
+        /// a burst of the peer's acknowledgements (each finishes a write and
+        /// makes its reply there). They leave in one write when the plug
+        /// finishes; an unplugged thread's reply leaves at once.
+        @Test func repliesMadeOnAPluggedThreadLeaveTogetherWhenItsPlugFinishes() throws {
+            let pair = try SocketPair()
+            let answered = Mutex(0)
+            let channel = ReplyChannel(
+                socket: Socket(descriptor: pair.ends.0), pool: BufferPool(),
+                completed: { replies, _ in answered.withLock { $0 += replies } }, onFailure: { _ in })
+            defer { channel.close() }
+            let ack = { (cookie: UInt64) -> OutgoingReply in
+                .inline(length: ReplyHeader.simpleLength) { ReplyHeader.writeSimple(into: $0, cookie: cookie, error: .none) }
+            }
+            let plug = SubmissionPlug()
+            plug.start()
+            for cookie in 1...UInt64(ReplyChannel.holdCountMaximum - 1) { channel.send(ack(cookie)) }
+            var scratch = [UInt8](repeating: 0, count: 4096)
+            let early = scratch.withUnsafeMutableBytes { recv(pair.ends.1, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_PEEK)) }
+            #expect(early < 0 && errno == EAGAIN, "nothing leaves while the plug is in")
+            #expect(answered.withLock { $0 } == 0)
+            plug.finish()
+            var held = [UInt8](repeating: 0, count: ReplyHeader.simpleLength * (ReplyChannel.holdCountMaximum - 1))
+            try receiveExactly(pair.ends.1, &held)
+            #expect(answered.withLock { $0 } == ReplyChannel.holdCountMaximum - 1)
+
+            channel.send(ack(99))
+            var single = [UInt8](repeating: 0, count: ReplyHeader.simpleLength)
+            let count = single.withUnsafeMutableBytes { recv(pair.ends.1, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            #expect(count == ReplyHeader.simpleLength, "an unplugged thread's reply is sent at once")
         }
 
         private func receiveExactly(_ descriptor: Int32, _ bytes: inout [UInt8]) throws {
