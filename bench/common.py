@@ -122,11 +122,23 @@ class Server:
             return "".join(f.readlines()[-lines:])
 
 
+def machine_cpu_us():
+    """(busy, total) µs of all CPUs since boot, from /proc/stat: busy is everything but idle and iowait."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    tick = 1_000_000 / os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) * tick, sum(fields) * tick
+
+
 def run_fio(name, options, runtime, workdir, server=None, environment=None):
     """Runs fio once with `options` (["--rw=read", ...]), sampling the server's thread count meanwhile.
 
-    Returns fio's summed job (group_reporting) from its JSON output and the most threads seen.
+    Returns fio's summed job (group_reporting) from its JSON output and the most threads seen. The job
+    also gets "machine": the busy and total CPU µs of the whole machine while fio ran (every process:
+    client, servers, Ceph daemons, kernel work), which says whether the run was bound by the machine.
     """
+    machine_before = machine_cpu_us()
     output = os.path.join(workdir, "fio.json")
     command = ["fio", f"--name={name}", *options, "--group_reporting", "--output-format=json", f"--output={output}"]
     errors = os.path.join(workdir, "fio.stderr")
@@ -155,6 +167,8 @@ def run_fio(name, options, runtime, workdir, server=None, environment=None):
     job = json.loads(text[text.index("{"):])["jobs"][0]
     if job["error"]:
         raise RuntimeError(f"fio job error {job['error']}")
+    machine_after = machine_cpu_us()
+    job["machine"] = {"busy_us": machine_after[0] - machine_before[0], "total_us": machine_after[1] - machine_before[1]}
     return job, threads
 
 
@@ -213,6 +227,7 @@ def measured(workload, job, runtime, cpu=None, rss_mib=None, threads=None):
     direction = job["write"] if "write" in workload.rw else job["read"]
     ios = direction["total_ios"]
     user, system = cpu if cpu else (float("nan"), float("nan"))
+    machine = job.get("machine", {"busy_us": float("nan"), "total_us": 0})
     return {
         "iops": direction["iops"],
         "mbps": direction["bw_bytes"] / 1e6,
@@ -224,6 +239,9 @@ def measured(workload, job, runtime, cpu=None, rss_mib=None, threads=None):
         "threads": threads if threads is not None else float("nan"),
         "ios": ios,
         "fio_cpu_pct": job["usr_cpu"] + job["sys_cpu"],
+        # The whole machine: what a run costs when client, servers and kernel share the cores.
+        "machine_busy_pct": 100 * machine["busy_us"] / machine["total_us"] if machine["total_us"] else float("nan"),
+        "machine_cpu_us_per_io": machine["busy_us"] / ios if ios else float("nan"),
     }
 
 

@@ -322,12 +322,13 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
         for c in contenders:
             m = summary[w.name][c]
             if m is None:
-                detail.append([w.name, c, "failed", "", "", "", "", "", ""])
+                detail.append([w.name, c, "failed", "", "", "", "", "", "", "", ""])
                 continue
             server = c not in LIBRBD
             per_server = [f"{m['cpu_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}", f"{m['peak_rss_mib']:.1f}"]
             detail.append([w.name, c, f"{m['iops']:.0f}", f"{m['mbps']:.1f}", f"{m['lat_us']:.1f}",
-                           *(per_server if server else ["—"] * 3), f"{m['fio_cpu_pct']:.0f}"])
+                           *(per_server if server else ["—"] * 3), f"{m['fio_cpu_pct']:.0f}",
+                           f"{m['machine_cpu_us_per_io']:.1f}", f"{m['machine_busy_pct']:.0f}"])
     bar_lines, bars_data = [], []
     for mine, peer in PAIRS:
         known = [(w.name, r) for w in WORKLOADS if (r := ratio(summary, w, peer, mine)) is not None]
@@ -361,10 +362,12 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
         "### Detail",
         "",
         "Server CPU µs/IO, server CPU % (of one core) and peak RSS are the NBD server's (librbd direct has no "
-        "server: its work is in fio's CPU %).",
+        "server: its work is in fio's CPU %). Machine CPU µs/IO and machine busy % cover every process while fio "
+        "ran (client, server, OSD, monitor, kernel): where the machine is near 100% busy for both sides of a ratio, "
+        "the ratio is the inverse of their machine CPU per I/O.",
         "",
         markdown_table(["workload", "contender", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "server CPU %",
-                        "peak RSS MiB", "fio CPU %"], detail),
+                        "peak RSS MiB", "fio CPU %", "machine CPU µs/IO", "machine busy %"], detail),
         "",
         "### Bar",
         "",

@@ -54,6 +54,7 @@ directory (images, state folders) is removed.
 """
 
 import json
+import math
 import os
 import resource
 import shutil
@@ -286,7 +287,11 @@ def measure_writes(name, workload, args, paths, workdir):
     if degraded:
         raise RuntimeError(f"{degraded} writes went unreplicated during the run (the peer dropped out)")
     cpu = (sum(a[0] - b[0] for a, b in zip(after, before)), sum(a[1] - b[1] for a, b in zip(after, before)))
-    return measured(workload, job, args.runtime, cpu, rss, None)
+    result = measured(workload, job, args.runtime, cpu, rss, None)
+    # The replica's own share: the least a second copy adds to the machine's work per write.
+    replica_us = sum(after[-1]) - sum(before[-1]) if name == "replicated" else float("nan")
+    result["replica_cpu_us_per_io"] = replica_us / result["ios"] if result["ios"] else float("nan")
+    return result
 
 
 def status_kib(pid, key):
@@ -491,6 +496,37 @@ def copy_bars(summary, length_mib):
     return verdicts
 
 
+# A run whose machine is at least this busy is bound by the machine's cores.
+SATURATED_PCT = 90
+
+
+def machine_ceilings(summary):
+    """For each throughput workload where both runs kept the machine busy, the best ratio the cores allow.
+
+    A replicated write costs the machine at least what an unreplicated one does (the same client, a
+    primary that does all a plain server does and more) plus the replica's own work. When both runs
+    saturate the cores, throughput is work capacity over work per write, so replicated / unreplicated
+    is at most unreplicated machine CPU per write / (that + the replica's CPU per write).
+    """
+    lines = []
+    for w in [w for w in WORKLOADS if w.name in summary and w.iodepth > 1]:
+        b, r = summary[w.name].get("buse"), summary[w.name].get("replicated")
+        if not b or not r or math.isnan(b["machine_busy_pct"]) or math.isnan(r["replica_cpu_us_per_io"]):
+            continue
+        saturated = b["machine_busy_pct"] >= SATURATED_PCT and r["machine_busy_pct"] >= SATURATED_PCT
+        floor = b["machine_cpu_us_per_io"]
+        ceiling = floor / (floor + r["replica_cpu_us_per_io"])
+        lines.append(
+            f"- {w.name}: machine {b['machine_busy_pct']:.0f}% busy unreplicated, {r['machine_busy_pct']:.0f}% "
+            f"replicated; " + (f"both bound by the cores, so the ratio can be at most {floor:.1f} / ({floor:.1f} + "
+                               f"{r['replica_cpu_us_per_io']:.1f} replica µs) = {ceiling:.2f}" if saturated else
+                               f"not both bound by the cores (below {SATURATED_PCT}%), no ceiling drawn"))
+    if not lines:
+        return []
+    return ["Ceiling from the cores (a replicated write costs the machine at least an unreplicated write plus "
+            "the replica's work):", "", *lines, ""]
+
+
 def report(args, env, writes, copies, errors, load_before, load_after):
     write_summary = {w: {c: medians(runs) for c, runs in by.items()} for w, by in writes.items()}
     copy_summary = {c: medians(runs) for c, runs in copies.items()}
@@ -498,9 +534,13 @@ def report(args, env, writes, copies, errors, load_before, load_after):
     for w in [w for w in WORKLOADS if w.name in write_summary]:
         m = write_summary[w.name]
         for metric, label, spec in (("iops", "IOPS", ".0f"), ("mbps", "MB/s", ".1f"), ("lat_us", "mean clat µs", ".1f"),
-                                    ("cpu_us_per_io", "CPU µs/IO", ".2f"), ("peak_rss_mib", "peak RSS MiB", ".1f")):
+                                    ("cpu_us_per_io", "CPU µs/IO", ".2f"), ("replica_cpu_us_per_io", "of which replica", ".2f"),
+                                    ("machine_cpu_us_per_io", "machine CPU µs/IO", ".2f"),
+                                    ("machine_busy_pct", "machine busy %", ".0f"), ("peak_rss_mib", "peak RSS MiB", ".1f")):
             b, r = (m["buse"] or {}).get(metric), (m["replicated"] or {}).get(metric)
+            b = None if b is not None and math.isnan(b) else b
             rows.append([w.name, label, fmt(b, spec), fmt(r, spec), fmt(r / b if b and r else None, ".2f")])
+    ceilings = machine_ceilings(write_summary)
     copy_rows = []
     resync = copy_summary.get("resync")
     for c in args.replication_copiers_list:
@@ -511,7 +551,8 @@ def report(args, env, writes, copies, errors, load_before, load_after):
         ratio = resync["mbps"] / m["mbps"] if resync and c != "resync" else None
         copy_rows.append([c, f"{m['seconds']:.3f}", f"{m['mbps']:.0f}", f"{m['cpu_s']:.2f}", fmt(ratio, ".2f")])
     writes_text = ["### Client writes (median; ratio = replicated / buse)", "",
-                   markdown_table(["workload", "metric", "buse", "replicated", "ratio"], rows), ""] if rows else []
+                   markdown_table(["workload", "metric", "buse", "replicated", "ratio"], rows), "",
+                   *ceilings] if rows else []
     copies_text = [
         f"### Resync of {args.replication_resync_mib} MiB beside nbdcopy (median; ratio = resync MB/s / its MB/s)",
         "",

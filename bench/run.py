@@ -157,7 +157,7 @@ def summary_table(summary, servers, workloads):
 
 def detail_table(summary, servers, workloads):
     header = ["workload", "server", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "of which user",
-              "server CPU %", "peak RSS MiB", "threads", "fio CPU %", "fio CPU µs/IO"]
+              "server CPU %", "peak RSS MiB", "threads", "fio CPU %", "fio CPU µs/IO", "machine CPU µs/IO", "machine busy %"]
     rows = []
     for w in workloads:
         for s in servers:
@@ -168,7 +168,8 @@ def detail_table(summary, servers, workloads):
             rows.append([w.name, s, f"{m['iops']:.0f}", f"{m['mbps']:.1f}", f"{m['lat_us']:.1f}",
                          f"{m['cpu_us_per_io']:.2f}", f"{m['user_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}",
                          f"{m['peak_rss_mib']:.1f}", f"{m['threads']:.0f}", f"{m['fio_cpu_pct']:.0f}",
-                         f"{m['fio_cpu_pct'] * 1e4 / m['iops']:.2f}" if m['iops'] else "—"])
+                         f"{m['fio_cpu_pct'] * 1e4 / m['iops']:.2f}" if m['iops'] else "—",
+                         f"{m['machine_cpu_us_per_io']:.2f}", f"{m['machine_busy_pct']:.0f}"])
     return markdown_table(header, rows)
 
 
