@@ -135,10 +135,12 @@ def run_fio(name, options, runtime, workdir, server=None, environment=None):
     """Runs fio once with `options` (["--rw=read", ...]), sampling the server's thread count meanwhile.
 
     Returns fio's summed job (group_reporting) from its JSON output and the most threads seen. The job
-    also gets "machine": the busy and total CPU µs of the whole machine while fio ran (every process:
-    client, servers, Ceph daemons, kernel work), which says whether the run was bound by the machine.
+    also gets "machine": the busy and total CPU µs of the whole machine (every process: client, servers,
+    Ceph daemons, kernel work) over the middle of the run, past fio's start-up (connecting, opening an
+    RBD image) and before its end, which says whether the steady state was bound by the cores.
     """
-    machine_before = machine_cpu_us()
+    window = (min(1.5, 0.3 * runtime), runtime - 0.5)
+    machine = []
     output = os.path.join(workdir, "fio.json")
     command = ["fio", f"--name={name}", *options, "--group_reporting", "--output-format=json", f"--output={output}"]
     errors = os.path.join(workdir, "fio.stderr")
@@ -146,9 +148,12 @@ def run_fio(name, options, runtime, workdir, server=None, environment=None):
     with open(errors, "w") as stderr:
         fio = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
                                preexec_fn=lambda: die_with_parent(signal.SIGKILL))  # fio ends its run on SIGTERM
-    threads, deadline = 0, time.monotonic() + runtime + 60
+    started = time.monotonic()
+    threads, deadline = 0, started + runtime + 60
     try:
         while fio.poll() is None:
+            if len(machine) < 2 and time.monotonic() - started >= window[len(machine)]:
+                machine.append(machine_cpu_us())
             if time.monotonic() > deadline:
                 raise RuntimeError(f"fio still running {runtime + 60} s after it started")
             if server is not None:
@@ -167,8 +172,9 @@ def run_fio(name, options, runtime, workdir, server=None, environment=None):
     job = json.loads(text[text.index("{"):])["jobs"][0]
     if job["error"]:
         raise RuntimeError(f"fio job error {job['error']}")
-    machine_after = machine_cpu_us()
-    job["machine"] = {"busy_us": machine_after[0] - machine_before[0], "total_us": machine_after[1] - machine_before[1]}
+    if len(machine) == 2 and machine[1][1] > machine[0][1]:
+        busy = (machine[1][0] - machine[0][0]) / (machine[1][1] - machine[0][1])
+        job["machine"] = {"busy": busy, "cpu_us": busy * os.cpu_count() * runtime * 1e6}
     return job, threads
 
 
@@ -227,7 +233,7 @@ def measured(workload, job, runtime, cpu=None, rss_mib=None, threads=None):
     direction = job["write"] if "write" in workload.rw else job["read"]
     ios = direction["total_ios"]
     user, system = cpu if cpu else (float("nan"), float("nan"))
-    machine = job.get("machine", {"busy_us": float("nan"), "total_us": 0})
+    machine = job.get("machine", {"busy": float("nan"), "cpu_us": float("nan")})
     return {
         "iops": direction["iops"],
         "mbps": direction["bw_bytes"] / 1e6,
@@ -240,8 +246,9 @@ def measured(workload, job, runtime, cpu=None, rss_mib=None, threads=None):
         "ios": ios,
         "fio_cpu_pct": job["usr_cpu"] + job["sys_cpu"],
         # The whole machine: what a run costs when client, servers and kernel share the cores.
-        "machine_busy_pct": 100 * machine["busy_us"] / machine["total_us"] if machine["total_us"] else float("nan"),
-        "machine_cpu_us_per_io": machine["busy_us"] / ios if ios else float("nan"),
+        "machine_busy_pct": 100 * machine["busy"],
+        # The steady state's rate over the whole run: fio's I/O count covers `runtime` seconds.
+        "machine_cpu_us_per_io": machine["cpu_us"] / ios if ios else float("nan"),
     }
 
 

@@ -496,35 +496,30 @@ def copy_bars(summary, length_mib):
     return verdicts
 
 
-# A run whose machine is at least this busy is bound by the machine's cores.
-SATURATED_PCT = 90
-
-
 def machine_ceilings(summary):
-    """For each throughput workload where both runs kept the machine busy, the best ratio the cores allow.
+    """For each throughput workload, the best replicated / unreplicated ratio this machine's cores allow.
 
-    A replicated write costs the machine at least what an unreplicated one does (the same client, a
-    primary that does all a plain server does and more) plus the replica's own work. When both runs
-    saturate the cores, throughput is work capacity over work per write, so replicated / unreplicated
-    is at most unreplicated machine CPU per write / (that + the replica's CPU per write).
+    A replicated write costs the machine at least U, what an unreplicated one costs (the same client, a
+    primary that does all a plain server does and more), plus R, the replica's own work. So replicated
+    throughput is at most the cores' capacity / (U + R), while the unreplicated run reached its busy
+    share b of that capacity / U: the ratio is at most U / (b × (U + R)). Near b = 1 (a run bound by the
+    cores) this is what no tuning of the primary can beat; with idle cores it says little.
     """
     lines = []
     for w in [w for w in WORKLOADS if w.name in summary and w.iodepth > 1]:
         b, r = summary[w.name].get("buse"), summary[w.name].get("replicated")
         if not b or not r or math.isnan(b["machine_busy_pct"]) or math.isnan(r["replica_cpu_us_per_io"]):
             continue
-        saturated = b["machine_busy_pct"] >= SATURATED_PCT and r["machine_busy_pct"] >= SATURATED_PCT
-        floor = b["machine_cpu_us_per_io"]
-        ceiling = floor / (floor + r["replica_cpu_us_per_io"])
-        lines.append(
-            f"- {w.name}: machine {b['machine_busy_pct']:.0f}% busy unreplicated, {r['machine_busy_pct']:.0f}% "
-            f"replicated; " + (f"both bound by the cores, so the ratio can be at most {floor:.1f} / ({floor:.1f} + "
-                               f"{r['replica_cpu_us_per_io']:.1f} replica µs) = {ceiling:.2f}" if saturated else
-                               f"not both bound by the cores (below {SATURATED_PCT}%), no ceiling drawn"))
+        unreplicated, replica, busy = b["machine_cpu_us_per_io"], r["replica_cpu_us_per_io"], b["machine_busy_pct"] / 100
+        ceiling = unreplicated / (busy * (unreplicated + replica))
+        lines.append(f"- {w.name}: at most {unreplicated:.1f} / ({busy:.2f} × ({unreplicated:.1f} + {replica:.1f})) "
+                     f"= {ceiling:.2f} (machine {100 * busy:.0f}% busy unreplicated, "
+                     f"{r['machine_busy_pct']:.0f}% replicated)")
     if not lines:
         return []
-    return ["Ceiling from the cores (a replicated write costs the machine at least an unreplicated write plus "
-            "the replica's work):", "", *lines, ""]
+    return ["Ceiling from the cores: a replicated write costs the machine at least an unreplicated one (machine "
+            "CPU µs/IO, U) plus the replica's work (R), so with the unreplicated run b busy, replicated / "
+            "unreplicated ≤ U / (b × (U + R)):", "", *lines, ""]
 
 
 def report(args, env, writes, copies, errors, load_before, load_after):
