@@ -27,9 +27,13 @@ public final class RadosCluster: @unchecked Sendable {
         var status = rados_create2(&cluster, "ceph", "client.\(settings.clientID)", 0)
         guard status == 0, let cluster else { throw .call("rados_create2", -status) }
         handle = cluster
+        // From here a throw still runs deinit (every property is set), which
+        // shuts the handle down: shutting it down here as well freed it twice
+        // and crashed the process on a missing config or an unreachable
+        // cluster. Failure paths call shutdown(), which runs once.
         status = rados_conf_read_file(handle, settings.configFile)
         guard status == 0 else {
-            rados_shutdown(handle)
+            shutdown()
             throw .call("read Ceph config \(settings.configFile ?? "(default search path, or $CEPH_CONF)")", -status)
         }
         _ = rados_conf_parse_env(handle, nil)
@@ -41,7 +45,7 @@ public final class RadosCluster: @unchecked Sendable {
         _ = rados_conf_set(handle, "client_mount_timeout", controlTimeout)
         status = rados_connect(handle)
         guard status == 0 else {
-            rados_shutdown(handle)
+            shutdown()
             throw .call("connect to the Ceph cluster", -status)
         }
     }

@@ -4,6 +4,20 @@ import Testing
 /// `buse image create|ls|info|resize|rm` on the shared cluster, checked
 /// through what they print and through the objects `rados ls` sees.
 @Suite struct RadosImageCommandTests {
+    /// No cluster needed: a config file that is not there is the operator's
+    /// mistake, answered with exit status 1 and the path, never a crash
+    /// (librados' handle was shut down twice, and the process died of SIGSEGV).
+    @Test func aMissingConfigFileIsAClearErrorNotACrash() async throws {
+        let directory = try TemporaryDirectory()
+        let missing = directory.path + "/absent/ceph.conf"
+        for arguments in [["image", "info", "rbd/none", "--conf", missing],
+                          ["serve", "--export", "v=rados:rbd/none?conf=\(missing)", "--listen", "127.0.0.1:0"]] {
+            let result = try await run(try Tool.buse(), arguments, in: directory)
+            #expect(result.exitStatus == 1, "\(arguments): \(result)")
+            #expect(result.standardError.contains("read Ceph config \(missing)"), "\(arguments): \(result)")
+        }
+    }
+
     @Test func imageCommandsCreateListResizeAndRemoveEveryObject() async throws {
         let conf = try SharedCluster.conf()
         let directory = try TemporaryDirectory()
