@@ -42,13 +42,24 @@ struct DeviceFixture: Sendable, CustomStringConvertible {
     }
 }
 
-/// A fresh path in a fresh directory under the system's temporary folder.
+/// A fresh path in a fresh directory, inside one folder for this test
+/// process that is removed when the process exits: device images must
+/// outlive the test that made them (a device may still be closing), but
+/// not the run (they used to pile up in /tmp, 42 folders per run).
 func temporaryPath(_ name: String) -> String {
-    let directory = FileManager.default.temporaryDirectory
-        .appendingPathComponent("buse-tests-\(UUID().uuidString)", isDirectory: true)
+    let directory = URL(fileURLWithPath: testRunFolder).appendingPathComponent(UUID().uuidString, isDirectory: true)
     try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory.appendingPathComponent(name).path
 }
+
+/// This process's folder for ``temporaryPath(_:)``, made on first use.
+private let testRunFolder: String = {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("buse-tests-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: folder)  // a folder left by a crashed run with this pid
+    try! FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent("buse-tests-\(getpid())").path) }
+    return folder
+}()
 
 /// Declares only read, write and flush, so that ``EmulatedDevice`` must
 /// provide zero, FUA and fast-zero refusal itself.

@@ -3,9 +3,18 @@ import Journal
 import Testing
 
 @Suite("Transaction log")
-struct JournalTests {
+final class JournalTests {
+    /// Every log folder a test made; removed when the test's instance goes,
+    /// so runs leave nothing in the temporary directory.
+    private var paths: [String] = []
+
+    deinit {
+        for path in paths { try? FileManager.default.removeItem(atPath: path) }
+    }
+
     func freshPath() -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("buse-journal-\(UUID().uuidString)").path
+        paths.append(path)
         return path
     }
 
