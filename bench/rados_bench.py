@@ -317,12 +317,14 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
         row += [fmt(ratio(summary, w, p, m), ".2f") for m, p in pairs]
         rows.append(row)
     header = ["workload", "metric", *contenders, *[f"{m}/{p}" for m, p in pairs]]
+    detail_header = ["workload", "contender", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "server CPU %",
+                     "peak RSS MiB", "fio CPU %", "machine CPU µs/IO", "machine busy %"]
     detail = []
     for w in WORKLOADS:
         for c in contenders:
             m = summary[w.name][c]
             if m is None:
-                detail.append([w.name, c, "failed", "", "", "", "", "", "", "", ""])
+                detail.append([w.name, c, "failed"] + [""] * (len(detail_header) - 3))
                 continue
             server = c not in LIBRBD
             per_server = [f"{m['cpu_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}", f"{m['peak_rss_mib']:.1f}"]
@@ -366,8 +368,7 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
         "ran (client, server, OSD, monitor, kernel): where the machine is near 100% busy for both sides of a ratio, "
         "the ratio is the inverse of their machine CPU per I/O.",
         "",
-        markdown_table(["workload", "contender", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "server CPU %",
-                        "peak RSS MiB", "fio CPU %", "machine CPU µs/IO", "machine busy %"], detail),
+        markdown_table(detail_header, detail),
         "",
         "### Bar",
         "",

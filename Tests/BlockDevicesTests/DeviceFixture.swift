@@ -54,12 +54,16 @@ func temporaryPath(_ name: String) -> String {
 
 /// This process's folder for ``temporaryPath(_:)``, made on first use.
 private let testRunFolder: String = {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("buse-tests-\(getpid())").path
+    let folder = testRunFolderPath()
     try? FileManager.default.removeItem(atPath: folder)  // a folder left by a crashed run with this pid
     try! FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    atexit { try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent("buse-tests-\(getpid())").path) }
+    atexit { try? FileManager.default.removeItem(atPath: testRunFolderPath()) }
     return folder
 }()
+
+private func testRunFolderPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("buse-tests-\(getpid())").path
+}
 
 /// Declares only read, write and flush, so that ``EmulatedDevice`` must
 /// provide zero, FUA and fast-zero refusal itself.
