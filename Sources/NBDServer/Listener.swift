@@ -1,12 +1,26 @@
 import Glibc
+import Synchronization
 
 /// A listening socket and its accept loop (on its own thread). Also used
-/// by the replication listener of `buse replica`.
+/// by the replication listener of `buse replica` and the control socket.
+///
+/// Once the accept loop runs, it alone closes the descriptor, when it ends.
+/// ``close()`` only shuts the socket down to wake it: the loop may be
+/// between two `accept` calls, and had the number been closed under it, its
+/// next `accept` could land on whatever socket reused the number (another
+/// server's listener), taking that server's clients and hanging up on them.
 public final class Listener: Sendable {
     public let address: ListenAddress
     let descriptor: Int32
     /// The port actually bound (differs from the asked one when it was 0).
     public let boundPort: UInt16
+    private let state = Mutex(State())
+
+    private struct State {
+        var closing = false
+        var looping = false
+        var descriptorOpen = true
+    }
 
     public init(_ address: ListenAddress) throws(ListenError) {
         self.address = address
@@ -26,6 +40,19 @@ public final class Listener: Sendable {
 
     /// Accepts until the listener is closed, handing each socket to `accepted`.
     public func acceptLoop(_ accepted: @Sendable (Socket) -> Void) {
+        let starts = state.withLock { state -> Bool in
+            guard !state.closing, state.descriptorOpen else { return false }
+            state.looping = true
+            return true
+        }
+        guard starts else { return }
+        defer {
+            state.withLock { state in
+                state.looping = false
+                state.descriptorOpen = false
+                Glibc.close(descriptor)
+            }
+        }
         while true {
             let client = accept(descriptor, nil, nil)
             if client < 0 {
@@ -40,11 +67,21 @@ public final class Listener: Sendable {
         }
     }
 
-    /// Stops accepting: wakes the accept loop and removes a Unix socket's file.
+    /// Stops accepting: wakes the accept loop (which then closes the
+    /// descriptor) and removes a Unix socket's file. Idempotent.
     public func close() {
-        Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
-        Glibc.close(descriptor)
-        if case let .unix(path) = address { unlink(path) }
+        let first = state.withLock { state -> Bool in
+            guard !state.closing else { return false }
+            state.closing = true
+            guard state.descriptorOpen else { return true }
+            Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
+            if !state.looping {
+                state.descriptorOpen = false
+                Glibc.close(descriptor)
+            }
+            return true
+        }
+        if first, case let .unix(path) = address { unlink(path) }
     }
 
     private static func bindTCP(host: String, port: UInt16, address: ListenAddress) throws(ListenError) -> (Int32, UInt16) {

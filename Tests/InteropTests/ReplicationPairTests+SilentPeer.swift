@@ -34,7 +34,7 @@ final class SilentListener: Sendable {
     }
 
     init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.descriptor = descriptor
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -51,7 +51,14 @@ final class SilentListener: Sendable {
         Thread.detachNewThread {
             while true {
                 let client = accept(descriptor, nil, nil)
-                guard client >= 0 else { return }
+                if client < 0 && errno == EINTR { continue }
+                guard client >= 0 else {
+                    // Closed here, not in close(): this thread may be between
+                    // two accepts, and a number closed under it could be reused.
+                    Glibc.close(descriptor)
+                    for client in count.state.withLock({ $0.held }) { Glibc.close(client) }
+                    return
+                }
                 count.state.withLock { state in
                     state.accepted += 1
                     state.held.append(client)
@@ -62,9 +69,6 @@ final class SilentListener: Sendable {
 
     var accepted: Int { count.state.withLock { $0.accepted } }
 
-    func close() {
-        Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
-        Glibc.close(descriptor)
-        for client in count.state.withLock({ $0.held }) { Glibc.close(client) }
-    }
+    /// Stops listening; the accept thread then closes everything.
+    func close() { Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
 }

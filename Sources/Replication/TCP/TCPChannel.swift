@@ -229,12 +229,13 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
 
     public func close(_ reason: ReplicationError) {
         closeReason.withLock { if $0 == nil { $0 = reason } }
-        let first = outbox.withLock { outbox -> Bool in
-            guard outbox.failure == nil else { return false }
+        outbox.withLock { outbox in
+            guard outbox.failure == nil else { return }
             outbox.failure = reason
-            return outbox.descriptorOpen
+            // Under the lock that the reader thread closes the descriptor
+            // under: once closed, its number may belong to another socket.
+            if outbox.descriptorOpen { socket.shutdown() }
         }
-        if first { socket.shutdown() }
         outbox.broadcast()
     }
 }
