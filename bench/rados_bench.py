@@ -13,6 +13,8 @@ What it measures
     buse       `buse serve` exporting rados:buse/benchimg3 (a buse image) to
                fio's nbd engine over loopback TCP
     buse-wa    the same with write-around=24M
+    nbd-hop    `buse serve` exporting memory: the same way: no RADOS at all,
+               only what crossing NBD costs (see "The NBD hop" below)
   Before any run, the first --rados-region-mib (default 1024) of every image is
   written with 4 MiB requests, so reads hit data, not holes; every workload
   stays in that region. Workloads, time_based, --runtime s each: 1M sequential
@@ -36,6 +38,18 @@ also the server's CPU per I/O and peak RSS (as for the file comparison). The
 bar: each buse mode at least 0.9x its librbd counterpart on every workload
 (IOPS for 4K, MB/s for 1M).
 
+The NBD hop
+  buse on rados: does what librbd does (librados, the OSD, a copy into a
+  buffer) and also carries every byte across NBD: fio's nbd engine sends and
+  receives on one side, the server on the other. nbd-hop measures that hop
+  alone: the client's part is fio's CPU per I/O beyond what fio's own thread
+  spends with librbd, the server's is nbd-hop's kernel CPU per I/O (its user
+  CPU, parsing and the memory copy, is left out: the RADOS path has a copy of
+  its own). The report prints it beside librbd's machine CPU per I/O. It is
+  a measurement, not a bound: per-I/O costs move with the I/O rate and with
+  the memstore OSD's state (a run once reached 0.96x where the hop's share
+  alone suggested 0.85x).
+
 The cluster is stopped and its directory removed at the end, on Ctrl-C and on
 SIGTERM; a cluster left by a run that was killed outright is stopped by the
 next run (its directory names the pid that started it).
@@ -56,7 +70,7 @@ from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER_SCRIPT = os.path.join(REPO, "scripts", "ceph-cluster.sh")
 POOL = "buse"
-CONTENDERS = ["librbd", "librbd-wt", "qemu-nbd", "buse", "buse-wa"]
+CONTENDERS = ["librbd", "librbd-wt", "qemu-nbd", "buse", "buse-wa", "nbd-hop"]
 # The contenders that are fio's rbd engine straight on librbd, and those that are buse.
 LIBRBD = ("librbd", "librbd-wt")
 BUSE = ("buse", "buse-wa")
@@ -64,6 +78,8 @@ BUSE = ("buse", "buse-wa")
 # only in when a write is acknowledged, and memstore keeps every byte twice.
 IMAGES = {"librbd": "benchimg", "librbd-wt": "benchimg", "qemu-nbd": "benchimg2", "buse": "benchimg3",
           "buse-wa": "benchimg3"}
+# Measured beside the others but no contender of the bar: buse without RADOS.
+HOP = "nbd-hop"
 # librbd's own write-through mode, as its documentation gives it.
 LIBRBD_WRITE_THROUGH = {"CEPH_ARGS": "--rbd_cache_max_dirty=0"}
 # buse's write-around budget: librbd's default rbd_cache_max_dirty (24 MiB).
@@ -209,8 +225,10 @@ def stop_stale_clusters():
 
 # ---------------------------------------------------------------- contenders
 
-def server_command(name, buse, cluster, address):
+def server_command(name, buse, cluster, address, image_gib):
     _, port = address
+    if name == HOP:
+        return [buse, "serve", "--export", f"{EXPORT}=memory:{image_gib}G", "--listen", f"127.0.0.1:{port}"]
     image = f"{POOL}/{IMAGES[name]}"
     if name in BUSE:
         options = f"conf={cluster.conf}" + (f"&write-around={BUSE_WRITE_AROUND}" if name == "buse-wa" else "")
@@ -227,7 +245,7 @@ def librbd_options(name, args):
 
 
 def start_server(name, args, cluster, workdir):
-    return Server(name, lambda address: server_command(name, args.buse, cluster, address), workdir,
+    return Server(name, lambda address: server_command(name, args.buse, cluster, address, args.rados_image_gib), workdir,
                   environment=cluster.environment, timeout=60)
 
 
@@ -250,7 +268,7 @@ def prepare_images(args, cluster, contenders, workdir):
     fill = ["--rw=write", "--bs=4m", "--iodepth=16", f"--size={args.rados_region_mib}m", "--refill_buffers"]
     prepared = set()
     for name in contenders:
-        if IMAGES[name] in prepared:
+        if name not in IMAGES or IMAGES[name] in prepared:
             continue
         prepared.add(IMAGES[name])
         print(f"creating and writing {POOL}/{IMAGES[name]} ({size}, first {args.rados_region_mib} MiB written) ...",
@@ -305,18 +323,56 @@ def ratio(summary, workload, peer, mine="buse"):
     return buse[workload.metric] / other[workload.metric]
 
 
+def fio_cpu_us_per_io(m, runtime):
+    return m["fio_cpu_pct"] / 100 * runtime * 1e6 / m["ios"] if m["ios"] else float("nan")
+
+
+def hop_costs(summary, runtime):
+    """Per workload, what crossing NBD costs the machine per I/O, beside what librbd costs it.
+
+    See "The NBD hop" in this module's docstring. A measurement, not a bound: per-I/O costs move with the
+    I/O rate and with the memstore OSD's state, so buse's ratio can land above or below 1 / (1 + share).
+    """
+    rows = []
+    for w in WORKLOADS:
+        hop = summary[w.name].get(HOP)
+        if not hop:
+            continue
+        server_kernel = hop["cpu_us_per_io"] - hop["user_us_per_io"]
+        for peer in LIBRBD:
+            librbd = summary[w.name].get(peer)
+            if not librbd:
+                continue
+            client = fio_cpu_us_per_io(hop, runtime) - fio_cpu_us_per_io(librbd, runtime)
+            total = client + server_kernel
+            rows.append([w.name, peer, f"{librbd['machine_cpu_us_per_io']:.1f}", f"{client:.1f}", f"{server_kernel:.1f}",
+                         f"{total:.1f}", f"{100 * total / librbd['machine_cpu_us_per_io']:.0f}%"])
+    if not rows:
+        return []
+    header = ["workload", "beside", "librbd machine CPU µs/IO", "hop: client µs/IO", "hop: server kernel µs/IO",
+              "hop µs/IO", "hop / librbd"]
+    return ["### What the NBD hop costs", "",
+            "buse on rados: does what librbd does and also carries every byte across NBD. `nbd-hop` (buse serving "
+            "memory: the same way) prices that hop: the client's part is fio's CPU per I/O through NBD beyond its "
+            "CPU per I/O with librbd, the server's is nbd-hop's kernel CPU per I/O (its user CPU, the NBD logic and "
+            "the memory copy, is left out). Where the cores are the limit, buse / librbd tends to 1 / (1 + hop / "
+            "librbd); a measurement, not a bound: per-I/O costs move with the I/O rate and the OSD's state.", "",
+            markdown_table(header, rows), ""]
+
+
 def report(args, env, contenders, results, errors, settings, load_before, load_after):
     summary = {w: {c: medians(runs) for c, runs in by_contender.items()} for w, by_contender in results.items()}
     pairs = [(m, p) for m, p in PAIRS if m in contenders and p in contenders]
     if "buse" in contenders and "qemu-nbd" in contenders:
         pairs.append(("buse", "qemu-nbd"))
+    compared = [c for c in contenders if c != HOP]
     rows = []
     for w in WORKLOADS:
         row = [w.name, "MB/s" if w.large else "IOPS"]
-        row += [fmt((summary[w.name][c] or {}).get(w.metric), ".0f") for c in contenders]
+        row += [fmt((summary[w.name][c] or {}).get(w.metric), ".0f") for c in compared]
         row += [fmt(ratio(summary, w, p, m), ".2f") for m, p in pairs]
         rows.append(row)
-    header = ["workload", "metric", *contenders, *[f"{m}/{p}" for m, p in pairs]]
+    header = ["workload", "metric", *compared, *[f"{m}/{p}" for m, p in pairs]]
     detail_header = ["workload", "contender", "IOPS", "MB/s", "mean clat µs", "server CPU µs/IO", "server CPU %",
                      "peak RSS MiB", "fio CPU %", "machine CPU µs/IO", "machine busy %"]
     detail = []
@@ -370,6 +426,7 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
         "",
         markdown_table(detail_header, detail),
         "",
+        *hop_costs(summary, args.runtime),
         "### Bar",
         "",
         *bar_lines,
