@@ -194,8 +194,11 @@ while ! mkdir -p "$results_parent" || ! mkdir "$results" 2>/dev/null; do
 done
 visible_in_guest "$results/" || { echo "vm.sh: results folder $results is hidden in the guest" >&2; exit 2; }
 if ! visible_in_guest "$scenario"; then
-  mkdir -p "$results/stage/nbd"
+  mkdir -p "$results/stage/nbd" "$results/stage/scripts"
   cp -r "$(dirname "$scenario")/../lib" "$(dirname "$scenario")/../scenarios" "$results/stage/nbd/"
+  # Scenarios that run a Ceph cluster in the guest use the project's script.
+  cp "$(dirname "$scenario")/../../scripts/ceph-cluster.sh" "$(dirname "$scenario")/../../scripts/install-packages.sh" \
+    "$results/stage/scripts/"
   scenario=$results/stage/nbd/scenarios/$(basename "$scenario")
 fi
 if [ -n "${BUSE:-}" ] && ! visible_in_guest "$BUSE"; then
