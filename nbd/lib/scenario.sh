@@ -61,6 +61,27 @@ write_files() {
   done
 }
 
+# make_fill_trim DEVICE MOUNTPOINT LIST: makes ext4 on DEVICE, mounts it,
+# writes 19 files of about 1 MiB into MOUNTPOINT/data (their checksums in
+# LIST, relative to that folder), deletes a 20th so fstrim has freed blocks
+# to discard, then fstrim, sync and unmount: the kernel sends writes,
+# flushes and trims.
+make_fill_trim() {
+  local device="$1" mountpoint="$2" list="$3"
+  step "mkfs.ext4 and mount"
+  mkfs.ext4 -q -F "$device"
+  mkdir -p "$mountpoint"
+  mount "$device" "$mountpoint"
+  step "writing 20 files of about 1 MiB"
+  write_files "$mountpoint/data" 20 1024 "$list"
+  rm "$mountpoint/data/file-20"
+  sed -i '/ file-20$/d' "$list"
+  step "fstrim, sync, unmount"
+  fstrim -v "$mountpoint"
+  sync
+  umount "$mountpoint"
+}
+
 # check_image IMAGE DIRECTORY LIST: the ext4 filesystem in the backing file
 # IMAGE is clean, and every file in LIST (relative to DIRECTORY, a path inside
 # that filesystem) reads back with its checksum. Reads the image with debugfs,

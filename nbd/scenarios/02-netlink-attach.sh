@@ -30,20 +30,7 @@ step "buse list"
 "$BUSE" list | tee "$RESULTS/list.txt"
 grep -q "^$device .*$image.* $pid " "$RESULTS/list.txt" || fail "buse list does not show $device with $image and pid $pid"
 
-step "mkfs.ext4 and mount"
-mkfs.ext4 -q -F "$device"
-mkdir -p "$mountpoint"
-mount "$device" "$mountpoint"
-
-step "writing 20 files of about 1 MiB"
-write_files "$mountpoint/data" 20 1024 "$list"
-# Deleting one gives fstrim freed blocks to discard.
-rm "$mountpoint/data/file-20"
-sed -i '/ file-20$/d' "$list"
-step "fstrim, sync, unmount"
-fstrim -v "$mountpoint"
-sync
-umount "$mountpoint"
+make_fill_trim "$device" "$mountpoint" "$list"
 
 step "buse disconnect $device"
 "$BUSE" disconnect "$device"

@@ -22,20 +22,7 @@ nbd-client -N vol 127.0.0.1 10809 "$device"
 wait_until 30 "$device to be attached" attached "$device"
 check_kernel_view "$device" 268435456
 
-step "mkfs.ext4 and mount"
-mkfs.ext4 -q -F "$device"
-mkdir -p "$mountpoint"
-mount "$device" "$mountpoint"
-
-step "writing 20 files of about 1 MiB"
-write_files "$mountpoint/data" 20 1024 "$list"
-# Deleting one gives fstrim freed blocks to discard.
-rm "$mountpoint/data/file-20"
-sed -i '/ file-20$/d' "$list"
-step "fstrim, sync, unmount"
-fstrim -v "$mountpoint"
-sync
-umount "$mountpoint"
+make_fill_trim "$device" "$mountpoint" "$list"
 
 step "nbd-client -d $device"
 nbd-client -d "$device"

@@ -36,20 +36,7 @@ pid=$(cat /run/buse.pid)
 echo "attached $device, daemon pid $pid"
 check_kernel_view "$device" 268435456
 
-step "mkfs.ext4 and mount"
-mkfs.ext4 -q -F "$device"
-mkdir -p "$mountpoint"
-mount "$device" "$mountpoint"
-
-step "writing 20 files of about 1 MiB"
-write_files "$mountpoint/data" 20 1024 "$list"
-# Deleting one gives fstrim freed blocks to discard.
-rm "$mountpoint/data/file-20"
-sed -i '/ file-20$/d' "$list"
-step "fstrim, sync, unmount"
-fstrim -v "$mountpoint"
-sync
-umount "$mountpoint"
+make_fill_trim "$device" "$mountpoint" "$list"
 
 step "buse disconnect $device"
 "$BUSE" disconnect "$device"
