@@ -141,6 +141,14 @@ connect_daemon() {
   esac
 }
 
+# disconnect_daemon DEVICE PID: `buse disconnect DEVICE`, then waits until
+# the kernel has detached DEVICE and the daemon PID that served it has exited.
+disconnect_daemon() {
+  "$BUSE" disconnect "$1"
+  wait_until 30 "$1 to be detached" detached "$1"
+  wait_until 60 "the daemon (pid $2) to exit" pid_gone "$2"
+}
+
 # check_served DEVICE: after the daemon serving DEVICE has detached, its log
 # line "detached; served ... flushes=N trims=M ..." must show that the kernel
 # sent flushes (SEND_FLUSH reached it: without it fsync would be a no-op) and

@@ -33,9 +33,7 @@ grep -q "^$device .*$image.* $pid " "$RESULTS/list.txt" || fail "buse list does 
 make_fill_trim "$device" "$mountpoint" "$list"
 
 step "buse disconnect $device"
-"$BUSE" disconnect "$device"
-wait_until 30 "$device to be detached" detached "$device"
-wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+disconnect_daemon "$device" "$pid"
 "$BUSE" list > "$RESULTS/list-after.txt"
 if grep -q "^$device " "$RESULTS/list-after.txt"; then
   cat "$RESULTS/list-after.txt"

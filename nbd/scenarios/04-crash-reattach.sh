@@ -92,9 +92,7 @@ wait "$writer" || status=$?
 step "sync, unmount, buse disconnect $device"
 sync
 umount "$mountpoint"
-"$BUSE" disconnect "$device"
-wait_until 30 "$device to be detached" detached "$device"
-wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+disconnect_daemon "$device" "$pid"
 dmesg | grep -iE 'nbd|I/O error|EXT4-fs' | tee "$RESULTS/dmesg-nbd.txt" || true
 if grep -qE 'I/O error|EXT4-fs error' "$RESULTS/dmesg-nbd.txt"; then
   fail "the kernel logged I/O or ext4 errors"

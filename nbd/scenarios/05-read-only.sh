@@ -50,8 +50,6 @@ grep -qE 'Operation not permitted|Read-only file system' "$RESULTS/dd.err" ||
   fail "writing $device failed, but not with EPERM or EROFS"
 
 step "buse disconnect $device"
-"$BUSE" disconnect "$device"
-wait_until 30 "$device to be detached" detached "$device"
-wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+disconnect_daemon "$device" "$pid"
 [ "$(sha256sum < "$image")" = "$before" ] || fail "$image changed while attached read-only"
 step "passed"

@@ -41,9 +41,7 @@ dd if="$device" of=/tmp/block-back bs=1M skip=7 count=1 iflag=direct status=none
 cmp /tmp/block /tmp/block-back || fail "$device does not read back what was written"
 
 step "buse disconnect $device"
-"$BUSE" disconnect "$device"
-wait_until 30 "$device to be detached" detached "$device"
-wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+disconnect_daemon "$device" "$pid"
 dd if="$first" of=/tmp/block-file bs=1M skip=7 count=1 status=none
 cmp /tmp/block /tmp/block-file || fail "$first does not hold what was written to $device"
 if [ -s "$second" ] && [ -n "$(tr -d '\0' < "$second" | head -c 1)" ]; then

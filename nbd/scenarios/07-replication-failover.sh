@@ -125,9 +125,7 @@ wait_until 120 "the old primary to be in sync with the new one" in_sync "$peer_s
 grep -q ': 0 differing chunk(s)$' "$RESULTS/verify.txt" || fail "buse verify found the two copies different"
 
 step "buse disconnect $device; stop the rejoined replica"
-"$BUSE" disconnect "$device"
-wait_until 30 "$device to be detached" detached "$device"
-wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+disconnect_daemon "$device" "$pid"
 kill -TERM "$rejoin"
 status=0
 wait "$rejoin" || status=$?

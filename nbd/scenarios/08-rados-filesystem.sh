@@ -39,9 +39,7 @@ check_kernel_view "$device" 268435456
 make_fill_trim "$device" "$mountpoint" "$list"
 
 step "buse disconnect $device"
-"$BUSE" disconnect "$device"
-wait_until 30 "$device to be detached" detached "$device"
-wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+disconnect_daemon "$device" "$pid"
 check_served "$device"
 
 step "attached again, read-only: e2fsck -fn and every file's checksum"
@@ -51,9 +49,7 @@ e2fsck -fn "$device" || fail "e2fsck found problems on $device"
 mount -o ro "$device" "$mountpoint"
 (cd "$mountpoint/data" && sha256sum --quiet -c "$list") || fail "files on $device do not match their checksums"
 umount "$mountpoint"
-"$BUSE" disconnect "$device"
-wait_until 30 "$device to be detached" detached "$device"
-wait_until 60 "the daemon (pid $pid) to exit" pid_gone "$pid"
+disconnect_daemon "$device" "$pid"
 
 step "buse image rm buse/vol leaves no object behind"
 objects() { rados -p buse ls | grep -cE '^buse_(header|map|data)\.vol(\.|$)' || true; }
