@@ -208,6 +208,11 @@ def medians(runs):
     return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
 
+def fio_cpu_us_per_io(m):
+    """fio's own CPU (its job thread: the client side) per I/O, from a run's metrics or their medians."""
+    return m["fio_cpu_pct"] * 1e4 / m["iops"] if m["iops"] else float("nan")
+
+
 def fmt(value, spec):
     return "—" if value is None else format(value, spec)
 

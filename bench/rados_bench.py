@@ -64,8 +64,8 @@ import subprocess
 import sys
 import tempfile
 
-from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, measured, medians, run_fio, \
-    run_rotated, workload_options
+from common import EXPORT, Server, Workload, fio_cpu_us_per_io, fmt, markdown_table, measure_server, measured, \
+    medians, run_fio, run_rotated, workload_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER_SCRIPT = os.path.join(REPO, "scripts", "ceph-cluster.sh")
@@ -323,11 +323,7 @@ def ratio(summary, workload, peer, mine="buse"):
     return buse[workload.metric] / other[workload.metric]
 
 
-def fio_cpu_us_per_io(m, runtime):
-    return m["fio_cpu_pct"] / 100 * runtime * 1e6 / m["ios"] if m["ios"] else float("nan")
-
-
-def hop_costs(summary, runtime):
+def hop_costs(summary):
     """Per workload, what crossing NBD costs the machine per I/O, beside what librbd costs it.
 
     See "The NBD hop" in this module's docstring. A measurement, not a bound: per-I/O costs move with the
@@ -343,7 +339,7 @@ def hop_costs(summary, runtime):
             librbd = summary[w.name].get(peer)
             if not librbd:
                 continue
-            client = fio_cpu_us_per_io(hop, runtime) - fio_cpu_us_per_io(librbd, runtime)
+            client = fio_cpu_us_per_io(hop) - fio_cpu_us_per_io(librbd)
             total = client + server_kernel
             rows.append([w.name, peer, f"{librbd['machine_cpu_us_per_io']:.1f}", f"{client:.1f}", f"{server_kernel:.1f}",
                          f"{total:.1f}", f"{100 * total / librbd['machine_cpu_us_per_io']:.0f}%"])
@@ -426,7 +422,7 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
         "",
         markdown_table(detail_header, detail),
         "",
-        *hop_costs(summary, args.runtime),
+        *hop_costs(summary),
         "### Bar",
         "",
         *bar_lines,

@@ -60,7 +60,7 @@ import subprocess
 import sys
 import tempfile
 
-from common import EXPORT, Server, Workload, fmt, markdown_table, measure_server, medians, run_rotated, workload_options
+from common import EXPORT, Server, Workload, fio_cpu_us_per_io, fmt, markdown_table, measure_server, medians, run_rotated, workload_options
 import rados_bench
 import replication_bench
 
@@ -168,7 +168,7 @@ def detail_table(summary, servers, workloads):
             rows.append([w.name, s, f"{m['iops']:.0f}", f"{m['mbps']:.1f}", f"{m['lat_us']:.1f}",
                          f"{m['cpu_us_per_io']:.2f}", f"{m['user_us_per_io']:.2f}", f"{m['server_cpu_pct']:.0f}",
                          f"{m['peak_rss_mib']:.1f}", f"{m['threads']:.0f}", f"{m['fio_cpu_pct']:.0f}",
-                         f"{m['fio_cpu_pct'] * 1e4 / m['iops']:.2f}" if m['iops'] else "—",
+                         f"{fio_cpu_us_per_io(m):.2f}" if m['iops'] else "—",
                          f"{m['machine_cpu_us_per_io']:.2f}", f"{m['machine_busy_pct']:.0f}"])
     return markdown_table(header, rows)
 
