@@ -13,7 +13,7 @@ extension ServerTests {
         /// the process opens, and the stale thread's next `accept` took the
         /// clients of whatever listened there. In CI, a server's shut-down
         /// accept loop took the next test's client and hung up on it.
-        @Test func aClosedListenersAcceptThreadNeverTakesClientsOfTheSocketThatComesAfterIt() async throws {
+        @Test func aClosedListenersAcceptThreadNeverTakesClientsOfTheSocketThatComesAfterIt() throws {
             let old = try Listener(.tcp(host: "127.0.0.1", port: 0))
             let oldAccepted = Mutex(0)
             let entered = DispatchSemaphore(value: 0)
@@ -33,7 +33,8 @@ extension ServerTests {
 
             old.close()
             // The next listener of the process, opened while the old accept
-            // thread is still busy: with the old number freed, it gets it.
+            // thread is still busy: had close() freed the old number, this
+            // socket would have taken it.
             let next = try Listener(.tcp(host: "127.0.0.1", port: 0))
             defer { next.close() }
             release.signal()
