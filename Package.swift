@@ -94,16 +94,19 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),
+        // What several test targets share: a seeded generator and patterns,
+        // bytes in and out of a device, waiting on a condition with a bound.
+        .target(name: "TestSupport", dependencies: ["BlockDevices"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "BlockDevicesTests",
-            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog", "RadosDevice"],
+            dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog", "RadosDevice", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "JournalTests", dependencies: ["Journal"], swiftSettings: strict),
         // Wire codecs, pairing decisions, ordering, and the seeded simulation.
         .testTarget(
             name: "ReplicationTests",
             dependencies: [
-                "BlockDevices", "Journal", "NBDServer", "Replication",
+                "BlockDevices", "Journal", "NBDServer", "Replication", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -114,13 +117,13 @@ let package = Package(
         .testTarget(
             name: "NBDServerTests",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "SystemThreads", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         // Real clients (nbdinfo, nbdsh, nbdcopy, qemu-img, qemu-io, fio,
         // nbdfuse, nbdkit) against the built `buse` binary.
-        .testTarget(name: "InteropTests", swiftSettings: strict),
+        .testTarget(name: "InteropTests", dependencies: ["TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

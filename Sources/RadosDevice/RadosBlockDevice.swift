@@ -166,7 +166,9 @@ public final class RadosBlockDevice: BlockDevice {
     /// except those acknowledged early (write-around): a flush waits for the
     /// ones sent before it, and fails if any of them was lost.
     public func flush() async throws(DeviceError) {
-        await writeAround?.waitForEarlierWrites()
+        await writeAround?.waitForEarlierWrites { bytes in
+            logger.debug("flush waits for writes acknowledged early", metadata: ["bytes in flight": "\(bytes)"])
+        }
         if let loss = earlyWriteLoss { throw loss }
     }
 

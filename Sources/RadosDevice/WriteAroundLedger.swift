@@ -74,16 +74,22 @@ final class WriteAroundLedger: Sendable {
     }
 
     /// Returns once every write booked before this call has completed.
-    func waitForEarlierWrites() async {
+    /// `whenWaiting` runs (with the bytes still in flight) only if the call
+    /// has to wait, once it is registered: a flush logs there, and tests
+    /// observe that a flush is really waiting instead of guessing with a sleep.
+    func waitForEarlierWrites(whenWaiting: (Int) -> Void = { _ in }) async {
         await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
-                guard state.next > state.base else { return true }
+            let waiting = state.withLock { state -> Int? in
+                guard state.next > state.base else { return nil }
                 state.waiters.append((state.next - 1, continuation))
-                return false
+                return state.bytesInFlight
             }
-            if done { continuation.resume() }
+            if let waiting { whenWaiting(waiting) } else { continuation.resume() }
         }
     }
+
+    /// Flushes (and closes) waiting for earlier writes.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
 
     /// The first write that failed after its early acknowledgement, if any.
     var failure: String? { state.withLock { $0.failure } }

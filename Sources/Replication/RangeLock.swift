@@ -54,6 +54,10 @@ public final class RangeLock: Sendable {
         }
     }
 
+    /// Tickets whose ``wait(_:)`` is suspended for their turn (tests await
+    /// this instead of guessing with a sleep).
+    public var waiterCount: Int { state.withLock { state in state.entries.count { $0.waiter != nil } } }
+
     /// Enqueues and waits.
     public func lock(_ range: Range<UInt64>) async -> Ticket {
         let ticket = enqueue(range)

@@ -1,3 +1,4 @@
+import TestSupport
 import BlockDevices
 import DeviceCatalog
 import Testing

@@ -1,3 +1,4 @@
+import TestSupport
 import BlockDevices
 import RadosDevice
 import Testing

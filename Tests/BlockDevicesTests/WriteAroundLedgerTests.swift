@@ -1,5 +1,6 @@
 @testable import RadosDevice
 import Testing
+import TestSupport
 import Synchronization
 
 /// The books behind write-around: a budget of early-acknowledged bytes, a
@@ -26,20 +27,37 @@ import Synchronization
             await ledger.waitForEarlierWrites()
             flushed.set()
         }
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil("the flush waits") { ledger.waiterCount == 1 }
         // A write that begins after the flush is not the flush's business.
         let later = try #require(ledger.begin(bytes: 4096))
         ledger.end(second, bytes: 4096, failure: nil)
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(!flushed.isSet, "the first write is still in flight")
+        // Completions resume waiters synchronously inside `end`, so had the
+        // second write released the flush, it would have left the books by now.
+        #expect(ledger.waiterCount == 1, "the first write is still in flight")
+        #expect(!flushed.isSet)
         ledger.end(first, bytes: 4096, failure: nil)
+        #expect(ledger.waiterCount == 0)
         await flush.value
         #expect(flushed.isSet)
         // Nothing earlier is in flight for a new flush but `later`.
         let next = Task { await ledger.waitForEarlierWrites() }
+        try await waitUntil("the next flush waits for the later write") { ledger.waiterCount == 1 }
         ledger.end(later, bytes: 4096, failure: nil)
         await next.value
         #expect(ledger.bytesInFlight == 0)
+    }
+
+    @Test func aWaitingFlushIsReportedOnceItWaits() async throws {
+        let ledger = WriteAroundLedger(limit: 1 << 20)
+        let write = try #require(ledger.begin(bytes: 4096))
+        let reported = Mutex<Int?>(nil)
+        let flush = Task { await ledger.waitForEarlierWrites { bytes in reported.withLock { $0 = bytes } } }
+        try await waitUntil("the flush reports that it waits") { reported.withLock { $0 } == 4096 }
+        ledger.end(write, bytes: 4096, failure: nil)
+        await flush.value
+        var silent = true
+        await ledger.waitForEarlierWrites { _ in silent = false }
+        #expect(silent, "a flush with nothing to wait for does not report waiting")
     }
 
     @Test func aFlushWithNothingInFlightReturnsAtOnce() async {

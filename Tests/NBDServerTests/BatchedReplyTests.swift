@@ -46,7 +46,7 @@ extension ServerTests {
             #expect(cookies == (0..<UInt64(count)).map { $0 }, "every reply arrives once, in the order sent")
             // The writer thread counts a reply just after its bytes leave.
             var polls = 0
-            while answered.withLock({ $0 }) < count && polls < 5000 {
+            while answered.withLock({ $0 }) < count && polls < 30_000 {
                 usleep(1000)
                 polls += 1
             }

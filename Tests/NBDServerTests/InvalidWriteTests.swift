@@ -1,3 +1,4 @@
+import TestSupport
 import NBDProtocol
 import NBDServer
 import Testing

@@ -1,3 +1,4 @@
+import TestSupport
 import DeviceLayers
 import LocalDevices
 import NBDProtocol

@@ -1,3 +1,4 @@
+import TestSupport
 import LocalDevices
 import NBDProtocol
 import NBDServer
@@ -52,7 +53,7 @@ extension ServerTests {
             }
             await shutdown.value
             for index in 0..<4 {
-                #expect(try await memory.bytes(at: UInt64(index * 4096), count: 4096) == pattern(4096, seed: UInt64(index)))
+                #expect(try await memory.read(at: UInt64(index * 4096), count: 4096) == pattern(4096, seed: UInt64(index)))
             }
             #expect(throws: ClientError.self) { try fixture.connect() }
             await fixture.stop()
@@ -111,7 +112,15 @@ extension ServerTests {
         @Test(.timeLimit(.minutes(1)))
         func shutdownOfAnIdleServerReturnsAndIsIdempotent() async throws {
             let fixture = try ServerFixture([TestExports.memory()])
+            try await onOwnThread {
+                let before = try fixture.connect()
+                try before.readGreeting()
+                before.close()
+            }
             await fixture.server.shutdown()
+            await #expect(throws: ClientError.self, "a server that has shut down accepts no new connection") {
+                try await onOwnThread { _ = try fixture.connect() }
+            }
             await fixture.server.shutdown()
             await fixture.stop()
         }

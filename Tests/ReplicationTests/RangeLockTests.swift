@@ -1,6 +1,7 @@
 import Replication
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite("Range lock")
 struct RangeLockTests {
@@ -27,7 +28,9 @@ struct RangeLockTests {
                     lock.release(ticket)
                 }
             }
-            try? await Task.sleep(for: .milliseconds(50))
+            // Every one of them has reached `wait` and is parked behind `held`.
+            try? await waitUntil("all five wait") { lock.waiterCount == 5 }
+            #expect(lock.waiterCount == 5)
             #expect(order.items.withLock { $0 }.isEmpty, "nothing overlapping may run while the first holds the range")
             lock.release(held)
         }

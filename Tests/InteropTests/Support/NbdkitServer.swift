@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 
 /// `nbdkit file FILE` on a Unix socket: the reference server the

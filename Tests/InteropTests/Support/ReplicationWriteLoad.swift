@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 
 /// Random numbered writes from several NBD connections at once (libnbd's

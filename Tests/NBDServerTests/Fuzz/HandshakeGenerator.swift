@@ -1,3 +1,4 @@
+import TestSupport
 import NBDProtocol
 
 /// Generates a fuzzing connection from its first byte: client flags (now

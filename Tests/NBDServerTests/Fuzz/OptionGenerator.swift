@@ -1,3 +1,4 @@
+import TestSupport
 import NBDProtocol
 
 /// One option during fuzzed option haggling, with the reply the spec

@@ -1,3 +1,4 @@
+import TestSupport
 import NBDProtocol
 
 /// Generates the transmission phase of a fuzzing connection: up to eight

@@ -1,3 +1,4 @@
+import TestSupport
 import NBDProtocol
 
 /// Clients that follow the protocol while the fuzzing runs beside them, and

@@ -1,3 +1,4 @@
+import TestSupport
 import BlockDevices
 
 /// A disk with a volatile write cache: writes land in the cache, FLUSH (or
@@ -11,7 +12,7 @@ final class SimulatedDisk: BlockDevice, @unchecked Sendable {
     let size: UInt64
     private var durable: [UInt8]
     private var cache: [Int: [UInt8]] = [:]
-    private var random: SeededRandom
+    private var random: SeededGenerator
     /// Percent of operations that fail with EIO.
     var failurePercent = 0
     /// A disk whose host lost power: every operation fails.
@@ -20,7 +21,7 @@ final class SimulatedDisk: BlockDevice, @unchecked Sendable {
     init(size: UInt64, seed: UInt64) {
         self.size = size
         durable = [UInt8](repeating: 0, count: Int(size))
-        random = SeededRandom(seed: seed)
+        random = SeededGenerator(seed: seed)
     }
 
     var capabilities: DeviceCapabilities {
@@ -30,7 +31,7 @@ final class SimulatedDisk: BlockDevice, @unchecked Sendable {
     private func enter(_ operation: String) async throws(DeviceError) {
         await Task.yield()
         if dead { throw DeviceError(.io, "\(operation): the simulated host lost power") }
-        if failurePercent > 0, random.chance(failurePercent) { throw DeviceError(.io, "\(operation): injected failure") }
+        if failurePercent > 0, random.chance(percent: failurePercent) { throw DeviceError(.io, "\(operation): injected failure") }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(DeviceError) {
@@ -103,7 +104,7 @@ final class SimulatedDisk: BlockDevice, @unchecked Sendable {
         dead = true
         let survivor = SimulatedDisk(size: size, seed: random.next())
         survivor.durable = durable
-        for sector in cache.keys.sorted() where random.chance(50) {
+        for sector in cache.keys.sorted() where random.chance(percent: 50) {
             survivor.durable.replaceSubrange(sector * Self.sectorSize..<((sector + 1) * Self.sectorSize), with: cache[sector]!)
         }
         return survivor

@@ -1,3 +1,4 @@
+import TestSupport
 import BlockDevices
 import Foundation
 import Journal
@@ -32,7 +33,7 @@ final class Simulation: @unchecked Sendable {
 
     let seed: UInt64
     let policy: DegradedPolicy
-    private var random: SeededRandom
+    private var random: SeededGenerator
     private let executor = SimulationExecutor()
     private let root: String
     private let logger = Logger(label: "simulation") { label in
@@ -63,7 +64,7 @@ final class Simulation: @unchecked Sendable {
 
     init(seed: UInt64) throws {
         self.seed = seed
-        random = SeededRandom(seed: seed)
+        random = SeededGenerator(seed: seed)
         policy = [.continue, .continue, .fail, .suspend][Int(seed % 4)]
         root = "/dev/shm/buse-simulation-\(getpid())-\(seed)"
         try? FileManager.default.removeItem(atPath: root)
@@ -111,7 +112,7 @@ final class Simulation: @unchecked Sendable {
             if let link {
                 while link.deliver(to: Int.random(in: 0..<2, using: &random)) || link.deliver(to: 0) || link.deliver(to: 1) {
                     moved = true
-                    if random.chance(30) { break }
+                    if random.chance(percent: 30) { break }
                 }
             }
             if !moved { return }
@@ -228,7 +229,7 @@ final class Simulation: @unchecked Sendable {
         let block = Int.random(in: 0..<Self.blocks, using: &random)
         guard !busy.contains(block) else { return }
         let generation = model.issue(block: block)
-        let fua = random.chance(10)
+        let fua = random.chance(percent: 10)
         busy.insert(block)
         writesInFlight += 1
         let epoch = self.epoch
@@ -284,7 +285,7 @@ final class Simulation: @unchecked Sendable {
         guard primary != nil else { return }
         // An operator fails over only to a peer that was in sync (with the
         // continue policy the primary may have acknowledged writes alone).
-        let failover = policy != .continue && primary!.isInSync && replica != nil && random.chance(60)
+        let failover = policy != .continue && primary!.isInSync && replica != nil && random.chance(percent: 60)
         note("primary host loses power\(failover ? ", failover" : "")")
         epoch += 1
         busy = []
@@ -358,7 +359,7 @@ final class Simulation: @unchecked Sendable {
             case 95..<97: try crashPrimary()
             default:
                 let host = hosts[Int.random(in: 0..<2, using: &random)]
-                host.disk.failurePercent = random.chance(50) ? 0 : Int.random(in: 1...3, using: &random)
+                host.disk.failurePercent = random.chance(percent: 50) ? 0 : Int.random(in: 1...3, using: &random)
                 note("disk failures at \(host.disk.failurePercent)%")
             }
             if primary?.isInSync == true { model.peerCaughtUp() }

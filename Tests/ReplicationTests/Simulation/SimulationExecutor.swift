@@ -1,3 +1,5 @@
+import TestSupport
+
 /// Runs every task of a simulation on the test's thread, one job at a time,
 /// picking the next job with the seeded generator: the interleaving of
 /// concurrent writes, acknowledgements and resync pieces is random but the
@@ -15,7 +17,7 @@ final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
 
     /// Runs one job, chosen at random; false when there is none.
     @discardableResult
-    func runOne(_ random: inout SeededRandom) -> Bool {
+    func runOne(_ random: inout SeededGenerator) -> Bool {
         guard !jobs.isEmpty else { return false }
         let job = jobs.remove(at: Int.random(in: 0..<jobs.count, using: &random))
         job.runSynchronously(on: asUnownedTaskExecutor())
