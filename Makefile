@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA ?= $(CURDIR)/data
 LISTEN ?= 127.0.0.1:10809
 
-.PHONY: run build test test-unit test-interop bench release clean format lint soak
+.PHONY: run build check test bench release clean format lint soak
 
 ## Build and serve the default export: a 1 GiB sparse file under ./data.
 run:
@@ -15,6 +15,10 @@ run:
 
 build:
 	$(SWIFT) build
+
+## The edit loop: build (warnings as errors), lint, every suite but interop.
+check:
+	scripts/check.sh
 
 ## Every test tier: unit, protocol, conformance (incl. RADOS on a one-node
 ## Ceph cluster), interop with real clients, kernel scenarios under qemu.
@@ -35,12 +39,13 @@ bench:
 	$(SWIFT) build -c release --product buse
 	python3 bench/run.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
 
-## Format the Swift sources with the checked-in .swift-format; lint only reports.
+## Format the Swift sources with the checked-in .swift-format; lint only
+## reports, strictly (CI fails on any finding).
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
 
 lint:
-	$(SWIFT) format lint --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
 clean:
 	rm -rf .build data results

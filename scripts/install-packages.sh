@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a buse target needs, only those missing.
-#   scripts/install-packages.sh run    what `make run` needs (build only)
+#   scripts/install-packages.sh run    what `make run` needs (build, and nbdinfo for the hint it prints)
 #   scripts/install-packages.sh test   what `make test` needs (clients, tools)
 #   scripts/install-packages.sh bench  what `make bench` needs (peers, fio)
 #   scripts/install-packages.sh kernel what nbd/vm.sh needs (qemu, guest tools)
@@ -8,13 +8,14 @@
 set -eu
 
 build="pkg-config liblmdb-dev libnbd-dev librados-dev"
+run="$build libnbd-bin"
 test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux"
 bench="$test nbdkit qemu-utils qemu-block-extra fio"
 kernel="qemu-system-x86 cpio gzip kmod iproute2 procps nbd-client e2fsprogs util-linux"
 ceph="ceph-mon ceph-osd ceph-common librados-dev"
 
 case "${1:-}" in
-  run) wanted=$build ;;
+  run) wanted=$run ;;
   test) wanted=$test ;;
   bench) wanted=$bench ;;
   kernel) wanted=$kernel ;;

@@ -11,7 +11,8 @@ scripts/install-packages.sh test
 scripts/install-packages.sh ceph
 scripts/install-packages.sh kernel
 
-swift build --build-tests
+# Warnings are errors here, not in Package.swift (see there why).
+swift build --build-tests -Xswiftc -warnings-as-errors
 bin=$(swift build --show-bin-path)
 
 # A short path: Ceph's admin sockets must fit in 107 characters.
@@ -32,6 +33,7 @@ summarise() {
 }
 
 status=0
+swift format lint --strict --recursive Sources Tests Package.swift || { echo "lint failed: run make format"; status=1; }
 # XCTest would only print "Executed 0 tests": every test is Swift Testing.
 BUSE_BINARY="$bin/buse" swift test --skip-build --disable-xctest 2>&1 | tee "$log"
 # sh has no pipefail: the run passed only if Swift Testing says so.
