@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "Replication",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "Journal", "NBDServer", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "Journal", "Sockets", "SystemThreads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -67,13 +67,16 @@ let package = Package(
             name: "DeviceCatalog",
             dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "RadosDevice"],
             swiftSettings: strict),
+        // Stream sockets, listeners, the read-ahead buffer and the page-aligned
+        // buffer pool: what the NBD server and the replication link share.
+        .target(name: "Sockets", swiftSettings: strict),
         // The NBD wire protocol as codecs and state machines, with no I/O.
         .target(name: "NBDProtocol", swiftSettings: strict),
         // Sockets, connections and exports: joins NBDProtocol to devices.
         .target(
             name: "NBDServer",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "Sockets", "SystemThreads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -83,14 +86,14 @@ let package = Package(
         .target(
             name: "KernelAttach",
             dependencies: [
-                "CNBDKernel", "NBDProtocol", "NBDServer", "SystemThreads",
+                "CNBDKernel", "NBDProtocol", "NBDServer", "Sockets", "SystemThreads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal", "Sockets", "SystemThreads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -108,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "ReplicationTests",
             dependencies: [
-                "BlockDevices", "Journal", "NBDServer", "Replication", "TestSupport",
+                "BlockDevices", "Journal", "Replication", "Sockets", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -119,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "NBDServerTests",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "SystemThreads", "TestSupport",
+                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "Sockets", "SystemThreads", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

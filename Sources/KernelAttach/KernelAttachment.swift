@@ -3,6 +3,7 @@ import Glibc
 public import Logging
 import NBDProtocol
 public import NBDServer
+import Sockets
 import Synchronization
 
 /// A device served to the Linux kernel's nbd driver, BUSE's original design:

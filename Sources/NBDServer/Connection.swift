@@ -1,3 +1,4 @@
+public import Sockets
 import SystemThreads
 import BlockDevices
 public import Logging

@@ -1,3 +1,4 @@
+public import Sockets
 public import Logging
 import SystemThreads
 import Synchronization

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-public import NBDServer
+public import Sockets
 
 /// The running node's endpoint for `buse status` and `buse verify`: a Unix
 /// socket in the state folder. A client sends one command line; the answer

@@ -6,6 +6,7 @@ import Glibc
 import KernelAttach
 import Logging
 import NBDServer
+import Sockets
 
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,7 +3,7 @@ import DeviceCatalog
 import Foundation
 import Glibc
 import Logging
-import NBDServer
+import Sockets
 import Replication
 
 struct Replica: AsyncParsableCommand {

@@ -4,7 +4,7 @@ import DeviceCatalog
 import Glibc
 import Journal
 import Logging
-import NBDServer
+import Sockets
 public import Replication
 
 /// The options that make `serve` and `connect` replicate their device to a peer.

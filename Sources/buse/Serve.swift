@@ -5,6 +5,7 @@ import DeviceLayers
 import Glibc
 import Logging
 import NBDServer
+import Sockets
 import Replication
 
 struct Serve: AsyncParsableCommand {

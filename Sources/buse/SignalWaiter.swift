@@ -1,6 +1,6 @@
 import SystemThreads
 import Glibc
-import NBDServer
+import Sockets
 
 /// Catches SIGINT and SIGTERM, the signals that ask for a graceful shutdown.
 ///

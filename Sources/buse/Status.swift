@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
-import NBDServer
+import Sockets
 import Replication
 
 /// Asks a running node over its control socket; the answer is JSON lines.

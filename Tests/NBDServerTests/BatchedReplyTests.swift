@@ -1,6 +1,7 @@
 import Glibc
 import NBDProtocol
 @testable import NBDServer
+import Sockets
 import Synchronization
 import SystemThreads
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import NBDServer
+@testable import Sockets
 import Synchronization
 import Testing
 

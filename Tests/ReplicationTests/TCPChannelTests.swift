@@ -1,5 +1,5 @@
 import Glibc
-import NBDServer
+import Sockets
 import Replication
 import Testing
 

@@ -1,5 +1,5 @@
 import Glibc
-public import NBDServer
+public import Sockets
 
 /// Opening TCP connections to a peer, with the socket options replication needs.
 public enum PeerAddress {

@@ -1,5 +1,5 @@
 public import Logging
-public import NBDServer
+public import Sockets
 
 /// Keeps the primary connected to its peer: connects, runs the session,
 /// and after it ends waits (doubling from half a second to 30 s, back to the

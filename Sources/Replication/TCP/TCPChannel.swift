@@ -1,5 +1,5 @@
 import Glibc
-public import NBDServer
+public import Sockets
 import Synchronization
 public import SystemThreads
 

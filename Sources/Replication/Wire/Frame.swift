@@ -1,4 +1,4 @@
-import Synchronization
+import Sockets
 
 /// A received frame: its header and its payload (data or document).
 public struct Frame: Sendable {
@@ -25,18 +25,28 @@ public final class FramePayload: @unchecked Sendable {
     // Safety: written once by the receiving thread before the frame is
     // handed on, then only read.
     public let bytes: UnsafeMutableRawBufferPointer
+    private let pooled: PayloadBuffer?
+    private let storageCount: Int
 
     public static let empty = FramePayload(count: 0)
 
-    /// Large payloads come from (and go back to) a pool: a fresh 1 MiB
-    /// allocation per frame cost a page fault per 4 KiB (measured: 40% of a
-    /// replica's CPU during resync).
+    /// Large payloads come from (and go back to) a pool, the one the NBD
+    /// server uses, so steady resync and replicated 1 MiB writes allocate
+    /// nothing; small ones are cheap for malloc to recycle itself.
+    static let pool = BufferPool(retainedPerClass: 16, retainedBytesMaximum: 64 << 20)
+    static let pooledLengthMinimum = 64 << 10
+
     public init(count: Int) {
-        bytes = count >= PayloadPool.smallest ? PayloadPool.shared.take(count) : UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 4096)
+        if count >= Self.pooledLengthMinimum && count <= BufferPool.lengthMaximum {
+            let buffer = Self.pool.take(count)
+            pooled = buffer
+            bytes = buffer.data
+        } else {
+            pooled = nil
+            bytes = .allocate(byteCount: max(count, 1), alignment: 4096)
+        }
         storageCount = count
     }
-
-    private let storageCount: Int
 
     public convenience init(copying array: [UInt8]) {
         self.init(count: array.count)
@@ -48,44 +58,6 @@ public final class FramePayload: @unchecked Sendable {
     public var array: [UInt8] { Array(readable) }
 
     deinit {
-        if storageCount >= PayloadPool.smallest { PayloadPool.shared.give(bytes) } else { bytes.deallocate() }
-    }
-}
-
-/// Buffers of power-of-two sizes from 64 KiB, kept for reuse up to 64 MiB in all.
-final class PayloadPool: Sendable {
-    static let shared = PayloadPool()
-    static let smallest = 64 << 10
-    static let keptBytes = 64 << 20
-
-    /// Safety: a buffer in the pool belongs to no one until taken.
-    private struct Owned: @unchecked Sendable { let buffer: UnsafeMutableRawBufferPointer }
-    private let free = Mutex<(buffers: [Int: [Owned]], bytes: Int)>(([:], 0))
-
-    static func sizeClass(_ count: Int) -> Int {
-        var size = smallest
-        while size < count { size <<= 1 }
-        return size
-    }
-
-    func take(_ count: Int) -> UnsafeMutableRawBufferPointer {
-        let size = Self.sizeClass(count)
-        let reused = free.withLock { free -> Owned? in
-            guard let owned = free.buffers[size]?.popLast() else { return nil }
-            free.bytes -= size
-            return owned
-        }
-        return reused?.buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
-    }
-
-    func give(_ buffer: UnsafeMutableRawBufferPointer) {
-        let owned = Owned(buffer: buffer)
-        let kept = free.withLock { free -> Bool in
-            guard free.bytes + buffer.count <= Self.keptBytes else { return false }
-            free.buffers[buffer.count, default: []].append(owned)
-            free.bytes += buffer.count
-            return true
-        }
-        if !kept { buffer.deallocate() }
+        if let pooled { Self.pool.release(pooled) } else { bytes.deallocate() }
     }
 }
