@@ -18,7 +18,7 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
 
     /// Payloads up to this size are copied into the queue.
     static let copyLimit = 64 << 10
-    /// At most this many frames per `sendmsg` (two vectors each; IOV_MAX is 1024).
+    /// At most this many frames per `sendmsg` (at most two vectors each; IOV_MAX is 1024).
     static let batchLimit = 256
     /// At most this many small frames wait for the end of the reader's burst.
     static let holdLimit = 16
@@ -27,9 +27,27 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
         // Safety: `borrowed` stays valid until its sender sees `written`
         // reach `id`: the sender waits for that.
         let id: UInt64
-        let head: [UInt8]
-        let copied: [UInt8]
+        /// The header, followed by the payload when it was small enough to copy.
+        let owned: OwnedBytes
         let borrowed: UnsafeRawBufferPointer?
+    }
+
+    /// Bytes with an address that stays valid for as long as the object
+    /// lives, so the vectors of a `sendmsg` can point into them (a pointer
+    /// taken inside `Array.withUnsafeBytes` is not valid after the closure).
+    private final class OwnedBytes: @unchecked Sendable {
+        // Safety: written once in init, then only read.
+        let bytes: UnsafeMutableRawBufferPointer
+
+        init(_ header: FrameHeader, copying payload: UnsafeRawBufferPointer) {
+            bytes = .allocate(byteCount: FrameHeader.size + payload.count, alignment: 16)
+            header.encode(into: bytes)
+            if payload.count > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: bytes[FrameHeader.size...]).copyMemory(from: payload)
+            }
+        }
+
+        deinit { bytes.deallocate() }
     }
 
     private struct Outbox {
@@ -57,7 +75,7 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
             let id = outbox.nextID
             outbox.nextID += 1
             outbox.queue.append(Queued(
-                id: id, head: header.encoded, copied: copy && data.count > 0 ? Array(data) : [],
+                id: id, owned: OwnedBytes(header, copying: copy ? data : UnsafeRawBufferPointer(start: nil, count: 0)),
                 borrowed: copy ? nil : data))
             if plug != nil, outbox.queue.count < Self.holdLimit { return .success((id, false, true)) }
             let mustWrite = !outbox.writing
@@ -112,14 +130,10 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
     private static func writeAll(_ descriptor: Int32, _ batch: [Queued], _ peer: String) throws(ReplicationError) {
         var parts: [UnsafeRawBufferPointer] = []
         parts.reserveCapacity(batch.count * 2)
-        // The arrays stay alive (in `batch`) for as long as the pointers are used.
+        // The owned bytes stay alive (in `batch`) for as long as the pointers are used.
         for item in batch {
-            parts.append(item.head.withUnsafeBytes { $0 })
-            if let borrowed = item.borrowed {
-                parts.append(borrowed)
-            } else if !item.copied.isEmpty {
-                parts.append(item.copied.withUnsafeBytes { $0 })
-            }
+            parts.append(UnsafeRawBufferPointer(item.owned.bytes))
+            if let borrowed = item.borrowed { parts.append(borrowed) }
         }
         try withExtendedLifetime(batch) { () throws(ReplicationError) in
             var remaining = parts[...]
