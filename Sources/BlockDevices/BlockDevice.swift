@@ -67,6 +67,23 @@ public protocol BlockDevice: Sendable {
 }
 
 extension BlockDevice {
+    /// A device implements only what its capabilities say it does: a
+    /// read-only device has no write, a device that cannot trim or zero has
+    /// no trim or zero. These defaults refuse with the error the engine
+    /// itself gives for such a request, should a caller other than the
+    /// engine (which never makes it) send one.
+    public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
+        throw .refused("write", by: capabilities)
+    }
+
+    public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
+        throw .refused("trim", by: capabilities)
+    }
+
+    public func zero(at offset: UInt64, length: UInt64, options: ZeroOptions) async throws(DeviceError) {
+        throw .refused("zero", by: capabilities)
+    }
+
     /// Devices without a faster tier accept the hint and do nothing.
     public func cache(at offset: UInt64, length: UInt64) async throws(DeviceError) {}
 

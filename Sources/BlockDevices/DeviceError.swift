@@ -48,4 +48,13 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind): \(message)" }
+
+    /// The refusal of an `operation` a device with `capabilities` lacks:
+    /// `permission` on a read-only device (EPERM, as the NBD spec asks),
+    /// `notSupported` otherwise.
+    public static func refused(_ operation: String, by capabilities: DeviceCapabilities) -> DeviceError {
+        capabilities.isReadOnly
+            ? DeviceError(.permission, "\(operation) on a read-only device")
+            : DeviceError(.notSupported, "this device has no \(operation)")
+    }
 }

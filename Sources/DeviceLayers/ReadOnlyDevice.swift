@@ -20,15 +20,15 @@ public struct ReadOnlyDevice: DeviceLayer {
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
-        throw DeviceError(.permission, "write to a read-only device")
+        throw .refused("write", by: capabilities)
     }
 
     public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
-        throw DeviceError(.permission, "trim on a read-only device")
+        throw .refused("trim", by: capabilities)
     }
 
     public func zero(at offset: UInt64, length: UInt64, options: ZeroOptions) async throws(DeviceError) {
-        throw DeviceError(.permission, "zero on a read-only device")
+        throw .refused("zero", by: capabilities)
     }
 
     /// Nothing was written through this layer, so there is nothing to flush.

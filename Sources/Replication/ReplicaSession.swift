@@ -1,4 +1,5 @@
 import BlockDevices
+import DeviceLayers
 import Journal
 import Synchronization
 
@@ -6,6 +7,9 @@ import Synchronization
 /// it, answers it. Runs frames concurrently except where ranges overlap.
 final class ReplicaSession: Sendable {
     private let node: ReplicaNode
+    /// The node's device as the NBD engine sees an export's: FUA, zero and
+    /// trim filled in by the one emulation layer, never re-emulated here.
+    private let device: EmulatedDevice
     private let channel: any ReplicationChannel
     private let lost = LossSignal()
     /// nil until the greeting is accepted.
@@ -13,6 +17,7 @@ final class ReplicaSession: Sendable {
 
     init(node: ReplicaNode, channel: any ReplicationChannel) {
         self.node = node
+        self.device = EmulatedDevice(node.device)
         self.channel = channel
     }
 
@@ -77,21 +82,21 @@ final class ReplicaSession: Sendable {
                 return refuse(.malformed("\(header.type) at \(header.offset): data checksum \(checksum) does not match \(header.checksum)"))
             }
             let payload = frame.payload
+            let fua = header.flags.contains(.fua)
             apply(header) { () async throws(DeviceError) in
-                try await self.write(payload.readable, at: header.offset, fua: header.flags.contains(.fua))
+                try await self.device.write(payload.readable, at: header.offset, fua: fua)
             }
         case .trim:
+            let fua = header.flags.contains(.fua)
             apply(header) { () async throws(DeviceError) in
-                try await self.node.device.trim(at: header.offset, length: UInt64(header.length), fua: false)
-                if header.flags.contains(.fua) { try await self.node.device.flush() }
+                try await self.device.trim(at: header.offset, length: UInt64(header.length), fua: fua)
             }
         case .zero:
-            var zeroOptions: ZeroOptions = header.flags.contains(.noHole) ? [] : .mayTrim
-            if header.flags.contains(.fua), node.device.capabilities.fua == .native { zeroOptions.insert(.fua) }
-            let options = zeroOptions
+            var options: ZeroOptions = header.flags.contains(.noHole) ? [] : .mayTrim
+            if header.flags.contains(.fua) { options.insert(.fua) }
+            let zeroOptions = options
             apply(header) { () async throws(DeviceError) in
-                try await self.node.device.zero(at: header.offset, length: UInt64(header.length), options: options)
-                if header.flags.contains(.fua), !options.contains(.fua) { try await self.node.device.flush() }
+                try await self.device.zero(at: header.offset, length: UInt64(header.length), options: zeroOptions)
             }
         case .flush:
             spawn { [self] in
@@ -141,12 +146,6 @@ final class ReplicaSession: Sendable {
         case .helloReply, .ack, .checksumReply, .failed, .refuse:
             refuse(.malformed("a primary may not send \(header.type)"))
         }
-    }
-
-    private func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
-        let native = node.device.capabilities.fua == .native
-        try await node.device.write(data, at: offset, fua: fua && native)
-        if fua && !native { try await node.device.flush() }
     }
 
     /// Applies a ranged frame after every earlier overlapping one, with its
