@@ -53,7 +53,7 @@ public final class FileDevice: BlockDevice {
         let isBlock = (fileStatus.st_mode & S_IFMT) == S_IFBLK
         guard isBlock || (fileStatus.st_mode & S_IFMT) == S_IFREG else { throw .notAFileOrBlockDevice(path: path) }
         guard flock(fd, (readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 else {
-            throw errno == EWOULDBLOCK ? .inUse(path: path) : .open(path: path, errno: errno)
+            throw errno == EWOULDBLOCK ? .inUse(path: path, holder: .of(fd)) : .open(path: path, errno: errno)
         }
         if isBlock {
             var size: UInt64 = 0
@@ -205,7 +205,7 @@ public final class FileDevice: BlockDevice {
 public enum FileDeviceError: Error, CustomStringConvertible {
     case open(path: String, errno: Int32)
     case notAFileOrBlockDevice(path: String)
-    case inUse(path: String)
+    case inUse(path: String, holder: FileLockHolder)
     case sizeMismatch(path: String, actual: UInt64, requested: UInt64)
 
     public var description: String {
@@ -214,8 +214,10 @@ public enum FileDeviceError: Error, CustomStringConvertible {
             "cannot open \(path): \(String(cString: strerror(code)))"
         case let .notAFileOrBlockDevice(path):
             "\(path) is neither a regular file nor a block device"
-        case let .inUse(path):
-            "\(path) is in use by another buse process (it holds the file's lock); stop that process or pick another file"
+        case let .inUse(path, .thisProcess):
+            "\(path) is already open for writing by another device of this process (a file backs one writable export at a time)"
+        case let .inUse(path, holder):
+            "\(path) is in use: \(holder) holds its lock; stop that process or pick another file"
         case let .sizeMismatch(path, actual, requested):
             "\(path) already exists with \(actual) bytes, but size=\(requested) was asked for; drop size= to use the file as it is"
         }

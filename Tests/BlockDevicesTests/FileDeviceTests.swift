@@ -1,8 +1,8 @@
-import TestSupport
 import BlockDevices
 import Foundation
 import LocalDevices
 import Testing
+import TestSupport
 
 @Suite("File device")
 struct FileDeviceTests {
@@ -16,16 +16,34 @@ struct FileDeviceTests {
         #expect(status.st_blocks < 64, "a new image must be sparse, not 1 GiB of allocated zeros")
     }
 
-    @Test func refusesAFileAnotherWriterHolds() throws {
+    @Test func refusesAFileThisProcessAlreadyWritesAndSaysSo() throws {
         let path = temporaryPath("held.img")
         let first = try FileDevice(path: path, createSize: 1 << 20)
-        #expect(throws: FileDeviceError.self) { try FileDevice(path: path) }
-        do {
-            _ = try FileDevice(path: path)
-        } catch {
-            #expect(error.description.contains("in use by another buse process"))
+        let error = #expect(throws: FileDeviceError.self) { try FileDevice(path: path) }
+        #expect(error?.description.contains("another device of this process") == true, "\(String(describing: error))")
+        withExtendedLifetime(first) {}
+    }
+
+    @Test func refusesAFileAnotherProcessLocksAndNamesIt() async throws {
+        let path = temporaryPath("held.img")
+        _ = try FileDevice(path: path, createSize: 1 << 20)
+        // flock(1) takes the lock, then waits on cat reading its stdin.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = ["--exclusive", path, "cat"]
+        let input = Pipe()
+        holder.standardInput = input
+        try holder.run()
+        defer {
+            try? input.fileHandleForWriting.close()
+            holder.waitUntilExit()
         }
-        _ = first
+        let pid = holder.processIdentifier
+        try await waitUntil("flock holds the file") {
+            (try? String(contentsOfFile: "/proc/locks", encoding: .utf8))?.contains("FLOCK  ADVISORY  WRITE \(pid) ") == true
+        }
+        let error = #expect(throws: FileDeviceError.self) { try FileDevice(path: path) }
+        #expect(error?.description.contains("process \(pid) (flock) holds its lock") == true, "\(String(describing: error))")
     }
 
     @Test func readersShareButExcludeWriters() throws {
