@@ -15,7 +15,7 @@ struct ReplicationFlags: ParsableArguments {
     var replicateTo: String?
 
     @Option(help: ArgumentHelp(
-        "The node's state folder (generation ids, transaction log, control socket). (default: /var/lib/buse/<export>)",
+        "The node's state folder (generation ids, transaction log, control socket). Without --replicate-to the node serves alone and logs what a future peer misses. (default with --replicate-to: /var/lib/buse/<export>)",
         valueName: "dir"))
     var state: String?
 
@@ -36,8 +36,9 @@ struct ReplicationFlags: ParsableArguments {
 
     func validate() throws {
         guard logRecords >= 16 else { throw ValidationError("--log-records must be at least 16") }
-        if replicateTo == nil && state != nil {
-            throw ValidationError("--state is for replication: add --replicate-to HOST:PORT")
+        if replicateTo == nil && state != nil && degraded != .continue {
+            throw ValidationError(
+                "--degraded \(degraded.rawValue) needs a peer: with --state and no --replicate-to every write would \(degraded == .suspend ? "wait" : "fail")")
         }
         if let replicateTo { _ = try ReplicationFlags.address(replicateTo) }
         if let resyncRate, ByteSize.parse(resyncRate) == nil {
@@ -59,10 +60,15 @@ struct ReplicationFlags: ParsableArguments {
     }
 
     /// Wraps `device` as the primary of a replicated volume, starts its
-    /// connector and control socket. `stop` ends both (the device itself is
-    /// closed by whoever serves it).
+    /// connector (when a peer is named) and control socket. `stop` ends both
+    /// (the device itself is closed by whoever serves it).
+    ///
+    /// With `--state` and no `--replicate-to` (a promoted node whose old
+    /// primary is gone for now), the node serves alone, but through its log:
+    /// every write is recorded as one a future peer misses, so the peer that
+    /// joins later is resynced from the log, never skipped.
     func open(_ device: any BlockDevice, export: String, logger: Logger) async throws -> ReplicatedVolume? {
-        guard let replicateTo else { return nil }
+        guard replicateTo != nil || state != nil else { return nil }
         let folderPath = state ?? "/var/lib/buse/\(export)"
         var options = ReplicationOptions()
         options.policy = degraded
@@ -77,6 +83,10 @@ struct ReplicationFlags: ParsableArguments {
             let control = try ControlServer(
                 path: folder.controlSocketPath, status: { replicated.status },
                 verify: { repair, progress throws(ReplicationError) in try await replicated.verify(repair: repair, progress: progress) })
+            guard let replicateTo else {
+                logger.notice("serving with no peer (state in \(folderPath)): the log records what a future peer misses")
+                return ReplicatedVolume(device: replicated, connector: nil, control: control)
+            }
             let connector = PeerConnector(device: replicated, address: try Self.address(replicateTo), logger: logger)
             let task = Task { await connector.run() }
             logger.notice("replicating to \(replicateTo) (state in \(folderPath), while away: \(degraded.rawValue))")
@@ -99,11 +109,11 @@ struct ReplicationFlags: ParsableArguments {
 /// A primary's replication machinery while it runs.
 struct ReplicatedVolume {
     let device: ReplicatedDevice
-    let connector: Task<Void, Never>
+    let connector: Task<Void, Never>?
     let control: ControlServer
 
     func stop() {
-        connector.cancel()
+        connector?.cancel()
         control.close()
     }
 }

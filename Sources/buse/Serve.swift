@@ -63,8 +63,8 @@ struct Serve: AsyncParsableCommand {
     var replication: ReplicationFlags
 
     func validate() throws {
-        if replication.replicateTo != nil && (exports.count != 1 || config != nil) {
-            throw ValidationError("--replicate-to replicates one export: give exactly one --export and no --config")
+        if (replication.replicateTo != nil || replication.state != nil) && (exports.count != 1 || config != nil) {
+            throw ValidationError("--replicate-to and --state belong to one export: give exactly one --export and no --config")
         }
         if exports.isEmpty && config == nil {
             throw ValidationError("give at least one --export NAME=DEVICE-URI, or --config FILE")
