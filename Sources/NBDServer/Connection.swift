@@ -34,6 +34,9 @@ public final class Connection: Sendable {
     let pool: BufferPool
     let logger: Logger
     let gate = ConditionLock(Gate())
+    /// Requests refused by validation, and device calls that failed.
+    let refusals = Mutex(EventSummary())
+    let failures = Mutex(EventSummary())
     private let startingSession: NegotiatedSession?
 
     /// Serves a client that will negotiate.
@@ -87,6 +90,7 @@ public final class Connection: Sendable {
             "export": "\(export.name)", "structured-replies": "\(session.structuredReplies)",
         ])
         Transmission(connection: self, export: export, session: session).run()
+        logHeldEvents()
     }
 
     /// Makes new requests fail with ESHUTDOWN; requests in flight finish.
@@ -108,6 +112,24 @@ public final class Connection: Sendable {
         gate.withLock { gate in
             if !gate.closed { socket.shutdown() }
         }
+    }
+
+    /// Logs a refused request or a failed device call: every one at debug,
+    /// a rate-limited summary (see ``EventSummary``) at `level`: notice for
+    /// refusals (the client's mistake), warning for device failures (the
+    /// operator's concern: a disk or cluster is failing).
+    func logEvent(
+        _ summary: borrowing Mutex<EventSummary>, _ what: String, metadata: Logger.Metadata, summaryLevel level: Logger.Level
+    ) {
+        logger.debug("\(what)", metadata: metadata)
+        let line = summary.withLock { $0.record(what, at: ContinuousClock.now) }
+        if let line { logger.log(level: level, "\(line)", metadata: metadata) }
+    }
+
+    /// Reports the events the rate limit held back, as the connection ends.
+    func logHeldEvents() {
+        if let line = refusals.withLock({ $0.finish() }) { logger.notice("refused requests: \(line)") }
+        if let line = failures.withLock({ $0.finish() }) { logger.warning("failed requests: \(line)") }
     }
 
     func logEnd(_ error: SocketError, phase: String) {

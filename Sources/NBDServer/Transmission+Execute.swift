@@ -38,9 +38,9 @@ extension Transmission {
             replies.send(successReply(request, buffer, payloadLength))
         } catch {
             let code = ErrorTable.code(for: error, flags: request.flags)
-            logger.error(
-                "\(request.command!) failed: \(error.message)",
-                metadata: ["offset": "\(offset)", "length": "\(length)", "error": "\(code)"])
+            connection.logEvent(
+                connection.failures, "\(request.command!) failed: \(error.message)",
+                metadata: ["offset": "\(offset)", "length": "\(length)", "error": "\(code)"], summaryLevel: .warning)
             if let buffer { connection.pool.release(buffer) }
             var reply = errorReply(request, code, error.message)
             reply.heldBytes = payloadLength

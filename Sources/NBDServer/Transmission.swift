@@ -84,7 +84,8 @@ struct Transmission: Sendable {
             return false
         }
         if let (error, reason) = validation.check(request) {
-            logger.warning("refused request: \(reason)", metadata: ["error": "\(error)"])
+            connection.logEvent(
+                connection.refusals, "refused request: \(reason)", metadata: ["error": "\(error)"], summaryLevel: .notice)
             if request.hasPayload { try stream.skip(UInt64(request.length), from: connection.socket) }
             admit(bytes: 0, plug)
             replies.send(errorReply(request, error, reason))
