@@ -2,30 +2,52 @@ import Sockets
 import SystemThreads
 import Glibc
 
-/// The one writer of a connection's replies. Replies never interleave, and may
-/// leave in any order relative to their requests.
+/// The one writer of a connection's replies: the reply path's rules, in one
+/// place. Replies never interleave, and may leave in any order relative to
+/// their requests.
 ///
-/// Lifecycle: a task that finishes a request calls ``send(_:)``. If nothing
-/// is queued, the reply goes out at once with a non-blocking `send` from that
-/// task (the common case: no thread hand-off). If the socket is full, or
-/// replies are already queued, it is queued for the channel's writer thread,
-/// which sends with blocking writes, coalescing small replies into one
-/// system call. A client that stops reading therefore stalls only its own
-/// writer thread, never the cooperative pool. After ``close()`` the writer
-/// thread ends; replies sent after a socket failure are dropped and their
-/// buffers released.
+/// ## Three ways out
+/// 1. **At once**, from the task that finished the request: if nothing is
+///    queued and the writer thread is idle, one non-blocking `send` (the
+///    common case: no thread hand-off). What does not fit is queued.
+/// 2. **Held**, on a plugged thread (``SubmissionPlug``: the connection's
+///    reader mid-burst, or a replication link's reader between the peer's
+///    acknowledgements, each of which finishes a write): small replies wait
+///    and leave gathered in one `send` when the plug finishes, just before
+///    that thread would block (or sooner, in groups of
+///    ``holdCountMaximum``). On loopback every `send` also runs the
+///    receiver's TCP stack and may wake it, so a burst of 16 acknowledgements
+///    costs a few passes instead of 16. What does not fit is queued as one
+///    frame. Replies made on an unplugged thread (a RADOS completion) are
+///    never held, and a held reply leaves before its thread blocks, so it
+///    cannot stall the connection.
+/// 3. **Queued**, for the channel's writer thread, which sends with blocking
+///    writes, coalescing small replies into one system call. A client that
+///    stops reading therefore stalls only its own writer thread, never the
+///    cooperative pool.
 ///
-/// Batching: a thread working through a burst of work it has already
-/// received is plugged (``SubmissionPlug``): the connection's reader between
-/// requests, or a replication link's reader between the peer's
-/// acknowledgements, each of which finishes a write. Small replies made on a
-/// plugged thread wait, and leave with one `send` when its plug finishes,
-/// just before that thread would block (or sooner, in groups of
-/// ``holdCountMaximum``). On loopback every `send` also runs the receiver's
-/// TCP stack and may wake it, so a burst of 16 acknowledgements costs a few
-/// passes instead of 16. Replies made on an unplugged thread (a RADOS
-/// completion) are never held, and a held reply leaves before its thread
-/// blocks, so it cannot stall the connection.
+/// ## Why bytes never interleave
+/// Ways 1 and 2 send only under the state lock, and only while the queue is
+/// empty and the writer is not busy; the writer takes the whole queue under
+/// that lock and marks itself busy until its writes are done. So at any
+/// moment one party owns the socket's send side, and a reply's bytes are
+/// never split by another's.
+///
+/// ## In-flight accounting (with ``Transmission``)
+/// - The reader counts a request in (`Connection.Gate.requests`, and its
+///   payload bytes) before dispatching it, and waits while the limits are
+///   reached (`Transmission.admit`).
+/// - Every admitted request produces exactly one reply with
+///   `completesRequest` set, carrying its payload bytes in `heldBytes`
+///   (`Transmission+Execute`); a refused request's reply holds none.
+/// - ``finish(_:)`` counts each reply out once, whether it was sent or
+///   dropped after a socket failure (a queued remainder of a gathered batch
+///   has `completesRequest` cleared: its replies were counted out already).
+/// - The only other way out is `Transmission.release`, for a WRITE whose
+///   payload could not be read.
+/// Preconditions trap a count that goes negative (once, a miscount hung
+/// shutdown, which waits for the count to reach zero). After ``close()``
+/// the writer thread ends.
 final class ReplyChannel: Sendable, SubmissionPlug.Holder {
     private struct State {
         var queue: [OutgoingReply] = []

@@ -32,6 +32,7 @@ struct Transmission: Sendable {
                 gate.withLock {
                     $0.requests -= count
                     $0.bytes -= bytes
+                    precondition($0.requests >= 0 && $0.bytes >= 0, "in-flight accounting went negative: \($0)")
                 }
                 gate.broadcast()
             },
@@ -148,6 +149,7 @@ struct Transmission: Sendable {
         connection.gate.withLock {
             $0.bytes -= bytes
             $0.requests -= requests
+            precondition($0.requests >= 0 && $0.bytes >= 0, "in-flight accounting went negative: \($0)")
         }
         connection.gate.broadcast()
     }

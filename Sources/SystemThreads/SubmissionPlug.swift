@@ -14,6 +14,13 @@ import CSystemShims
 /// ``onFinish(_:)`` and sends what it held in ``Holder/plugFinished()``; the
 /// owner must finish the plug before it blocks or waits for anything those
 /// sends could be holding up.
+///
+/// Lifetime rule, enforced with preconditions (the thread-local slot holds
+/// the plug unretained, so breaking it would leave a dangling pointer):
+/// - one plug per thread at a time: ``start()`` traps if another plug is in;
+/// - started and finished on the same thread;
+/// - never released while in: the owner finishes it before it goes (a
+///   `defer { plug.finish() }` right after making it).
 public final class SubmissionPlug {
     /// Something that holds sends while a plug is in, and sends them when it finishes.
     public protocol Holder: AnyObject {
@@ -25,6 +32,10 @@ public final class SubmissionPlug {
 
     public init() {}
 
+    deinit { precondition(!started, "a SubmissionPlug was released while in: finish() it first") }
+
+    private var slot: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
     /// The plug started on this thread, if any.
     public static var current: SubmissionPlug? {
         guard let pointer = buse_current_plug() else { return nil }
@@ -35,13 +46,15 @@ public final class SubmissionPlug {
     /// until ``finish()``.
     public func start() {
         guard !started else { return }
+        precondition(buse_current_plug() == nil, "another SubmissionPlug is already in on this thread")
         started = true
-        buse_set_current_plug(Unmanaged.passUnretained(self).toOpaque())
+        buse_set_current_plug(slot)
     }
 
     /// Unplugs this thread and tells every registered holder, once each.
     public func finish() {
         guard started else { return }
+        precondition(buse_current_plug() == slot, "a SubmissionPlug is finished on the thread that started it")
         started = false
         buse_set_current_plug(nil)
         while !holders.isEmpty {
