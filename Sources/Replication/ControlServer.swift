@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 public import Sockets
+import SystemThreads
 
 /// The running node's endpoint for `buse status` and `buse verify`: a Unix
 /// socket in the state folder. A client sends one command line; the answer
@@ -19,9 +20,11 @@ public final class ControlServer: Sendable {
         unlink(path)  // a socket left by a crashed process; the folder lock says we own it
         listener = try Listener(.unix(path: path))
         let listener = listener
-        Thread.detachNewThread {
+        // Every blocking call (accept, reading the command, writing answers
+        // to a client that may not read) runs on a system thread of its own.
+        SystemThread.start {
             listener.acceptLoop { socket in
-                Thread.detachNewThread { Self.handle(socket, status: status, verify: verify) }
+                SystemThread.start { Self.handle(socket, status: status, verify: verify) }
             }
         }
     }
@@ -49,21 +52,42 @@ public final class ControlServer: Sendable {
             reply(status())
         case "verify", "verify repair":
             guard let verify else { return reply(["error": "verify runs on the primary"]) }
-            let finished = DispatchSemaphore(value: 0)
-            Task {
-                do throws(ReplicationError) {
-                    let report = try await verify(command == "verify repair") { done, total in
-                        send(try? JSONEncoder().encode(["done": done, "total": total]))
-                    }
-                    send(try? JSONEncoder().encode(["report": report]))
-                } catch {
-                    send(try? JSONEncoder().encode(["error": error.description]))
-                }
-                finished.signal()
-            }
-            finished.wait()
+            Self.run(verify, repair: command == "verify repair", send: send)
         default:
             reply(["error": "unknown command \"\(command)\"; expected status, verify or verify repair"])
+        }
+    }
+
+    /// Runs a verify as a task and sends its JSON lines (progress, then the
+    /// report or the error) from the calling system thread as they come:
+    /// the task never writes to the socket itself, so a client that stops
+    /// reading stalls only this thread, never the cooperative pool.
+    private static func run(_ verify: @escaping Verify, repair: Bool, send: (Data?) -> Void) {
+        let lines = ConditionLock((pending: [Data?](), finished: false))
+        let post = { @Sendable (line: Data?, last: Bool) in
+            lines.withLock { state in
+                state.pending.append(line)
+                state.finished = state.finished || last
+            }
+            lines.broadcast()
+        }
+        Task {
+            do throws(ReplicationError) {
+                let report = try await verify(repair) { done, total in
+                    post(try? JSONEncoder().encode(["done": done, "total": total]), false)
+                }
+                post(try? JSONEncoder().encode(["report": report]), true)
+            } catch {
+                post(try? JSONEncoder().encode(["error": error.description]), true)
+            }
+        }
+        while true {
+            let (batch, finished) = lines.wait(until: { !$0.pending.isEmpty || $0.finished }) { state in
+                defer { state.pending.removeAll() }
+                return (state.pending, state.finished)
+            }
+            for line in batch { send(line) }
+            if finished { return }
         }
     }
 }
