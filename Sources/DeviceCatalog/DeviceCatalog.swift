@@ -3,15 +3,11 @@ import DeviceLayers
 import LocalDevices
 import RadosDevice
 
-/// Opens devices from their URIs: the one place that knows every scheme.
-///
-/// - `file:PATH[?size=SIZE]`, `memory:SIZE`: see ``DeviceURI``;
-/// - `rados:POOL/IMAGE[?conf=FILE&id=CLIENT&keyring=FILE&namespace=NS&timeout=SECONDS&break-lock&write-around=SIZE]`:
-///   an image made with `buse image create`; `timeout=0` waits for the
-///   cluster for ever instead of failing I/O with EIO; `write-around=SIZE`
-///   acknowledges up to SIZE bytes of writes without FUA once sent, before
-///   RADOS holds them (a FLUSH waits for them; off by default).
-/// Adding a device is adding a case here (and a line to the conformance suite).
+/// Opens devices from their URIs: the one place that knows every scheme
+/// (file, memory, rados) and option. The reference for users is README.md,
+/// "Device URIs": keep it in step with `schemes`, `commonOptions` and
+/// `RadosURI.options`. Adding a device is adding a case here (and a line to
+/// the conformance suite).
 public enum DeviceCatalog {
     public static let schemes = ["file", "memory", "rados"]
 

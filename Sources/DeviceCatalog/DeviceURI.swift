@@ -1,11 +1,6 @@
 /// A device named as operators write it: `SCHEME:PATH[?KEY=VALUE&FLAG...]`.
-///
-/// - `file:/var/lib/buse/vol1.img?size=10G`: a file (created sparse with
-///   that size when missing) or a block device (`file:/dev/sdb`);
-/// - `memory:1G`: sparse memory, gone when the process ends;
-/// - options common to all: `readonly`, `offset=`/`length=` for a window,
-///   and `delay=`/`jitter=` (e.g. `2ms`, `500us`) to make a device slow on
-///   purpose, as remote storage is: for tests and demonstrations.
+/// Parsing only; the schemes and options are ``DeviceCatalog``'s, documented
+/// for users in README.md, "Device URIs".
 public struct DeviceURI: Sendable, Equatable, CustomStringConvertible {
     public var scheme: String
     public var path: String

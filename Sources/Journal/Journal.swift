@@ -20,8 +20,8 @@ import Synchronization
 /// durable, and is what FLUSH and FUA wait for.
 public final class Journal: Sendable {
     public struct Limits: Sendable {
-        /// Records kept before folding into the bitmap: 1 Mi records of
-        /// about 60 bytes each in LMDB, so the log stays under ~64 MiB.
+        /// Records kept before folding into the bitmap: 1 Mi records; the
+        /// LMDB map is sized at 96 bytes each (96 MiB) plus the bitmap.
         public var recordLimit = 1 << 20
         /// Bytes of the volume per bitmap bit: 1 MiB (a 1 TiB volume is a 128 KiB bitmap).
         public var regionLength: UInt64 = 1 << 20

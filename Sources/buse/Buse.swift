@@ -7,7 +7,8 @@ struct Buse: AsyncParsableCommand {
         commandName: "buse",
         abstract: "A user-space block device service, reached through NBD.",
         discussion: """
-            buse serves block devices whose data lives in user space (a file, memory) \
+            buse serves block devices whose data lives in user space (a file or block device, \
+            memory, a RADOS image) \
             to any NBD client: the Linux kernel (nbd-client), qemu, libnbd tools, fio.
 
             Devices are named by URI:
@@ -15,8 +16,8 @@ struct Buse: AsyncParsableCommand {
               file:/dev/sdb                             a block device
               memory:1G                                 sparse memory, for tests
               rados:rbd/vol1?conf=/etc/ceph/ceph.conf   a Ceph image (`buse image create`)
-            Options for every device: readonly, offset=SIZE, length=SIZE. RADOS
-            images also take timeout=SECONDS, break-lock and write-around=SIZE.
+            Every scheme and option, with defaults and the size and duration syntax, is in
+            the "Device URIs" section of README.md. Quote a URI that holds ? or &.
 
             Start with:
               buse serve --export vol1=file:/var/lib/buse/vol1.img?size=10G

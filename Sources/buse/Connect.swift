@@ -16,7 +16,8 @@ struct Connect: AsyncParsableCommand {
             the device path and serves it until `buse disconnect`, SIGINT or SIGTERM \
             (which flush and detach cleanly). Needs root and the nbd module (modprobe nbd).
 
-            The netlink interface is used when the kernel has it, with a dead-connection \
+            The netlink interface is used (it needs the nbd module; --ioctl uses the \
+            ioctls instead), with a dead-connection \
             timeout: if this process dies (kill -9, an upgrade), the kernel holds I/O for \
             that long and `buse connect --reattach /dev/nbdX URI` picks the device up again \
             with no I/O error seen by the filesystem. The kernel only lets RECONFIGURE \
@@ -29,7 +30,7 @@ struct Connect: AsyncParsableCommand {
               buse connect --reattach /dev/nbd0 file:/var/lib/buse/vol1.img   # after the daemon died
             """)
 
-    @Argument(help: ArgumentHelp("The device to attach, e.g. file:/var/lib/buse/vol1.img?size=10G.", valueName: "device-uri"))
+    @Argument(help: ArgumentHelp("The device to attach, a device URI (README.md, \"Device URIs\"), e.g. file:/var/lib/buse/vol1.img?size=10G.", valueName: "device-uri"))
     var uri: String
 
     @Option(help: ArgumentHelp("The nbd device to use. (default: a free one)", valueName: "/dev/nbdN"))

@@ -30,7 +30,7 @@ struct ReplicationFlags: ParsableArguments {
     var peerTimeout: Int = 10
 
     @Option(help: ArgumentHelp(
-        "Log records kept for a peer that is away before the oldest fold into a bitmap of 1 MiB regions (checked every eighth of this, at most 256 writes; about 100 bytes each).",
+        "Log records kept for a peer that is away before the oldest fold into a bitmap of 1 MiB regions (checked every min(256, count/8) writes; the log's LMDB map takes 96 bytes per record).",
         valueName: "count"))
     var logRecords: Int = Journal.Limits().recordLimit
 

@@ -33,10 +33,11 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("export"),
-        help: ArgumentHelp("An export as NAME=DEVICE-URI. Repeat for several.", valueName: "name=uri"))
+        help: ArgumentHelp(
+            "An export as NAME=DEVICE-URI (device URIs: README.md, \"Device URIs\"). Repeat for several.", valueName: "name=uri"))
     var exports: [String] = []
 
-    @Option(help: ArgumentHelp("A YAML file with listen addresses and exports (see `buse serve --help`).", valueName: "file"))
+    @Option(help: ArgumentHelp("A YAML file with listen addresses and exports (format: README.md, \"Serving\").", valueName: "file"))
     var config: String?
 
     @Option(
