@@ -1,0 +1,58 @@
+public import BlockDevices
+import Journal
+import Synchronization
+
+/// FLUSH means durable on both copies; closing flushes, drops the link and
+/// records a clean shutdown.
+extension ReplicatedDevice {
+    public func flush() async throws(DeviceError) {
+        let mark = activity.flushMark()
+        let (watermark, phase) = shared.withLock { ($0.watermark, $0.phase) }
+        let link = phase.link
+        async let peerFlush = link?.request(FrameHeader(.flush, tag: link?.makeTag() ?? 0))
+        let local = await attempt { () async throws(DeviceError) in try await lower.flush() }
+        let remote = await peerFlush
+        try local.get()
+        switch remote {
+        case .success:
+            // Both copies hold every write completed before this flush: their
+            // records and activity marks can go (only once in sync: during a
+            // resync the log still describes what the resync must copy).
+            if case .inSync = phase {
+                do {
+                    try await journal.acknowledge(through: watermark)
+                    try await activity.cool(after: mark)
+                } catch {
+                    logger.error("replication: cannot trim the log: \(error)")
+                }
+            }
+        case .failure, .none:
+            try await degraded("flush", diverges: false)
+        }
+    }
+
+    public func close() async throws(DeviceError) {
+        let (waiters, drains, link) = shared.withLock { shared in
+            shared.closed = true
+            defer { shared.suspended = []; shared.drainWaiters = [] }
+            return (shared.suspended, shared.drainWaiters, shared.phase.anyLink)
+        }
+        for waiter in waiters { waiter.resume(returning: false) }
+        for waiter in drains { waiter.resume() }
+        var failure: DeviceError?
+        do { try await flush() } catch { failure = error }
+        link?.fail(.linkLost("the primary is shutting down"))
+        do {
+            try await journal.close()
+            try shared.withLock { shared throws(ReplicationError) in
+                shared.volume.cleanShutdown = true
+                try folder.save(shared.volume)
+            }
+        } catch {
+            logger.error("replication: unclean close: \(error)")
+        }
+        do { try await lower.close() } catch { failure = failure ?? error }
+        folder.unlock()
+        if let failure { throw failure }
+    }
+}
