@@ -7,8 +7,7 @@ import Synchronization
 extension ReplicatedDevice {
     public func flush() async throws(DeviceError) {
         let mark = activity.flushMark()
-        let (watermark, phase) = shared.withLock { ($0.watermark, $0.phase) }
-        let link = phase.link
+        let (watermark, link, inSync) = shared.withLock { ($0.watermark, $0.pairing.link, $0.pairing.isInSync) }
         async let peerFlush = link?.request(FrameHeader(.flush, tag: link?.makeTag() ?? 0))
         let local = await attempt { () async throws(DeviceError) in try await lower.flush() }
         let remote = await peerFlush
@@ -18,7 +17,7 @@ extension ReplicatedDevice {
             // Both copies hold every write completed before this flush: their
             // records and activity marks can go (only once in sync: during a
             // resync the log still describes what the resync must copy).
-            if case .inSync = phase {
+            if inSync {
                 do {
                     try await journal.acknowledge(through: watermark)
                     try await activity.cool(after: mark)
@@ -32,11 +31,12 @@ extension ReplicatedDevice {
     }
 
     public func close() async throws(DeviceError) {
-        let (waiters, drains, link) = shared.withLock { shared in
-            shared.closed = true
+        let (waiters, drains, action) = shared.withLock { shared in
+            let action = shared.pairing.event(.close)
             defer { shared.suspended = []; shared.drainWaiters = [] }
-            return (shared.suspended, shared.drainWaiters, shared.phase.anyLink)
+            return (shared.suspended, shared.drainWaiters, action)
         }
+        guard case let .shutDown(link) = action else { preconditionFailure("pairing: close answered \(action)") }
         for waiter in waiters { waiter.resume(returning: false) }
         for waiter in drains { waiter.resume() }
         var failure: DeviceError?

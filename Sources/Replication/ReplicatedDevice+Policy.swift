@@ -15,9 +15,11 @@ extension ReplicatedDevice {
         case .suspend:
             let resumed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let ready = shared.withLock { shared -> Bool? in
-                    if shared.closed { return false }
-                    if case .inSync = shared.phase { return true }
-                    shared.suspended.append(continuation)
+                    switch shared.pairing.event(.hold) {
+                    case let .proceed(going): return going
+                    case .wait: shared.suspended.append(continuation)
+                    case let action: preconditionFailure("pairing: hold answered \(action)")
+                    }
                     return nil
                 }
                 if let ready { continuation.resume(returning: ready) }

@@ -13,13 +13,8 @@ extension ReplicatedDevice {
     public func run(_ channel: any ReplicationChannel) async -> ReplicationError {
         let lost = LossSignal()
         let link = PeerLink(channel) { error in lost.signal(error) }
-        let admitted = shared.withLock { shared -> Bool in
-            if shared.closed || shared.phase.anyLink != nil { return false }
-            shared.phase = .connecting(link)
-            return true
-        }
-        guard admitted else {
-            let error = ReplicationError.refused("this primary is already replicating or is stopping")
+        if case let .rejectLink(why) = shared.withLock({ $0.pairing.event(.connect(link)) }) {
+            let error = ReplicationError.refused(why)
             channel.close(error)
             return error
         }
@@ -32,11 +27,7 @@ extension ReplicatedDevice {
         }
         let reason = await lost.wait()
         shared.withLock { shared in
-            switch (shared.phase, reason) {
-            case (.refused, _): break
-            case let (_, .refused(why)): shared.phase = .refused(channel.peerName, why)
-            default: shared.phase = .disconnected
-            }
+            guard case .endSession = shared.pairing.event(.linkEnded(link, reason)) else { return }
             shared.resyncTotal = 0
             shared.resyncDone = 0
         }
@@ -59,7 +50,7 @@ extension ReplicatedDevice {
         logger.info("replication: paired with \(peer.node) (generation \(String(peer.state.generation, radix: 16))): \(decision)")
         if case let .refuse(why) = decision {
             try? link.channel.send(Frame.document(.refuse, Array(why.utf8)))
-            shared.withLock { $0.phase = .refused(link.channel.peerName, why) }
+            _ = shared.withLock { $0.pairing.event(.refuse(link, reason: why)) }
             logger.error("replication: refusing \(peer.node): \(why)")
             return .refused(why)
         }
@@ -84,8 +75,9 @@ extension ReplicatedDevice {
         }
         // From here writes go to the peer too; wait out those that did not,
         // so the log's dirty set covers every write the peer lacks.
-        shared.withLock { $0.phase = .resyncing(link) }
-        await drainUnreplicated()
+        if case .drainUnreplicated = shared.withLock({ $0.pairing.event(.resyncBegin(link)) }) {
+            await drainUnreplicated()
+        }
         let startSequence = journal.lastSequence
         do throws(ReplicationError) {
             let ranges: [Range<UInt64>]
@@ -169,9 +161,7 @@ extension ReplicatedDevice {
             throw error
         }
         let suspended = shared.withLock { shared -> [CheckedContinuation<Bool, Never>] in
-            guard link.isAlive else { return [] }
-            shared.phase = .inSync(link)
-            shared.timesInSync += 1
+            guard link.isAlive, case .resumeHeld = shared.pairing.event(.resyncDone(link)) else { return [] }
             shared.resyncTotal = 0
             shared.resyncDone = 0
             defer { shared.suspended = [] }
@@ -216,7 +206,9 @@ extension ReplicatedDevice {
     /// (a partition with no reset, a stopped peer). The connector calls it
     /// periodically.
     public func checkPeerTimeout() {
-        guard let link = shared.withLock({ $0.phase.anyLink }), let waited = link.oldestWait(), waited > options.peerTimeout else { return }
+        guard let link = shared.withLock({ $0.pairing.anyLink }), let waited = link.oldestWait(), waited > options.peerTimeout else {
+            return
+        }
         link.fail(.linkLost("the peer has not answered for \(waited); giving up on it"))
     }
 }

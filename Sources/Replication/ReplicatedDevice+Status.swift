@@ -9,7 +9,7 @@ extension ReplicatedDevice {
             var peer: String?
             var state = ReplicationStatus.PeerState.disconnected
             var refusal: String?
-            switch shared.phase {
+            switch shared.pairing.state {
             case .disconnected: break
             case let .connecting(link): (peer, state) = (link.channel.peerName, .connecting)
             case let .resyncing(link): (peer, state) = (link.channel.peerName, .resyncing)
@@ -26,11 +26,11 @@ extension ReplicatedDevice {
     }
 
     public var volume: VolumeState { shared.withLock { $0.volume } }
-    public var isClosed: Bool { shared.withLock { $0.closed } }
+    public var isClosed: Bool { shared.withLock { $0.pairing.isClosed } }
     /// Sessions that reached sync so far (the connector resets its backoff on progress).
-    public var timesInSync: Int { shared.withLock { $0.timesInSync } }
+    public var timesInSync: Int { shared.withLock { $0.pairing.timesInSync } }
     public var peerTimeout: Duration { options.peerTimeout }
     public var isInSync: Bool {
-        shared.withLock { if case .inSync = $0.phase { true } else { false } }
+        shared.withLock { $0.pairing.isInSync }
     }
 }

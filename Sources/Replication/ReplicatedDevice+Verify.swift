@@ -16,7 +16,7 @@ extension ReplicatedDevice {
     /// `repair`, a differing chunk is copied to the peer at once.
     public func verify(repair: Bool, progress: @Sendable (UInt64, UInt64) -> Void = { _, _ in }) async throws(ReplicationError) -> VerifyReport {
         guard let link = shared.withLock({ shared -> PeerLink? in
-            if case let .inSync(link) = shared.phase { return link }
+            if case let .inSync(link) = shared.pairing.state { return link }
             return nil
         }) else {
             throw .linkLost("verify needs the peer connected and in sync; see `buse status`")

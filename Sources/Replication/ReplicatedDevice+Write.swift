@@ -48,7 +48,7 @@ extension ReplicatedDevice {
         // Without a peer, the policy may hold or refuse the write before it
         // takes any lock (a held write must not block the resync that ends
         // the wait).
-        if options.policy != .continue, shared.withLock({ $0.phase.link == nil }) {
+        if options.policy != .continue, shared.withLock({ $0.pairing.link == nil }) {
             try await degraded("write", diverges: true)
         }
         let replicated = try await replicateLocked(range, header, data, local: local)
@@ -78,8 +78,8 @@ extension ReplicatedDevice {
         let sequence = journal.reserveSequence()
         defer { complete(sequence) }
         let (link, generation) = shared.withLock { shared in
-            if shared.phase.link == nil { shared.unreplicatedInFlight += 1 }
-            return (shared.phase.link, shared.volume.generation)
+            let link: PeerLink? = if case let .replicate(link) = shared.pairing.event(.writeBegin) { link } else { nil }
+            return (link, shared.volume.generation)
         }
         defer { if link == nil { finishUnreplicated() } }
         var frame = header
@@ -120,8 +120,7 @@ extension ReplicatedDevice {
     /// runs: it clears bitmap regions as it copies them, and a fold then
     /// could mark a region it has already passed.
     func keepLogBounded() async {
-        let resyncing = shared.withLock { if case .resyncing = $0.phase { true } else { false } }
-        guard !resyncing else { return }
+        guard !shared.withLock({ $0.pairing.isResyncing }) else { return }
         do {
             try await journal.enforceBound()
         } catch {
@@ -138,8 +137,7 @@ extension ReplicatedDevice {
 
     func finishUnreplicated() {
         let waiters = shared.withLock { shared -> [CheckedContinuation<Void, Never>] in
-            shared.unreplicatedInFlight -= 1
-            guard shared.unreplicatedInFlight == 0 else { return [] }
+            guard case .resumeDrainWaiters = shared.pairing.event(.unreplicatedWriteEnd) else { return [] }
             defer { shared.drainWaiters = [] }
             return shared.drainWaiters
         }
@@ -150,8 +148,11 @@ extension ReplicatedDevice {
     func drainUnreplicated() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = shared.withLock { shared -> Bool in
-                if shared.unreplicatedInFlight == 0 || shared.closed { return true }
-                shared.drainWaiters.append(continuation)
+                switch shared.pairing.event(.drain) {
+                case .proceed: return true
+                case .wait: shared.drainWaiters.append(continuation)
+                case let action: preconditionFailure("pairing: drain answered \(action)")
+                }
                 return false
             }
             if done { continuation.resume() }

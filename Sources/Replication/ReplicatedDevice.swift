@@ -17,6 +17,9 @@ import Synchronization
 ///
 /// Ordering: overlapping writes are serialised by a ``RangeLock`` and sent
 /// in the same order they are applied locally, so both copies end alike.
+///
+/// The pairing's lifecycle, and which of DRBD's names each concept here
+/// corresponds to, are in ``Pairing``.
 public final class ReplicatedDevice: DeviceLayer {
     public let lower: any BlockDevice
     let folder: NodeFolder
@@ -27,39 +30,15 @@ public final class ReplicatedDevice: DeviceLayer {
     let logger: Logger
     let shared: Mutex<Shared>
 
-    enum Phase {
-        case disconnected
-        /// Greetings are being exchanged: writes are not sent yet, but the
-        /// peer timeout covers the link.
-        case connecting(PeerLink)
-        case resyncing(PeerLink)
-        case inSync(PeerLink)
-        case refused(String, String)
-
-        /// The link writes are sent on, if any.
-        var link: PeerLink? {
-            switch self {
-            case let .resyncing(link), let .inSync(link): link
-            default: nil
-            }
-        }
-
-        /// The link being paired or replicated over, if any.
-        var anyLink: PeerLink? {
-            if case let .connecting(link) = self { return link }
-            return link
-        }
-    }
-
     struct Shared {
         var volume: VolumeState
-        var phase: Phase = .disconnected
-        /// Writes in flight that were not sent to the peer (degraded).
-        var unreplicatedInFlight = 0
+        /// Where the pairing with the peer stands; the code below only feeds
+        /// it events and carries out its actions.
+        var pairing = Pairing()
+        /// Callers waiting for the writes that bypassed the peer to end.
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         /// Writes and flushes held by the suspend policy.
         var suspended: [CheckedContinuation<Bool, Never>] = []
-        var closed = false
         /// Every sequence up to `watermark` has completed.
         var watermark: UInt64
         var completedAbove: Set<UInt64> = []
@@ -67,7 +46,6 @@ public final class ReplicatedDevice: DeviceLayer {
         var resyncTotal: UInt64 = 0
         var writesReplicated: UInt64 = 0
         var writesDegraded: UInt64 = 0
-        var timesInSync = 0
         var random = SystemRandomNumberGenerator()
     }
 
