@@ -44,10 +44,10 @@ extension ReplicatedDevice {
         link?.fail(.linkLost("the primary is shutting down"))
         do {
             try await journal.close()
-            try shared.withLock { shared throws(ReplicationError) in
+            try persist(shared.withLock { shared in
                 shared.volume.cleanShutdown = true
-                try folder.save(shared.volume)
-            }
+                return shared.volumeChanged(folder)
+            })
         } catch {
             logger.error("replication: unclean close: \(error)")
         }

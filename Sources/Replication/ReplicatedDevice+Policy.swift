@@ -30,19 +30,24 @@ extension ReplicatedDevice {
 
     /// Before the first write the peer does not follow is acknowledged, this
     /// copy starts a new generation (durably), so that on reconnection the
-    /// two sides can tell who is ahead and whether both changed.
+    /// two sides can tell who is ahead and whether both changed. Every write
+    /// without the peer waits until the new generation is on disk, not only
+    /// the one that started it; a write that fails to save it is refused,
+    /// and the next one tries again. Writes the peer has are not held up.
     func diverge() throws(DeviceError) {
-        do {
-            try shared.withLock { shared throws(ReplicationError) in
-                guard shared.volume.generation == shared.volume.peerGeneration, shared.volume.peerGeneration != 0 else { return }
-                var volume = shared.volume
-                volume.startGeneration(&shared.random)
-                try folder.save(volume)
-                shared.volume = volume
-                logger.warning("replication: writing without the peer; new generation \(String(volume.generation, radix: 16))")
+        let (change, started) = shared.withLock { shared -> (VolumeChange?, Bool) in
+            guard shared.volume.generation == shared.volume.peerGeneration, shared.volume.peerGeneration != 0 else {
+                return (shared.unsavedVolume, false)
             }
+            shared.volume.startGeneration(&shared.random)
+            return (shared.volumeChanged(folder), true)
+        }
+        guard let change else { return }
+        do {
+            try persist(change)
         } catch {
             throw DeviceError(.io, "cannot record the new generation: \(error)")
         }
+        if started { logger.warning("replication: writing without the peer; new generation \(String(change.state.generation, radix: 16))") }
     }
 }

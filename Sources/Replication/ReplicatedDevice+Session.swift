@@ -58,10 +58,10 @@ extension ReplicatedDevice {
             if decision == .full { try await journal.markDirty([0..<mine.size]) }
             try await journal.markDirty(peer.dirtyRanges)
             if decision == .full {
-                try shared.withLock { shared throws(ReplicationError) in
+                try persist(shared.withLock { shared in
                     shared.volume.peerGeneration = shared.volume.generation
-                    try folder.save(shared.volume)
-                }
+                    return shared.volumeChanged(folder)
+                })
             }
             let plan = ResyncPlan(full: decision == .full, volume: mine)
             let begin = Frame.document(.resyncBegin, tag: link.makeTag(), plan.encoded())
@@ -152,12 +152,12 @@ extension ReplicatedDevice {
         }
         if let failure { throw failure }
         try await checkpoint(below: volume.size, startSequence: startSequence, link: link)
-        let finished = try shared.withLock { shared throws(ReplicationError) -> VolumeState in
+        let finished = shared.withLock { shared in
             shared.volume.peerGeneration = shared.volume.generation
-            try folder.save(shared.volume)
-            return shared.volume
+            return shared.volumeChanged(folder)
         }
-        if case let .failure(error) = await link.request(Frame.document(.resyncDone, tag: link.makeTag(), finished.encoded())) {
+        try persist(finished)
+        if case let .failure(error) = await link.request(Frame.document(.resyncDone, tag: link.makeTag(), finished.state.encoded())) {
             throw error
         }
         let suspended = shared.withLock { shared -> [CheckedContinuation<Bool, Never>] in

@@ -46,6 +46,10 @@ public final class ReplicatedDevice: DeviceLayer {
         var resyncTotal: UInt64 = 0
         var writesReplicated: UInt64 = 0
         var writesDegraded: UInt64 = 0
+        /// The version (``NodeFolder/nextVersion()``) of the last change to
+        /// `volume`, and the newest known to be on disk.
+        var volumeVersion: UInt64 = 0
+        var volumeVersionSaved: UInt64 = 0
         var random = SystemRandomNumberGenerator()
     }
 
