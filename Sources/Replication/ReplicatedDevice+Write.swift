@@ -130,7 +130,8 @@ extension ReplicatedDevice {
 
     func complete(_ sequence: UInt64) {
         shared.withLock { shared in
-            shared.completedAbove.insert(sequence)
+            let (inserted, _) = shared.completedAbove.insert(sequence)
+            precondition(inserted && sequence > shared.watermark, "replication: write \(sequence) completed twice")
             while shared.completedAbove.remove(shared.watermark + 1) != nil { shared.watermark += 1 }
         }
     }
