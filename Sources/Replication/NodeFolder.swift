@@ -36,7 +36,8 @@ public final class NodeFolder: Sendable {
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(descriptor)
-            throw .state("the state folder \(path) is in use by another buse process\(holder.isEmpty ? "" : " (pid \(holder))"); stop it first")
+            let owner = holder.isEmpty ? "" : " (pid \(holder))"
+            throw .state("the state folder \(path) is in use by another buse process\(owner); stop it first")
         }
         ftruncate(descriptor, 0)
         let pid = "\(getpid())\n"

@@ -105,11 +105,36 @@ extension ReplicatedDevice {
         let pieces = ranges.flatMap { range in
             stride(from: range.lowerBound, to: range.upperBound, by: Int(chunk)).map { $0..<min($0 + chunk, range.upperBound) }
         }
+        if let failure = await copyInWindow(pieces, link: link, startSequence: startSequence) { throw failure }
+        try await checkpoint(below: volume.size, startSequence: startSequence, link: link)
+        let finished = shared.withLock { shared in
+            shared.volume.peerGeneration = shared.volume.generation
+            return shared.volumeChanged(folder)
+        }
+        try persist(finished)
+        if case let .failure(error) = await link.request(Frame.document(.resyncDone, tag: link.makeTag(), finished.state.encoded())) {
+            throw error
+        }
+        let suspended = shared.withLock { shared -> [CheckedContinuation<Bool, Never>] in
+            guard link.isAlive, case .resumeHeld = shared.pairing.event(.resyncDone(link)) else { return [] }
+            shared.resyncTotal = 0
+            shared.resyncDone = 0
+            defer { shared.suspended = [] }
+            return shared.suspended
+        }
+        for waiter in suspended { waiter.resume(returning: true) }
+        logger.info("replication: resync of \(total) bytes done")
+    }
+
+    /// Copies `pieces` to the peer with a sliding window of `resyncDepth` in
+    /// flight, checkpointing every `resyncCheckpoint` bytes and keeping to
+    /// the resync rate; nil once all are copied, else why not.
+    private func copyInWindow(_ pieces: [Range<UInt64>], link: PeerLink, startSequence: UInt64) async -> ReplicationError? {
         let started = ContinuousClock.now
         // A sliding window of `resyncDepth` pieces in flight; `contiguous`
         // counts the pieces done with none missing before them, which is
         // how far a checkpoint may clear.
-        let failure: ReplicationError? = await withTaskGroup(of: (Int, ReplicationError?).self) { group in
+        return await withTaskGroup(of: (Int, ReplicationError?).self) { group in
             var next = 0, contiguous = 0
             var done = [Bool](repeating: false, count: pieces.count)
             var sinceCheckpoint: UInt64 = 0, copied: UInt64 = 0
@@ -150,25 +175,6 @@ extension ReplicatedDevice {
             }
             return nil
         }
-        if let failure { throw failure }
-        try await checkpoint(below: volume.size, startSequence: startSequence, link: link)
-        let finished = shared.withLock { shared in
-            shared.volume.peerGeneration = shared.volume.generation
-            return shared.volumeChanged(folder)
-        }
-        try persist(finished)
-        if case let .failure(error) = await link.request(Frame.document(.resyncDone, tag: link.makeTag(), finished.state.encoded())) {
-            throw error
-        }
-        let suspended = shared.withLock { shared -> [CheckedContinuation<Bool, Never>] in
-            guard link.isAlive, case .resumeHeld = shared.pairing.event(.resyncDone(link)) else { return [] }
-            shared.resyncTotal = 0
-            shared.resyncDone = 0
-            defer { shared.suspended = [] }
-            return shared.suspended
-        }
-        for waiter in suspended { waiter.resume(returning: true) }
-        logger.info("replication: resync of \(total) bytes done")
     }
 
     /// The peer flushes; then the log forgets what the resync has copied.
@@ -210,31 +216,5 @@ extension ReplicatedDevice {
             return
         }
         link.fail(.linkLost("the peer has not answered for \(waited); giving up on it"))
-    }
-}
-
-/// Signals once that a link ended, with the reason.
-final class LossSignal: Sendable {
-    private let state = Mutex<(reason: ReplicationError?, waiters: [CheckedContinuation<ReplicationError, Never>])>((nil, []))
-
-    func signal(_ reason: ReplicationError) {
-        let waiters = state.withLock { state -> [CheckedContinuation<ReplicationError, Never>] in
-            guard state.reason == nil else { return [] }
-            state.reason = reason
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: reason) }
-    }
-
-    func wait() async -> ReplicationError {
-        await withCheckedContinuation { continuation in
-            let reason = state.withLock { state -> ReplicationError? in
-                if let reason = state.reason { return reason }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let reason { continuation.resume(returning: reason) }
-        }
     }
 }

@@ -7,7 +7,8 @@ import Synchronization
 extension ReplicatedDevice {
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
         let checksum = CRC32C.checksum(data)
-        let header = FrameHeader(.write, flags: fua ? .fua : [], offset: offset, length: UInt32(data.count), checksum: checksum, payloadLength: UInt32(data.count))
+        let length = UInt32(data.count)
+        let header = FrameHeader(.write, flags: fua ? .fua : [], offset: offset, length: length, checksum: checksum, payloadLength: length)
         try await replicate(offset..<(offset + UInt64(data.count)), header, data) { () async throws(DeviceError) in
             try await self.lower.write(data, at: offset, fua: fua)
         }
@@ -84,7 +85,8 @@ extension ReplicatedDevice {
         defer { if link == nil { finishUnreplicated() } }
         var frame = header
         frame.tag = sequence
-        let record = JournalRecord(sequence: sequence, offset: range.lowerBound, length: UInt32(range.count), checksum: header.checksum, generation: generation)
+        let record = JournalRecord(
+            sequence: sequence, offset: range.lowerBound, length: UInt32(range.count), checksum: header.checksum, generation: generation)
         // Peer first (sent on this thread), then the local write, then the
         // wait for the peer: the two writes overlap with no task between.
         let remote = link?.begin(frame, data: data)

@@ -32,7 +32,7 @@ public final class ReplicatedDevice: DeviceLayer {
 
     struct Shared {
         var volume: VolumeState
-        /// Where the pairing with the peer stands; the code below only feeds
+        /// Where the pairing with the peer stands: the I/O code only feeds
         /// it events and carries out its actions.
         var pairing = Pairing()
         /// Callers waiting for the writes that bypassed the peer to end.

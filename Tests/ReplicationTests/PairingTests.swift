@@ -93,6 +93,8 @@ struct PairingTests {
             (.connect(b), "startPairing", "connecting(b)"),
             (.linkEnded(a, .refused("another volume")), "none", "connecting(b)"),
             (.resyncBegin(b), "drainUnreplicated", "resyncing(b)"),
+            (.linkEnded(b, lost), "endSession", "disconnected"),
+            (.linkEnded(a, .refused("another volume")), "none", "disconnected"),
         ])
     }
 
@@ -101,6 +103,9 @@ struct PairingTests {
             (.connect(a), "startPairing", "connecting(a)"),
             (.linkEnded(a, .refused("already replicates")), "endSession", "refused(a: already replicates)"),
             (.connect(b), "startPairing", "connecting(b)"),
+            (.resyncBegin(b), "drainUnreplicated", "resyncing(b)"),
+            (.resyncDone(b), "resumeHeld", "inSync(b)"),
+            (.linkEnded(b, .refused("a failing disk")), "endSession", "refused(b: a failing disk)"),
         ])
     }
 
