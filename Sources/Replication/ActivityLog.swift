@@ -76,8 +76,10 @@ public final class ActivityLog: Sendable {
         state.withLock { state in
             state.ticket += 1
             for region in regions(range) {
-                state.inFlight[region, default: 1] -= 1
-                if state.inFlight[region] == 0 { state.inFlight[region] = nil }
+                guard let writes = state.inFlight[region] else {
+                    preconditionFailure("activity log: a write to region \(region) ended that never began, or ended twice")
+                }
+                state.inFlight[region] = writes == 1 ? nil : writes - 1
                 state.lastCompleted[region] = state.ticket
             }
         }

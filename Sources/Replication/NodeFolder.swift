@@ -16,6 +16,11 @@ public final class NodeFolder: Sendable {
     public let path: String
     /// The held lock file; -1 once released.
     private let lockDescriptor: Mutex<Int32>
+    /// Numbers the states saved, in the order their changes were made.
+    private let versions = Atomic<UInt64>(0)
+    /// The newest version on disk. Held while state.json is written, so
+    /// saves run one at a time (they share one temporary file).
+    private let saved = Mutex<UInt64>(0)
 
     /// Opens (creating) the folder and takes its lock.
     public init(path: String) throws(ReplicationError) {
@@ -31,7 +36,8 @@ public final class NodeFolder: Sendable {
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(descriptor)
-            throw .state("the state folder \(path) is in use by another buse process\(holder.isEmpty ? "" : " (pid \(holder))"); stop it first")
+            let owner = holder.isEmpty ? "" : " (pid \(holder))"
+            throw .state("the state folder \(path) is in use by another buse process\(owner); stop it first")
         }
         ftruncate(descriptor, 0)
         let pid = "\(getpid())\n"
@@ -63,9 +69,35 @@ public final class NodeFolder: Sendable {
         }
     }
 
+    /// Replaces state.json atomically and durably with `state`.
+    public func save(_ state: VolumeState) throws(ReplicationError) {
+        try save(state, version: nextVersion())
+    }
+
+    /// A number for a change to the volume state, taken under the lock the
+    /// change is made under, so that numbers order changes.
+    func nextVersion() -> UInt64 {
+        versions.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// Saves `state`, numbered by ``nextVersion()``, unless a newer version
+    /// is on disk already; either way, when this returns, this version or
+    /// a newer one is durable. A running primary saves outside the lock its
+    /// writes take (an fsync takes milliseconds), so two saves may race: the
+    /// number keeps the older state from replacing the newer on disk. Every
+    /// change is made to the one state in memory, so a newer version holds
+    /// the older one's changes.
+    func save(_ state: VolumeState, version: UInt64) throws(ReplicationError) {
+        try saved.withLock { saved throws(ReplicationError) in
+            guard version > saved else { return }
+            try replaceStateFile(with: state)
+            saved = version
+        }
+    }
+
     /// Replaces state.json atomically and durably: write a temporary file,
     /// sync it, rename it over the old one, sync the folder.
-    public func save(_ state: VolumeState) throws(ReplicationError) {
+    private func replaceStateFile(with state: VolumeState) throws(ReplicationError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? encoder.encode(state) else { throw .state("cannot encode the volume state") }

@@ -22,13 +22,19 @@ public final class ReplicaNode: Sendable {
     let executor: (any TaskExecutor)?
     let nodeName: String
     private let shared: Mutex<Shared>
+    /// Frames applied, for the status: counted apart from `shared`, so that
+    /// no frame takes that lock.
+    private let framesApplied = Atomic<UInt64>(0)
 
+    /// Changes to `volume` are saved under this lock, fsync included: what
+    /// ``admit(_:from:)`` answers a primary with, and `buse status` shows,
+    /// is then never ahead of state.json. That costs nothing per frame: only
+    /// greetings, the start and end of a resync, and close take the lock.
     struct Shared {
         var volume: VolumeState
         var primary: String?
         /// Ranges this node may hold differently from its primary, reported in its greeting.
         var crashDirty: [Range<UInt64>]
-        var framesApplied: UInt64 = 0
         /// The current primary has completed a resync into this node.
         var synced = false
     }
@@ -139,7 +145,7 @@ public final class ReplicaNode: Sendable {
         logger.info("replication: in sync with the primary at generation \(String(primary.generation, radix: 16))")
     }
 
-    func noteApplied() { shared.withLock { $0.framesApplied += 1 } }
+    func noteApplied() { framesApplied.wrappingAdd(1, ordering: .relaxed) }
 
     /// Flushes the device and marks a clean shutdown.
     public func close() async {
@@ -164,7 +170,7 @@ public final class ReplicaNode: Sendable {
                 history: shared.volume.history, consistent: shared.volume.consistent, peer: shared.primary,
                 peerState: shared.primary == nil ? .disconnected : (shared.synced ? .inSync : .resyncing),
                 refusal: nil, policy: nil, lagOperations: 0, lagBytes: 0, dirtyBytes: 0, resyncDone: 0, resyncTotal: 0,
-                writesReplicated: shared.framesApplied, writesDegraded: 0)
+                writesReplicated: framesApplied.load(ordering: .relaxed), writesDegraded: 0)
         }
     }
 }

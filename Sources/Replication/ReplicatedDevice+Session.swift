@@ -13,13 +13,8 @@ extension ReplicatedDevice {
     public func run(_ channel: any ReplicationChannel) async -> ReplicationError {
         let lost = LossSignal()
         let link = PeerLink(channel) { error in lost.signal(error) }
-        let admitted = shared.withLock { shared -> Bool in
-            if shared.closed || shared.phase.anyLink != nil { return false }
-            shared.phase = .connecting(link)
-            return true
-        }
-        guard admitted else {
-            let error = ReplicationError.refused("this primary is already replicating or is stopping")
+        if case let .rejectLink(why) = shared.withLock({ $0.pairing.event(.connect(link)) }) {
+            let error = ReplicationError.refused(why)
             channel.close(error)
             return error
         }
@@ -32,11 +27,7 @@ extension ReplicatedDevice {
         }
         let reason = await lost.wait()
         shared.withLock { shared in
-            switch (shared.phase, reason) {
-            case (.refused, _): break
-            case let (_, .refused(why)): shared.phase = .refused(channel.peerName, why)
-            default: shared.phase = .disconnected
-            }
+            guard case .endSession = shared.pairing.event(.linkEnded(link, reason)) else { return }
             shared.resyncTotal = 0
             shared.resyncDone = 0
         }
@@ -59,7 +50,7 @@ extension ReplicatedDevice {
         logger.info("replication: paired with \(peer.node) (generation \(String(peer.state.generation, radix: 16))): \(decision)")
         if case let .refuse(why) = decision {
             try? link.channel.send(Frame.document(.refuse, Array(why.utf8)))
-            shared.withLock { $0.phase = .refused(link.channel.peerName, why) }
+            _ = shared.withLock { $0.pairing.event(.refuse(link, reason: why)) }
             logger.error("replication: refusing \(peer.node): \(why)")
             return .refused(why)
         }
@@ -67,10 +58,10 @@ extension ReplicatedDevice {
             if decision == .full { try await journal.markDirty([0..<mine.size]) }
             try await journal.markDirty(peer.dirtyRanges)
             if decision == .full {
-                try shared.withLock { shared throws(ReplicationError) in
+                try persist(shared.withLock { shared in
                     shared.volume.peerGeneration = shared.volume.generation
-                    try folder.save(shared.volume)
-                }
+                    return shared.volumeChanged(folder)
+                })
             }
             let plan = ResyncPlan(full: decision == .full, volume: mine)
             let begin = Frame.document(.resyncBegin, tag: link.makeTag(), plan.encoded())
@@ -84,8 +75,9 @@ extension ReplicatedDevice {
         }
         // From here writes go to the peer too; wait out those that did not,
         // so the log's dirty set covers every write the peer lacks.
-        shared.withLock { $0.phase = .resyncing(link) }
-        await drainUnreplicated()
+        if case .drainUnreplicated = shared.withLock({ $0.pairing.event(.resyncBegin(link)) }) {
+            await drainUnreplicated()
+        }
         let startSequence = journal.lastSequence
         do throws(ReplicationError) {
             let ranges: [Range<UInt64>]
@@ -113,11 +105,36 @@ extension ReplicatedDevice {
         let pieces = ranges.flatMap { range in
             stride(from: range.lowerBound, to: range.upperBound, by: Int(chunk)).map { $0..<min($0 + chunk, range.upperBound) }
         }
+        if let failure = await copyInWindow(pieces, link: link, startSequence: startSequence) { throw failure }
+        try await checkpoint(below: volume.size, startSequence: startSequence, link: link)
+        let finished = shared.withLock { shared in
+            shared.volume.peerGeneration = shared.volume.generation
+            return shared.volumeChanged(folder)
+        }
+        try persist(finished)
+        if case let .failure(error) = await link.request(Frame.document(.resyncDone, tag: link.makeTag(), finished.state.encoded())) {
+            throw error
+        }
+        let suspended = shared.withLock { shared -> [CheckedContinuation<Bool, Never>] in
+            guard link.isAlive, case .resumeHeld = shared.pairing.event(.resyncDone(link)) else { return [] }
+            shared.resyncTotal = 0
+            shared.resyncDone = 0
+            defer { shared.suspended = [] }
+            return shared.suspended
+        }
+        for waiter in suspended { waiter.resume(returning: true) }
+        logger.info("replication: resync of \(total) bytes done")
+    }
+
+    /// Copies `pieces` to the peer with a sliding window of `resyncDepth` in
+    /// flight, checkpointing every `resyncCheckpoint` bytes and keeping to
+    /// the resync rate; nil once all are copied, else why not.
+    private func copyInWindow(_ pieces: [Range<UInt64>], link: PeerLink, startSequence: UInt64) async -> ReplicationError? {
         let started = ContinuousClock.now
         // A sliding window of `resyncDepth` pieces in flight; `contiguous`
         // counts the pieces done with none missing before them, which is
         // how far a checkpoint may clear.
-        let failure: ReplicationError? = await withTaskGroup(of: (Int, ReplicationError?).self) { group in
+        return await withTaskGroup(of: (Int, ReplicationError?).self) { group in
             var next = 0, contiguous = 0
             var done = [Bool](repeating: false, count: pieces.count)
             var sinceCheckpoint: UInt64 = 0, copied: UInt64 = 0
@@ -158,27 +175,6 @@ extension ReplicatedDevice {
             }
             return nil
         }
-        if let failure { throw failure }
-        try await checkpoint(below: volume.size, startSequence: startSequence, link: link)
-        let finished = try shared.withLock { shared throws(ReplicationError) -> VolumeState in
-            shared.volume.peerGeneration = shared.volume.generation
-            try folder.save(shared.volume)
-            return shared.volume
-        }
-        if case let .failure(error) = await link.request(Frame.document(.resyncDone, tag: link.makeTag(), finished.encoded())) {
-            throw error
-        }
-        let suspended = shared.withLock { shared -> [CheckedContinuation<Bool, Never>] in
-            guard link.isAlive else { return [] }
-            shared.phase = .inSync(link)
-            shared.timesInSync += 1
-            shared.resyncTotal = 0
-            shared.resyncDone = 0
-            defer { shared.suspended = [] }
-            return shared.suspended
-        }
-        for waiter in suspended { waiter.resume(returning: true) }
-        logger.info("replication: resync of \(total) bytes done")
     }
 
     /// The peer flushes; then the log forgets what the resync has copied.
@@ -216,33 +212,9 @@ extension ReplicatedDevice {
     /// (a partition with no reset, a stopped peer). The connector calls it
     /// periodically.
     public func checkPeerTimeout() {
-        guard let link = shared.withLock({ $0.phase.anyLink }), let waited = link.oldestWait(), waited > options.peerTimeout else { return }
+        guard let link = shared.withLock({ $0.pairing.anyLink }), let waited = link.oldestWait(), waited > options.peerTimeout else {
+            return
+        }
         link.fail(.linkLost("the peer has not answered for \(waited); giving up on it"))
-    }
-}
-
-/// Signals once that a link ended, with the reason.
-final class LossSignal: Sendable {
-    private let state = Mutex<(reason: ReplicationError?, waiters: [CheckedContinuation<ReplicationError, Never>])>((nil, []))
-
-    func signal(_ reason: ReplicationError) {
-        let waiters = state.withLock { state -> [CheckedContinuation<ReplicationError, Never>] in
-            guard state.reason == nil else { return [] }
-            state.reason = reason
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: reason) }
-    }
-
-    func wait() async -> ReplicationError {
-        await withCheckedContinuation { continuation in
-            let reason = state.withLock { state -> ReplicationError? in
-                if let reason = state.reason { return reason }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let reason { continuation.resume(returning: reason) }
-        }
     }
 }

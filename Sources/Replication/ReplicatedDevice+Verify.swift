@@ -14,9 +14,11 @@ extension ReplicatedDevice {
     /// the peer's while clients keep writing: each chunk is read on both
     /// sides under the range lock, so no write to it is half-applied. With
     /// `repair`, a differing chunk is copied to the peer at once.
-    public func verify(repair: Bool, progress: @Sendable (UInt64, UInt64) -> Void = { _, _ in }) async throws(ReplicationError) -> VerifyReport {
+    public func verify(
+        repair: Bool, progress: @Sendable (UInt64, UInt64) -> Void = { _, _ in }
+    ) async throws(ReplicationError) -> VerifyReport {
         guard let link = shared.withLock({ shared -> PeerLink? in
-            if case let .inSync(link) = shared.phase { return link }
+            if case let .inSync(link) = shared.pairing.state { return link }
             return nil
         }) else {
             throw .linkLost("verify needs the peer connected and in sync; see `buse status`")

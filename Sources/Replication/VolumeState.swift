@@ -15,11 +15,12 @@ public struct VolumeState: Codable, Equatable, Sendable {
     public var volumeID: UInt64 = 0
     public var size: UInt64
     public var role: Role
-    /// The current generation; 0 on a node that has never held data.
+    /// The current generation (DRBD's current UUID); 0 on a node that has never held data.
     public var generation: UInt64 = 0
-    /// Earlier generations, newest first (at most ``historyLimit``).
+    /// Earlier generations, newest first (at most ``historyLimit``; DRBD's history UUIDs).
     public var history: [UInt64] = []
-    /// Primary only: the generation the peer held when it was last in sync.
+    /// Primary only: the generation the peer held when it was last in sync
+    /// (DRBD's bitmap UUID).
     /// The log's dirty set is relative to it: a peer that comes back at this
     /// generation needs only what the log marks.
     public var peerGeneration: UInt64 = 0
