@@ -33,10 +33,16 @@ let package = Package(
         .target(name: "BlockDevices", swiftSettings: strict),
         // Wrappers that forward by default: emulation, read-only, offset, faults, delay.
         .target(name: "DeviceLayers", dependencies: ["BlockDevices"], swiftSettings: strict),
-        // System threads and a mutex with a condition, for work that blocks.
-        .target(name: "SystemThreads", dependencies: ["CSystemShims"], swiftSettings: strict),
-        // Small typed C shims for calls Swift cannot make directly (ioctl, fallocate).
+        // Threads and what runs on them: system threads for blocking work, a
+        // mutex with a condition, a queue drained in batches, the submission
+        // plug (sends held until a burst ends) and the completion executor
+        // (tasks resumed on the thread that completed their wait).
+        .target(name: "Threading", dependencies: ["CSystemShims"], swiftSettings: strict),
+        // Small typed C shims for calls Swift cannot make directly (ioctl,
+        // fallocate, pwritev2 flags) and the thread-locals Threading needs.
         .target(name: "CSystemShims"),
+        // CRC-32C with the CPU's crc32 instruction (the log's and verify's checksum).
+        .target(name: "CCRC32C"),
         // Devices on this host: sparse memory and a file or block device.
         .target(
             name: "LocalDevices",
@@ -47,18 +53,18 @@ let package = Package(
         // A block image striped over RADOS objects.
         .target(
             name: "RadosDevice",
-            dependencies: ["BlockDevices", "CRados", "SystemThreads", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BlockDevices", "CRados", "Threading", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // liblmdb, through pkg-config.
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // The transaction log of replicated volumes, in LMDB.
-        .target(name: "Journal", dependencies: ["CLMDB", "CSystemShims", "SystemThreads"], swiftSettings: strict),
+        .target(name: "Journal", dependencies: ["CLMDB", "CCRC32C", "Threading"], swiftSettings: strict),
         // Synchronous replication to a peer: the primary's layer, the
         // replica's receiver, the wire protocol, generations, resync, verify.
         .target(
             name: "Replication",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "Journal", "Sockets", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "Journal", "Sockets", "Threading",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -76,7 +82,7 @@ let package = Package(
         .target(
             name: "NBDServer",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "Sockets", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "Sockets", "Threading",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -86,14 +92,14 @@ let package = Package(
         .target(
             name: "KernelAttach",
             dependencies: [
-                "CNBDKernel", "NBDProtocol", "NBDServer", "Sockets", "SystemThreads",
+                "CNBDKernel", "NBDProtocol", "NBDServer", "Sockets", "Threading",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal", "Sockets", "SystemThreads",
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal", "Sockets", "Threading",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -122,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "NBDServerTests",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "Sockets", "SystemThreads", "TestSupport",
+                "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "Sockets", "Threading", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

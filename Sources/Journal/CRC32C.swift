@@ -1,4 +1,4 @@
-import CSystemShims
+import CCRC32C
 
 /// CRC-32C (Castagnoli), the checksum of logged writes and of `buse verify`.
 /// Computed in C with the CPU's crc32 instruction where it has one.

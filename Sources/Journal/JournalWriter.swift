@@ -1,4 +1,4 @@
-import SystemThreads
+import Threading
 import Glibc
 
 /// The journal's one writer thread. Requests queue up; the thread takes all
@@ -26,8 +26,8 @@ final class JournalWriter: Sendable {
     }
 
     private let store: LMDBEnvironment
-    private let queue = WaitQueue<Pending>()
-    private let finished = WaitQueue<Bool>()
+    private let queue = BatchQueue<Pending>()
+    private let finished = BatchQueue<Bool>()
     /// Applies each request on the caller's thread, with no writer thread:
     /// for the deterministic simulation, where every step must run on one
     /// executor in a reproducible order.
@@ -82,7 +82,7 @@ final class JournalWriter: Sendable {
         queue.pushQuietly(Pending(request: request, done: nil, failed: failed), wakeAt: 256)
     }
 
-    private static func run(_ queue: WaitQueue<Pending>, _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) {
+    private static func run(_ queue: BatchQueue<Pending>, _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) {
         while let batch = queue.takeAll() {
             let result: Result<Void, JournalError> = Result { () throws(JournalError) in
                 try commit(batch.map(\.request), store, afterSync)

@@ -1,4 +1,4 @@
-import SystemThreads
+import Threading
 
 extension Connection {
     /// Runs the connection on its own thread, then calls `ended` (the kernel

@@ -1,5 +1,5 @@
 public import Sockets
-import SystemThreads
+import Threading
 import BlockDevices
 public import Logging
 public import NBDProtocol

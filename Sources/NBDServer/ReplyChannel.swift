@@ -1,5 +1,5 @@
 import Sockets
-import SystemThreads
+import Threading
 import Glibc
 
 /// The one writer of a connection's replies: the reply path's rules, in one

@@ -1,6 +1,6 @@
 public import Sockets
 public import Logging
-import SystemThreads
+import Threading
 import Synchronization
 
 /// An NBD server: exports, listeners and the connections they accept.

@@ -2,7 +2,7 @@ import Sockets
 import BlockDevices
 import Logging
 import NBDProtocol
-import SystemThreads
+import Threading
 
 /// The transmission phase of one connection: the reader loop.
 ///

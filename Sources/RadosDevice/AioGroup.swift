@@ -1,7 +1,7 @@
 import CRados
 import Glibc
 import Synchronization
-import SystemThreads
+import Threading
 
 /// Bridges librados completions to async/await for an operation made of
 /// several object requests issued in parallel (a read or write spanning

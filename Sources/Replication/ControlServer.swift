@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 public import Sockets
-import SystemThreads
+import Threading
 
 /// The running node's endpoint for `buse status` and `buse verify`: a Unix
 /// socket in the state folder. A client sends one command line; the answer

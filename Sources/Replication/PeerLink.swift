@@ -1,5 +1,5 @@
 import Synchronization
-import SystemThreads
+import Threading
 
 /// The primary's end of one connection: sends requests and matches the
 /// peer's answers to them by tag, so many requests are in flight at once and

@@ -1,4 +1,4 @@
-import SystemThreads
+import Threading
 import ArgumentParser
 import DeviceCatalog
 import DeviceLayers

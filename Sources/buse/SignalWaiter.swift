@@ -1,4 +1,4 @@
-import SystemThreads
+import Threading
 import Glibc
 import Sockets
 

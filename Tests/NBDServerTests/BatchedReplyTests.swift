@@ -3,7 +3,7 @@ import NBDProtocol
 @testable import NBDServer
 import Sockets
 import Synchronization
-import SystemThreads
+import Threading
 import Testing
 
 extension ServerTests {

@@ -1,6 +1,7 @@
 // Typed wrappers for system calls Swift cannot call directly or whose
-// constants do not import: variadic ioctl, fallocate mode bits, pwritev2
-// flags. Each function says why it exists.
+// constants do not import (variadic ioctl, fallocate mode bits, pwritev2
+// flags), and the C thread-locals of the Threading module. Each function
+// says why it exists.
 #ifndef BUSE_C_SYSTEM_SHIMS_H
 #define BUSE_C_SYSTEM_SHIMS_H
 
@@ -30,19 +31,13 @@ ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t of
 off_t buse_seek_data(int fd, uint64_t offset);
 off_t buse_seek_hole(int fd, uint64_t offset);
 
-// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to
-// start). Uses the SSE4.2 crc32 instruction when the CPU has it (about 20
-// times faster than a table, which matters on the replicated write path),
-// and a table otherwise.
-uint32_t buse_crc32c(uint32_t crc, const void *bytes, size_t length);
-
 // A per-thread flag: whether a task resumed from this thread may run on it
-// right away (see SystemThreads' CompletionExecutor). A C thread-local,
+// right away (see Threading's CompletionExecutor). A C thread-local,
 // because Swift has none that is cheap to read on every resumption.
 int buse_resumes_inline(void);
 void buse_set_resumes_inline(int value);
 
-// This thread's submission plug (SystemThreads' SubmissionPlug), or NULL.
+// This thread's submission plug (Threading's SubmissionPlug), or NULL.
 void *buse_current_plug(void);
 void buse_set_current_plug(void *plug);
 

@@ -1,7 +1,7 @@
 import Glibc
 public import Sockets
 import Synchronization
-public import SystemThreads
+public import Threading
 
 /// A replication channel over a connected TCP (or Unix) socket. A thread
 /// reads frames and hands them on in order. Sends are combined: a sender

@@ -1,7 +1,5 @@
-import SystemThreads
-
 /// A queue one thread drains in batches, sleeping while it is empty.
-final class WaitQueue<Element: Sendable>: Sendable {
+public final class BatchQueue<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
         var closed = false
@@ -9,14 +7,16 @@ final class WaitQueue<Element: Sendable>: Sendable {
 
     private let state = ConditionLock(State())
 
-    func push(_ item: Element) {
+    public init() {}
+
+    public func push(_ item: Element) {
         state.withLock { $0.items.append(item) }
         state.broadcast()
     }
 
     /// Queues without waking the thread unless `wakeAt` items are waiting:
     /// for work that may ride along with the next wake-up.
-    func pushQuietly(_ item: Element, wakeAt: Int) {
+    public func pushQuietly(_ item: Element, wakeAt: Int) {
         let wake = state.withLock { state -> Bool in
             state.items.append(item)
             return state.items.count >= wakeAt
@@ -25,7 +25,7 @@ final class WaitQueue<Element: Sendable>: Sendable {
     }
 
     /// Everything queued, waiting until there is something; nil once closed and empty.
-    func takeAll() -> [Element]? {
+    public func takeAll() -> [Element]? {
         state.wait(until: { !$0.items.isEmpty || $0.closed }) { state in
             guard !state.items.isEmpty else { return nil }
             defer { state.items.removeAll(keepingCapacity: true) }
@@ -33,7 +33,7 @@ final class WaitQueue<Element: Sendable>: Sendable {
         }
     }
 
-    func close() {
+    public func close() {
         state.withLock { $0.closed = true }
         state.broadcast()
     }
