@@ -85,6 +85,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // The OCI registry's rules with no I/O: names, digests, routes, ranges, manifests, errors.
+        .target(name: "RegistryCore", swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
@@ -118,6 +120,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         // Real clients (nbdinfo, nbdsh, nbdcopy, qemu-img, qemu-io, fio,
         // nbdfuse, nbdkit) against the built `buse` binary.
         .testTarget(name: "InteropTests", swiftSettings: strict),
