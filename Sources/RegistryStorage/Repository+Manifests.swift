@@ -1,0 +1,97 @@
+public import RegistryCore
+
+extension Repository {
+    /// Stores a manifest pushed as `reference` and returns what was stored.
+    ///
+    /// Checks, as distribution does: the bytes parse; a digest reference
+    /// matches the bytes; every config and layer is linked here and every
+    /// child manifest of an index is stored here. The subject need not exist
+    /// (the spec lets referrers be pushed first).
+    ///
+    /// Sync order: manifest blob (`BlobStore.put`) → revision link → referrer
+    /// link when there is a subject → tag index link → tag current link. Each
+    /// link is durable on its own (`LinkFile.write`), and each step only makes
+    /// visible what the steps before it made durable, so a crash at any point
+    /// leaves at worst an unreferenced blob or an untagged manifest.
+    public func putManifest(_ bytes: [UInt8], contentType: String?, reference: Reference) throws(StorageError) -> StoredManifest {
+        let manifest: Manifest
+        do throws(RegistryError) {
+            manifest = try Manifest.parse(bytes, contentType: contentType)
+        } catch {
+            throw .manifestInvalid(error)
+        }
+        var algorithm = DigestAlgorithm.sha256
+        if case .digest(let expected) = reference {
+            algorithm = expected.algorithm
+            let actual = ContentHasher.digest(of: bytes, algorithm: algorithm)
+            guard actual == expected else { throw .digestMismatch(expected: expected, actual: actual) }
+        }
+        try checkReferences(of: manifest)
+        let digest = try blobs.put(bytes, algorithm: algorithm)
+        try LinkFile.write(digest.description, to: layout.revisionLink(name, digest), below: layout.base)
+        if let subject = manifest.subject {
+            try LinkFile.write(digest.description, to: layout.referrerLink(name, subject.digest, digest), below: layout.base)
+        }
+        if case .tag(let tag) = reference {
+            try LinkFile.write(digest.description, to: layout.tagIndexLink(name, tag, digest), below: layout.base)
+            try LinkFile.write(digest.description, to: layout.tagCurrentLink(name, tag), below: layout.base)
+        }
+        return StoredManifest(digest: digest, bytes: bytes, mediaType: manifest.mediaType.rawValue, manifest: manifest)
+    }
+
+    private func checkReferences(of manifest: Manifest) throws(StorageError) {
+        for blob in manifest.referencedBlobs where try !hasLink(layout.layerLink(name, blob.digest), to: blob.digest) {
+            throw .manifestBlobUnknown(blob.digest)
+        }
+        for child in manifest.manifests where try !hasLink(layout.revisionLink(name, child.digest), to: child.digest) {
+            throw .manifestBlobUnknown(child.digest)
+        }
+    }
+
+    /// The manifest a tag points at or a digest names.
+    public func manifest(_ reference: Reference) throws(StorageError) -> StoredManifest {
+        let digest = try resolve(reference)
+        guard try hasLink(layout.revisionLink(name, digest), to: digest) else { throw .manifestUnknown(reference) }
+        let bytes: [UInt8]
+        do {
+            bytes = try blobs.read(digest, limit: Manifest.sizeMaximum)
+        } catch {
+            if case .blobUnknown = error { throw .manifestUnknown(reference) }
+            throw error
+        }
+        let manifest = try? Manifest.parse(bytes, contentType: nil)
+        return StoredManifest(digest: digest, bytes: bytes, mediaType: manifest?.mediaType.rawValue, manifest: manifest)
+    }
+
+    /// The digest a reference names: a tag's `current/link`, or the digest itself.
+    public func resolve(_ reference: Reference) throws(StorageError) -> Digest {
+        switch reference {
+        case .digest(let digest): return digest
+        case .tag(let tag):
+            guard let digest = try LinkFile.readDigest(layout.tagCurrentLink(name, tag)) else { throw .manifestUnknown(reference) }
+            return digest
+        }
+    }
+
+    /// Deletes a manifest by digest, with every tag that points at it (as
+    /// distribution does) and its entry in its subject's referrers.
+    ///
+    /// Order: tags first (so no tag is left pointing at a missing revision),
+    /// then the referrer link, then the revision link, each removal durable.
+    /// The blob stays for garbage collection.
+    public func deleteManifest(_ digest: Digest) throws(StorageError) {
+        let reference = Reference.digest(digest)
+        guard try hasLink(layout.revisionLink(name, digest), to: digest) else { throw .manifestUnknown(reference) }
+        for tag in try tags() {
+            guard let tag = try? Tag(validating: tag), try LinkFile.readDigest(layout.tagCurrentLink(name, tag)) == digest else { continue }
+            try deleteTag(tag)
+        }
+        if let stored = try? manifest(reference), let subject = stored.manifest?.subject {
+            let link = layout.referrerLink(name, subject.digest, digest)
+            try LinkFile.remove(link)
+            try? Directory.removeTree(LinkFile.parent(of: link))
+        }
+        try LinkFile.remove(layout.revisionLink(name, digest))
+        try? Directory.removeTree(LinkFile.parent(of: layout.revisionLink(name, digest)))
+    }
+}
