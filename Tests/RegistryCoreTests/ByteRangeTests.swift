@@ -3,29 +3,30 @@ import Testing
 @testable import RegistryCore
 
 @Suite struct ByteRangeTests {
-    @Test(arguments: [
-        (nil, 100, ByteRange.whole),
-        ("bytes=0-9", 100, .partial(offset: 0, length: 10)),
-        ("bytes=90-", 100, .partial(offset: 90, length: 10)),
-        ("bytes=90-1000", 100, .partial(offset: 90, length: 10)),
-        ("bytes=99-99", 100, .partial(offset: 99, length: 1)),
-        ("bytes=-10", 100, .partial(offset: 90, length: 10)),
-        ("bytes=-1000", 100, .partial(offset: 0, length: 100)),
-        ("BYTES= 5 - 6 ", 100, .partial(offset: 5, length: 2)),
-        ("bytes=100-", 100, .unsatisfiable),
-        ("bytes=100-200", 100, .unsatisfiable),
-        ("bytes=-0", 100, .unsatisfiable),
-        ("bytes=0-", 0, .unsatisfiable),
-        ("bytes=-5", 0, .unsatisfiable),
-        // Not understood, so ignored: the whole blob is served.
-        ("bytes=5-1", 100, .whole),
-        ("bytes=0-1,5-6", 100, .whole),
-        ("items=0-1", 100, .whole),
-        ("bytes=a-b", 100, .whole),
-        ("bytes=-", 100, .whole),
-        ("bytes=+1-2", 100, .whole),
-        ("bytes=99999999999999999999-", 100, .whole),
-    ] as [(String?, UInt64, ByteRange)])
+    @Test(
+        arguments: [
+            (nil, 100, ByteRange.whole),
+            ("bytes=0-9", 100, .partial(offset: 0, length: 10)),
+            ("bytes=90-", 100, .partial(offset: 90, length: 10)),
+            ("bytes=90-1000", 100, .partial(offset: 90, length: 10)),
+            ("bytes=99-99", 100, .partial(offset: 99, length: 1)),
+            ("bytes=-10", 100, .partial(offset: 90, length: 10)),
+            ("bytes=-1000", 100, .partial(offset: 0, length: 100)),
+            ("BYTES= 5 - 6 ", 100, .partial(offset: 5, length: 2)),
+            ("bytes=100-", 100, .unsatisfiable),
+            ("bytes=100-200", 100, .unsatisfiable),
+            ("bytes=-0", 100, .unsatisfiable),
+            ("bytes=0-", 0, .unsatisfiable),
+            ("bytes=-5", 0, .unsatisfiable),
+            // Not understood, so ignored: the whole blob is served.
+            ("bytes=5-1", 100, .whole),
+            ("bytes=0-1,5-6", 100, .whole),
+            ("items=0-1", 100, .whole),
+            ("bytes=a-b", 100, .whole),
+            ("bytes=-", 100, .whole),
+            ("bytes=+1-2", 100, .whole),
+            ("bytes=99999999999999999999-", 100, .whole),
+        ] as [(String?, UInt64, ByteRange)])
     func rangeHeadersResolveAgainstTheSize(_ header: String?, _ size: UInt64, _ expected: ByteRange) {
         #expect(ByteRange(header: header, size: size) == expected)
     }

@@ -86,7 +86,10 @@ import Testing
         ("", nil),
         (ociManifest, "application/vnd.docker.distribution.manifest.v2+json"),
         (ociManifest.replacingOccurrences("\"schemaVersion\":2", "\"schemaVersion\":1"), nil),
-        (ociManifest.replacingOccurrences(ManifestMediaType.ociManifest.rawValue, "application/vnd.docker.distribution.manifest.v1+prettyjws"), nil),
+        (
+            ociManifest.replacingOccurrences(
+                ManifestMediaType.ociManifest.rawValue, "application/vnd.docker.distribution.manifest.v1+prettyjws"), nil
+        ),
         (ociManifest.replacingOccurrences("application/vnd.oci.image.manifest.v1+json", "text/plain"), nil),
         (#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#, nil),
         (#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}"#, nil),

@@ -5,17 +5,18 @@ import Testing
 @Suite struct PageRequestTests {
     static let tags = ["a", "b", "c", "d", "e"]
 
-    @Test(arguments: [
-        (nil, nil, ["a", "b", "c", "d", "e"], false),
-        (2, nil, ["a", "b"], true),
-        (2, "b", ["c", "d"], true),
-        (2, "c", ["d", "e"], false),
-        (5, nil, ["a", "b", "c", "d", "e"], false),
-        (0, nil, [], true),
-        (nil, "bb", ["c", "d", "e"], false),
-        (3, "z", [], false),
-        (3, "", ["a", "b", "c"], true),
-    ] as [(Int?, String?, [String], Bool)])
+    @Test(
+        arguments: [
+            (nil, nil, ["a", "b", "c", "d", "e"], false),
+            (2, nil, ["a", "b"], true),
+            (2, "b", ["c", "d"], true),
+            (2, "c", ["d", "e"], false),
+            (5, nil, ["a", "b", "c", "d", "e"], false),
+            (0, nil, [], true),
+            (nil, "bb", ["c", "d", "e"], false),
+            (3, "z", [], false),
+            (3, "", ["a", "b", "c"], true),
+        ] as [(Int?, String?, [String], Bool)])
     func pagesStartAfterLastAndHoldAtMostN(_ count: Int?, _ last: String?, _ entries: [String], _ hasMore: Bool) {
         let page = PageRequest(count: count, last: last).page(of: Self.tags)
         #expect(page.entries == entries)

@@ -38,8 +38,11 @@ final class TemporaryDirectory {
         return paths.sorted()
     }
 
+    /// A file's text, or nil when it does not exist.
     func contents(_ relativeToRoot: String) throws -> String? {
-        try LinkFile.read(root + "/" + relativeToRoot)
+        let path = root + "/" + relativeToRoot
+        guard Directory.exists(path) else { return nil }
+        return String(decoding: try DurableFile(path: path, flags: O_RDONLY).readAll(limit: 1 << 20), as: UTF8.self)
     }
 }
 
@@ -72,7 +75,8 @@ enum Fixture {
         var fields = [
             #""schemaVersion":2"#, #""mediaType":"application/vnd.oci.image.manifest.v1+json""#,
             #""config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\#(config)","size":2}"#,
-            #""layers":["# + layers.map { #"{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\#($0)","size":1}"# }
+            #""layers":["#
+                + layers.map { #"{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\#($0)","size":1}"# }
                 .joined(separator: ",") + "]",
         ]
         if let artifactType { fields.append(#""artifactType":"\#(artifactType)""#) }
