@@ -61,6 +61,15 @@ struct DurableFile: ~Copyable {
         guard ftruncate(descriptor, off_t(size)) == 0 else { throw .system(operation: "ftruncate", path: path, errno: errno) }
     }
 
+    /// Whether `path` still names this open file (same device and inode).
+    func isStill(at path: String) throws(StorageError) -> Bool {
+        var open = stat()
+        var named = stat()
+        guard fstat(descriptor, &open) == 0 else { throw .system(operation: "fstat", path: self.path, errno: errno) }
+        guard stat(path, &named) == 0 else { return false }
+        return open.st_dev == named.st_dev && open.st_ino == named.st_ino
+    }
+
     /// Takes an exclusive `flock(2)` without waiting; false when another holder has it.
     func lockExclusively() throws(StorageError) -> Bool {
         if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }

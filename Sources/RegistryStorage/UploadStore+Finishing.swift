@@ -23,12 +23,13 @@ extension UploadStore {
             actual = hasher.digest()
         }
         guard actual == expected else {
-            try? cancel(name, id)
+            try? remove(name, id)
             throw .digestMismatch(expected: expected, actual: actual)
         }
         try blobs.adopt(file: layout.uploadData(name, id), as: expected)
-        forget(name, id)
-        try Directory.removeTree(layout.upload(name, id))
+        try remove(name, id)
+        // The lock is held until the session is gone (see `lockedData`).
+        _ = consume upload
         return size
     }
 

@@ -52,15 +52,7 @@ public final class UploadStore: Sendable {
     /// memory when the checkpoint matches the file size, else by re-reading
     /// the file (after a restart, or after a request that died mid-chunk).
     public func open(_ name: RepositoryName, _ id: UploadID) throws(StorageError) -> Upload {
-        guard Directory.exists(layout.uploadStartedAt(name, id)) else { throw .uploadUnknown(id) }
-        let file: DurableFile
-        do {
-            file = try DurableFile(path: layout.uploadData(name, id), flags: O_RDWR)
-        } catch {
-            if case .system(_, _, ENOENT) = error { throw .uploadUnknown(id) }
-            throw error
-        }
-        guard try file.lockExclusively() else { throw .uploadBusy(id) }
+        let file = try lockedData(name, id)
         let size = try file.size()
         var hasher: ContentHasher
         if let checkpoint = checkpoints.withLock({ $0.entries[Self.key(name, id)] }), checkpoint.size == size {
@@ -70,6 +62,28 @@ public final class UploadStore: Sendable {
             try hasher.update(from: file, length: size)
         }
         return Upload(name: name, id: id, file: file, size: size, hasher: hasher, sizeMaximum: sizeMaximum)
+    }
+
+    /// The upload's data file, opened and under our exclusive lock.
+    private func lockedData(_ name: RepositoryName, _ id: UploadID) throws(StorageError) -> DurableFile {
+        guard Directory.exists(layout.uploadStartedAt(name, id)) else { throw .uploadUnknown(id) }
+        let file: DurableFile
+        do {
+            file = try DurableFile(path: layout.uploadData(name, id), flags: O_RDWR)
+        } catch {
+            if case .system(_, _, ENOENT) = error { throw .uploadUnknown(id) }
+            throw error
+        }
+        guard try file.lockExclusively() else { throw .uploadBusy(id) }
+        // Between our open and our lock, a request holding the lock may have
+        // finished the upload and renamed this very file into the blob store;
+        // appending to it then would corrupt a committed blob. Finishing and
+        // cancelling happen under the lock, so once we hold it, the file is
+        // still the upload's exactly when the path still names it.
+        guard try file.isStill(at: layout.uploadData(name, id)), Directory.exists(layout.uploadStartedAt(name, id)) else {
+            throw .uploadUnknown(id)
+        }
+        return file
     }
 
     /// The bytes received so far, for `GET` on an upload and for `Range`.
@@ -96,9 +110,15 @@ public final class UploadStore: Sendable {
         }
     }
 
-    /// Removes a session and its bytes.
+    /// Removes a session and its bytes; refused while a request appends to it.
     public func cancel(_ name: RepositoryName, _ id: UploadID) throws(StorageError) {
-        guard Directory.exists(layout.upload(name, id)) else { throw .uploadUnknown(id) }
+        let file = try lockedData(name, id)
+        try remove(name, id)
+        _ = consume file
+    }
+
+    /// Removes a session whose lock the caller holds (or that nobody can use).
+    func remove(_ name: RepositoryName, _ id: UploadID) throws(StorageError) {
         forget(name, id)
         try Directory.removeTree(layout.upload(name, id))
     }

@@ -133,6 +133,20 @@ import Testing
         _ = try store.uploads.open(name, id)
     }
 
+    @Test func aFinishedOrBusyUploadCannotBeOpenedOrCancelled() throws {
+        let directory = TemporaryDirectory()
+        let store = try directory.store()
+        let name = try Fixture.name("a")
+        let id = try store.uploads.start(name, now: 0)
+        var upload = try store.uploads.open(name, id)
+        #expect(throws: StorageError.uploadBusy(id)) { try store.uploads.cancel(name, id) }
+        try upload.append(content)
+        _ = try store.commit(upload, as: Fixture.sha256(content))
+        #expect(throws: StorageError.uploadUnknown(id)) { _ = try store.uploads.open(name, id) }
+        #expect(throws: StorageError.uploadUnknown(id)) { try store.uploads.cancel(name, id) }
+        #expect(try store.repository(name).openBlob(Fixture.sha256(content)).read(at: 0, length: 1000) == content)
+    }
+
     @Test func anUploadCannotGrowPastTheLimit() throws {
         let directory = TemporaryDirectory()
         let store = try directory.store(uploadSizeMaximum: 10)
