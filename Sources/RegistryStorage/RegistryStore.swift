@@ -37,6 +37,18 @@ public struct RegistryStore: Sendable {
         return size
     }
 
+    /// Cross-repository mount (`POST …/blobs/uploads/?mount=&from=`): links
+    /// `digest` into `target` when `source` has it linked. Returns false when
+    /// it does not (the caller then starts an ordinary upload, as the spec
+    /// says). Without a `source` nothing is mounted: linking any blob whose
+    /// digest a client can name would bypass per-repository access control.
+    public func mount(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName) throws(StorageError) -> Bool {
+        guard let source, try repository(source).hasLink(layout.layerLink(source, digest), to: digest) else { return false }
+        guard try blobs.size(of: digest) != nil else { return false }
+        try repository(target).linkLayer(digest)
+        return true
+    }
+
     /// Every repository name, sorted byte-wise (page with `PageRequest`).
     ///
     /// A repository is a directory holding `_manifests` or `_layers`;

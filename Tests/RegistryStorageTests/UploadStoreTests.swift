@@ -122,6 +122,19 @@ import Testing
         try store.repository(Fixture.name("a")).linkLayer(first)
     }
 
+    @Test func blobsMountFromARepositoryThatHasThem() throws {
+        let directory = TemporaryDirectory()
+        let store = try directory.store()
+        let digest = try Fixture.push(content, to: Fixture.name("source"), in: store)
+        let target = try Fixture.name("target")
+        #expect(try !store.mount(digest, from: nil, into: target))
+        #expect(try !store.mount(digest, from: Fixture.name("elsewhere"), into: target))
+        #expect(try !store.mount(Fixture.sha256([1]), from: Fixture.name("source"), into: target))
+        #expect(try store.repository(target).blobSize(digest) == nil)
+        #expect(try store.mount(digest, from: Fixture.name("source"), into: target))
+        #expect(try store.repository(target).blobSize(digest) == UInt64(content.count))
+    }
+
     @Test func twoRequestsCannotAppendToOneUpload() throws {
         let directory = TemporaryDirectory()
         let store = try directory.store()
