@@ -1,3 +1,4 @@
+import Glibc
 public import RegistryCore
 
 /// The registry's storage on one directory, in distribution's layout (see
@@ -14,7 +15,7 @@ public struct RegistryStore: Sendable {
     public init(root: String, uploadSizeMaximum: UInt64 = UploadStore.sizeMaximumDefault) throws(StorageError) {
         let layout = Layout(root: root)
         guard Directory.isDirectoryAt(layout.root) else {
-            throw .system(operation: "open registry root (not a directory)", path: layout.root, errno: 20)
+            throw .system(operation: "open registry root (not a directory)", path: layout.root, errno: ENOTDIR)
         }
         try Directory.create(layout.repositories, below: layout.root)
         try Directory.create(layout.blobs, below: layout.root)

@@ -63,6 +63,17 @@ extension Repository {
         return StoredManifest(digest: digest, bytes: bytes, mediaType: manifest?.mediaType.rawValue, manifest: manifest)
     }
 
+    /// The manifest with this digest, or nil when it is not here; operating
+    /// failures still throw.
+    func manifestIfPresent(_ digest: Digest) throws(StorageError) -> StoredManifest? {
+        do {
+            return try manifest(.digest(digest))
+        } catch {
+            if case .manifestUnknown = error { return nil }
+            throw error
+        }
+    }
+
     /// The digest a reference names: a tag's `current/link`, or the digest itself.
     public func resolve(_ reference: Reference) throws(StorageError) -> Digest {
         switch reference {
@@ -86,7 +97,7 @@ extension Repository {
             guard let tag = try? Tag(validating: tag), try LinkFile.readDigest(layout.tagCurrentLink(name, tag)) == digest else { continue }
             try deleteTag(tag)
         }
-        if let stored = try? manifest(reference), let subject = stored.manifest?.subject {
+        if let stored = try manifestIfPresent(digest), let subject = stored.manifest?.subject {
             let link = layout.referrerLink(name, subject.digest, digest)
             try LinkFile.remove(link)
             try? Directory.removeTree(LinkFile.parent(of: link))

@@ -16,7 +16,7 @@ extension Repository {
         for algorithm in try Directory.entries(directory) where algorithm.isDirectory {
             for entry in try Directory.entries(directory + "/" + algorithm.name) where entry.isDirectory {
                 let link = directory + "/" + algorithm.name + "/" + entry.name + "/link"
-                guard let digest = try LinkFile.readDigest(link), let stored = try? manifest(.digest(digest)),
+                guard let digest = try LinkFile.readDigest(link), let stored = try manifestIfPresent(digest),
                     let manifest = stored.manifest
                 else { continue }
                 guard artifactType == nil || manifest.artifactType == artifactType else { continue }

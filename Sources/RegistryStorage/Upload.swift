@@ -29,7 +29,8 @@ public struct Upload: ~Copyable, Sendable {
     /// Writes a chunk at the current end and hashes it. Refused, with nothing
     /// written, when it would grow the upload past the size limit.
     public mutating func append(_ chunk: UnsafeRawBufferPointer) throws(StorageError) {
-        guard UInt64(chunk.count) <= sizeMaximum - size else { throw .uploadTooLarge(limit: sizeMaximum) }
+        // `size` may already exceed a limit lowered since the upload began.
+        guard size <= sizeMaximum, UInt64(chunk.count) <= sizeMaximum - size else { throw .uploadTooLarge(limit: sizeMaximum) }
         try file.write(chunk, at: size)
         hasher.update(chunk)
         size += UInt64(chunk.count)

@@ -172,6 +172,17 @@ import Testing
         #expect(try store.uploads.size(name, id) == 6)
     }
 
+    @Test func anUploadAlreadyPastALoweredLimitIsRefusedNotTrapped() throws {
+        let directory = TemporaryDirectory()
+        let name = try Fixture.name("a")
+        let id = try directory.store().uploads.start(name, now: 0)
+        var upload = try directory.store().uploads.open(name, id)
+        try upload.append(content)
+        _ = consume upload
+        var reopened = try directory.store(uploadSizeMaximum: 10).uploads.open(name, id)
+        #expect(throws: StorageError.uploadTooLarge(limit: 10)) { try reopened.append([1]) }
+    }
+
     @Test func unknownAndCancelledUploadsAreUnknown() throws {
         let directory = TemporaryDirectory()
         let store = try directory.store()
