@@ -63,6 +63,22 @@ extension Repository {
         return StoredManifest(digest: digest, bytes: bytes, mediaType: manifest?.mediaType.rawValue, manifest: manifest)
     }
 
+    /// The digests of every manifest revision stored here, tagged or not,
+    /// sorted by their text. Entries that are not valid digests are skipped.
+    public func manifestDigests() throws(StorageError) -> [Digest] {
+        let revisions = layout.manifests(name) + "/revisions"
+        var digests: [Digest] = []
+        for algorithm in DigestAlgorithm.allCases {
+            for entry in try Directory.entries(revisions + "/" + algorithm.rawValue) where entry.isDirectory {
+                guard let digest = try? Digest(parsing: algorithm.rawValue + ":" + entry.name),
+                    try hasLink(layout.revisionLink(name, digest), to: digest)
+                else { continue }
+                digests.append(digest)
+            }
+        }
+        return digests.sorted { $0.description.utf8.lexicographicallyPrecedes($1.description.utf8) }
+    }
+
     /// The manifest with this digest, or nil when it is not here; operating
     /// failures still throw.
     func manifestIfPresent(_ digest: Digest) throws(StorageError) -> StoredManifest? {

@@ -125,6 +125,18 @@ import Testing
         #expect(try !image.directory.allPaths().contains { $0.contains(".deleted-tag-") || $0.contains(".tmp-") })
     }
 
+    @Test func everyRevisionIsListedTaggedOrNot() throws {
+        let image = try Image()
+        #expect(try image.repository.manifestDigests().isEmpty)
+        let tagged = try image.repository.putManifest(image.manifest, contentType: nil, reference: .tag(Fixture.tag("v1")))
+        let other = Fixture.imageManifest(config: image.config, layers: [])
+        let untagged = try image.repository.putManifest(other, contentType: nil, reference: .digest(Fixture.sha512(other)))
+        let expected = [tagged.digest, untagged.digest].sorted { $0.description < $1.description }
+        #expect(try image.repository.manifestDigests() == expected)
+        try image.repository.deleteManifest(untagged.digest)
+        #expect(try image.repository.manifestDigests() == [tagged.digest])
+    }
+
     @Test func retaggingMovesTheTag() throws {
         let image = try Image()
         let first = try image.repository.putManifest(image.manifest, contentType: nil, reference: .tag(Fixture.tag("v1")))
