@@ -23,14 +23,15 @@ public struct Query: Sendable, Equatable {
         lhs.pairs.elementsEqual(rhs.pairs) { $0.name == $1.name && $0.value == $1.value }
     }
 
-    /// Decodes `%XX` and `+`; nil for a truncated or non-hex escape or bytes
-    /// that are not UTF-8.
-    public static func percentDecoded(_ text: some StringProtocol) -> String? {
+    /// Decodes `%XX`, and `+` as a space unless `plusIsSpace` is false (it is
+    /// a space only in query strings, not in paths); nil for a truncated or
+    /// non-hex escape or bytes that are not UTF-8.
+    public static func percentDecoded(_ text: some StringProtocol, plusIsSpace: Bool = true) -> String? {
         var bytes: [UInt8] = []
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
             switch byte {
-            case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "+") where plusIsSpace: bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
                 guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
                 bytes.append(high << 4 | low)

@@ -2,9 +2,12 @@
 ///
 /// The raw request target is parsed here, not by a router: names contain
 /// `/`, so the endpoint is recognised from the end of the path and the rest
-/// is the name. Path segments are never percent-decoded (nothing valid in a
-/// path needs escapes) and never normalised: an empty segment, as in
-/// `/v2/a//x`, is rejected rather than merged.
+/// is the name. The name's segments are never percent-decoded or
+/// normalised: an empty segment, as in `/v2/a//x`, is rejected rather than
+/// merged, and `a%2Fb` is not the name `a/b` (Go's router would decode it;
+/// refusing is the conservative difference). Only the last segment (digest,
+/// reference or upload id) is percent-decoded, so `sha256%3A…` works as it
+/// does with distribution; whatever it decodes to must still validate.
 extension Route {
     public static func parse(method: String, target: String) throws(RouteError) -> Route {
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
@@ -38,7 +41,7 @@ extension Route {
         func name(droppingLast length: Int) throws(RouteError) -> RepositoryName {
             try repositoryName(segments[..<(count - length)].joined(separator: "/"))
         }
-        let last = count > 0 ? String(segments[count - 1]) : ""
+        let last = count > 0 ? Query.percentDecoded(segments[count - 1], plusIsSpace: false) ?? "" : ""
         if tail(2) == ["tags", "list"] {
             try require(method, in: ["GET"])
             return .listTags(try name(droppingLast: 2), try pageRequest(query))

@@ -57,6 +57,9 @@ import Testing
         ("GET", "/v2/manifests/manifests/latest", .getManifest(name("manifests"), .tag(tag("latest")))),
         ("GET", "/v2/x/blobs/blobs/" + digestText, .getBlob(name("x/blobs"), digest())),
         ("GET", "/v2/tags/tags/list", .listTags(name("tags"), PageRequest())),
+        // The last segment is percent-decoded, as Go's router would.
+        ("GET", "/v2/a/blobs/sha256%3A" + hex, .getBlob(name("a"), digest())),
+        ("GET", "/v2/a/manifests/v1%2E0", .getManifest(name("a"), .tag(tag("v1.0")))),
     ]
 
     @Test(arguments: routes)
@@ -98,6 +101,9 @@ import Testing
         ("GET", "/v2/" + String(repeating: "a", count: 256) + "/tags/list", .nameInvalid, 404),
         ("GET", "/v2/a/blobs/sha256:abc", .digestInvalid, 400),
         ("GET", "/v2/a/blobs/md5:abc", .unsupported, 400),
+        ("GET", "/v2/a/blobs/sha256+b64u:abc", .unsupported, 400),
+        ("GET", "/v2/a/manifests/a%2Fb", .manifestUnknown, 404),
+        ("GET", "/v2/a/manifests/%zz", .manifestUnknown, 404),
         ("GET", "/v2/a/manifests/.bad", .manifestUnknown, 404),
         ("PUT", "/v2/a/manifests/.bad", .manifestInvalid, 400),
         ("GET", "/v2/a/manifests/sha256:zz", .digestInvalid, 400),
