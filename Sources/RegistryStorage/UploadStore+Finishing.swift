@@ -36,8 +36,8 @@ extension UploadStore {
     /// Removes sessions started before `cutoff` (seconds since the epoch),
     /// in every repository; returns how many. A `startedat` that cannot be
     /// read as RFC 3339 counts as started at the epoch, so damaged sessions
-    /// are purged too. Sessions in use are removed all the same: their next
-    /// request finds them unknown, which the spec lets a client recover from.
+    /// are purged too. A session a request is appending to right now (its
+    /// lock is held) is left for the next purge.
     public func purge(startedBefore cutoff: Int64) throws(StorageError) -> Int {
         var removed = 0
         try forEachUploadsDirectory(layout.repositories) { (uploads: String) throws(StorageError) in
@@ -45,6 +45,9 @@ extension UploadStore {
                 let session = uploads + "/" + entry.name
                 let started = try LinkFile.read(session + "/startedat").flatMap(RFC3339.parse) ?? 0
                 guard started < cutoff else { continue }
+                // Hold the data file's lock while removing, as cancel does.
+                let data = try? DurableFile(path: session + "/data", flags: O_RDWR)
+                if let locked = try data?.lockExclusively(), !locked { continue }
                 try Directory.removeTree(session)
                 removed += 1
             }

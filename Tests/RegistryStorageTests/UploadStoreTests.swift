@@ -201,7 +201,11 @@ import Testing
         let old = try store.uploads.start(Fixture.name("a/b"), now: 1000)
         let fresh = try store.uploads.start(Fixture.name("a/b"), now: 5000)
         let elsewhere = try store.uploads.start(Fixture.name("c"), now: 1000)
+        let busy = try store.uploads.start(Fixture.name("c"), now: 1000)
+        let inUse = try store.uploads.open(Fixture.name("c"), busy)
         #expect(try store.uploads.purge(startedBefore: 3000) == 2)
+        #expect(inUse.size == 0)
+        #expect(try store.uploads.size(Fixture.name("c"), busy) == 0)
         #expect(throws: StorageError.uploadUnknown(old)) { try store.uploads.size(Fixture.name("a/b"), old) }
         #expect(throws: StorageError.uploadUnknown(elsewhere)) { try store.uploads.size(Fixture.name("c"), elsewhere) }
         #expect(try store.uploads.size(Fixture.name("a/b"), fresh) == 0)
