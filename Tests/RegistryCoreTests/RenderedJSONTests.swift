@@ -14,7 +14,9 @@ import Testing
         var errors: [Entry]
     }
 
-    static let hostile = ["plain", "quote\" and \\ backslash", "controls \u{0}\u{1}\u{1F}\n\r\t\u{8}\u{C}", "unicode é ✓ 𝄞", "</script>"]
+    static let hostile = [
+        "plain", "quote\" and \\ backslash", "controls \u{0}\u{1}\u{1F}\n\r\t\u{8}\u{C}", "unicode é ✓ 𝄞", "</script>",
+    ]
 
     @Test(arguments: hostile)
     func errorBodiesDecodeToWhatWasRendered(_ text: String) throws {
