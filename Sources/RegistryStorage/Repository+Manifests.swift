@@ -49,9 +49,19 @@ extension Repository {
     }
 
     /// The manifest a tag points at or a digest names.
+    ///
+    /// distribution 2.1.0 linked manifests into `_layers` by mistake and
+    /// distribution still looks there, so a manifest linked only in `_layers`
+    /// is served too, but only if it is small enough and parses as one: a
+    /// layer must never be served, or read whole, as a manifest.
     public func manifest(_ reference: Reference) throws(StorageError) -> StoredManifest {
         let digest = try resolve(reference)
-        guard try hasLink(layout.revisionLink(name, digest), to: digest) else { throw .manifestUnknown(reference) }
+        let isRevision = try hasLink(layout.revisionLink(name, digest), to: digest)
+        if !isRevision {
+            guard try hasLink(layout.layerLink(name, digest), to: digest),
+                let size = try blobs.size(of: digest), size <= Manifest.sizeMaximum
+            else { throw .manifestUnknown(reference) }
+        }
         let bytes: [UInt8]
         do {
             bytes = try blobs.read(digest, limit: Manifest.sizeMaximum)
@@ -60,6 +70,7 @@ extension Repository {
             throw error
         }
         let manifest = try? Manifest.parse(bytes, contentType: nil)
+        guard isRevision || manifest != nil else { throw .manifestUnknown(reference) }
         return StoredManifest(digest: digest, bytes: bytes, mediaType: manifest?.mediaType.rawValue, manifest: manifest)
     }
 

@@ -32,13 +32,10 @@ public struct Repository: Sendable {
     }
 
     /// The size of a blob this repository may serve, or nil. As in
-    /// distribution, a blob is visible through a layer link, and a manifest
-    /// through its revision link too.
+    /// distribution's blob service, only a layer link makes a blob visible
+    /// (manifests are served by the manifest endpoints).
     public func blobSize(_ digest: Digest) throws(StorageError) -> UInt64? {
-        // No `||`: its autoclosure would untype the error.
-        if try !hasLink(layout.layerLink(name, digest), to: digest) {
-            guard try hasLink(layout.revisionLink(name, digest), to: digest) else { return nil }
-        }
+        guard try hasLink(layout.layerLink(name, digest), to: digest) else { return nil }
         return try blobs.size(of: digest)
     }
 

@@ -47,8 +47,8 @@ import Testing
             #expect(read.digest == stored.digest)
             #expect(read.mediaType == ManifestMediaType.ociManifest.rawValue)
         }
-        // Manifests are reachable through the blobs endpoint too, as in distribution.
-        #expect(try image.repository.blobSize(stored.digest) == UInt64(image.manifest.count))
+        // Manifests are not blobs of the repository, as in distribution.
+        #expect(try image.repository.blobSize(stored.digest) == nil)
     }
 
     @Test func aPushByDigestMustMatchTheBytes() throws {
@@ -135,6 +135,15 @@ import Testing
         #expect(try image.repository.manifestDigests() == expected)
         try image.repository.deleteManifest(untagged.digest)
         #expect(try image.repository.manifestDigests() == [tagged.digest])
+    }
+
+    @Test func manifestsLinkedOnlyInLayersAreServedAsDistributionServesThem() throws {
+        let image = try Image()
+        // What distribution 2.1.0 wrote: the manifest pushed like a layer.
+        let legacy = try Fixture.push(image.manifest, to: image.name, in: image.store)
+        #expect(try image.repository.manifest(.digest(legacy)).bytes == image.manifest)
+        // A layer is never served as a manifest.
+        #expect(throws: StorageError.manifestUnknown(.digest(image.layer))) { try image.repository.manifest(.digest(image.layer)) }
     }
 
     @Test func retaggingMovesTheTag() throws {
