@@ -69,7 +69,8 @@ extension Manifest {
         } catch {
             throw invalid("descriptor digest \(digestText.prefix(200)) is not usable")
         }
-        return Descriptor(mediaType: mediaType, digest: digest, size: size, artifactType: raw.artifactType, annotations: raw.annotations)
+        return Descriptor(
+            mediaType: mediaType, digest: digest, size: size, artifactType: raw.artifactType, annotations: raw.annotations, urls: raw.urls)
     }
 
     private static func invalid(_ reason: String) -> RegistryError {
@@ -96,4 +97,5 @@ private struct RawDescriptor: Decodable {
     var size: Int64?
     var artifactType: String?
     var annotations: [String: String]?
+    var urls: [String]?
 }

@@ -21,8 +21,9 @@ public struct Manifest: Sendable, Equatable {
     public var artifactType: String?
     public var annotations: [String: String]?
 
-    /// Blobs this manifest needs in the repository: config and layers.
-    public var referencedBlobs: [Descriptor] { (config.map { [$0] } ?? []) + layers }
+    /// Blobs this manifest needs in the repository: config and layers, except
+    /// foreign layers, which clients fetch from elsewhere (`Descriptor.isForeign`).
+    public var referencedBlobs: [Descriptor] { (config.map { [$0] } ?? []) + layers.filter { !$0.isForeign } }
 
     public init(
         mediaType: ManifestMediaType, config: Descriptor? = nil, layers: [Descriptor] = [], manifests: [Descriptor] = [],

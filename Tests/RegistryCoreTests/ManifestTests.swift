@@ -71,6 +71,21 @@ import Testing
         #expect(try Manifest.parse(Self.bytes(list), contentType: listType).mediaType == .dockerManifestList)
     }
 
+    @Test func foreignLayersWithURLsNeedNotBeInTheRegistry() throws {
+        let foreign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+        let text = """
+            {"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+             "config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"\(Self.config)","size":7},
+             "layers":[{"mediaType":"\(foreign)","digest":"\(Self.layer)","size":9,"urls":["https://example.com/l"]},
+                       {"mediaType":"\(foreign)","digest":"\(Self.child)","size":9}]}
+            """
+        let manifest = try Manifest.parse(Self.bytes(text), contentType: nil)
+        #expect(manifest.layers.first?.urls == ["https://example.com/l"])
+        #expect(manifest.layers.map(\.isForeign) == [true, false])
+        // Without URLs a foreign layer has nowhere else to come from, so it is checked.
+        #expect(manifest.referencedBlobs.map(\.digest.description) == [Self.config, Self.child])
+    }
+
     @Test func withoutAnyMediaTypeTheFormatIsInferred() throws {
         let index = #"{"schemaVersion":2,"manifests":[]}"#
         #expect(try Manifest.parse(Self.bytes(index), contentType: nil).mediaType == .ociIndex)
