@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The core abstraction: what a block device is and promises.
@@ -96,6 +97,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // The OCI registry's rules with no I/O: names, digests, routes, ranges, manifests, errors.
+        .target(name: "RegistryCore", swiftSettings: strict),
+        // The registry's storage on a directory, in distribution's own layout.
+        .target(
+            name: "RegistryStorage",
+            dependencies: ["RegistryCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
@@ -132,6 +140,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
+        .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryCore", "RegistryStorage"], swiftSettings: strict),
         // Real clients (nbdinfo, nbdsh, nbdcopy, qemu-img, qemu-io, fio,
         // nbdfuse, nbdkit) against the built `buse` binary.
         .testTarget(name: "InteropTests", dependencies: ["TestSupport"], swiftSettings: strict),

@@ -1,0 +1,88 @@
+import Glibc
+public import RegistryCore
+
+/// The global content-addressed blob store: `blobs/<alg>/<xx>/<hex>/data`.
+///
+/// A blob is only ever created by renaming a complete, verified, synced file
+/// into place, so a `data` file that exists is always whole and correct.
+/// Repositories reach blobs through their links; this type does not know
+/// about repositories. All calls block (file I/O): run them on a thread pool.
+public struct BlobStore: Sendable {
+    let layout: Layout
+
+    init(layout: Layout) {
+        self.layout = layout
+    }
+
+    /// The blob's size, or nil when the store does not have it.
+    public func size(of digest: Digest) throws(StorageError) -> UInt64? {
+        var status = stat()
+        let path = layout.blobData(digest)
+        guard stat(path, &status) == 0 else {
+            guard errno == ENOENT || errno == ENOTDIR else { throw .system(operation: "stat", path: path, errno: errno) }
+            return nil
+        }
+        return UInt64(status.st_size)
+    }
+
+    /// Opens a blob for reading; the reader knows its size.
+    public func open(_ digest: Digest) throws(StorageError) -> BlobReader {
+        do {
+            return try BlobReader(file: DurableFile(path: layout.blobData(digest), flags: O_RDONLY))
+        } catch {
+            if case .system(_, _, let code) = error, code == ENOENT || code == ENOTDIR { throw .blobUnknown(digest) }
+            throw error
+        }
+    }
+
+    /// The whole blob, for manifests (bounded by `limit`).
+    func read(_ digest: Digest, limit: Int) throws(StorageError) -> [UInt8] {
+        let reader = try open(digest)
+        return try reader.file.readAll(limit: limit)
+    }
+
+    /// Stores small content (a manifest) under its digest and returns it.
+    ///
+    /// Sync order: blob directory created (parents synced) → temp file
+    /// written and `fsync`ed → `rename` to `data` → `fsync` of the blob
+    /// directory. Storing content that is already there is a no-op.
+    func put(_ bytes: [UInt8], algorithm: DigestAlgorithm) throws(StorageError) -> Digest {
+        let digest = ContentHasher.digest(of: bytes, algorithm: algorithm)
+        guard try size(of: digest) == nil else { return digest }
+        let directory = layout.blobDirectory(digest)
+        try Directory.create(directory, below: layout.base)
+        let temporary = directory + "/.tmp-data-" + String(UInt64.random(in: .min ... .max), radix: 16)
+        do throws(StorageError) {
+            let file = try DurableFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
+            try file.write(bytes, at: 0)
+            try file.sync()
+            try Directory.rename(temporary, to: layout.blobData(digest))
+        } catch {
+            _ = try? Directory.removeFile(temporary)
+            throw error
+        }
+        try Directory.sync(directory)
+        return digest
+    }
+
+    /// Moves a complete, synced, verified file (an upload's `data`) into the
+    /// store under `digest`. The file must be on the same filesystem.
+    ///
+    /// Sync order: the caller has `fsync`ed the file → blob directory created
+    /// (parents synced) → `rename` into place → `fsync` of the blob directory.
+    /// If the blob already exists, the rename replaces identical content,
+    /// which makes a retried commit idempotent.
+    func adopt(file path: String, as digest: Digest) throws(StorageError) {
+        let directory = layout.blobDirectory(digest)
+        try Directory.create(directory, below: layout.base)
+        try Directory.rename(path, to: layout.blobData(digest))
+        try Directory.sync(directory)
+    }
+
+    /// Removes a blob from the store (for garbage collection: nothing checks
+    /// here whether a repository still links it). Removal is made durable.
+    public func delete(_ digest: Digest) throws(StorageError) {
+        guard try LinkFile.remove(layout.blobData(digest)) else { throw .blobUnknown(digest) }
+        try? Directory.removeTree(layout.blobDirectory(digest))
+    }
+}

@@ -1,0 +1,77 @@
+import Glibc
+public import RegistryCore
+
+/// The registry's storage on one directory, in distribution's layout (see
+/// `Layout`): the global blob store, uploads, and repositories.
+///
+/// Every call blocks on file I/O; the HTTP layer runs them on a thread pool.
+/// Everything a call changes is durable before it returns.
+public struct RegistryStore: Sendable {
+    public let layout: Layout
+    public let blobs: BlobStore
+    public let uploads: UploadStore
+
+    /// Opens (creating if needed) the registry under `root`, which must exist.
+    public init(root: String, uploadSizeMaximum: UInt64 = UploadStore.sizeMaximumDefault) throws(StorageError) {
+        let layout = Layout(root: root)
+        guard Directory.isDirectoryAt(layout.root) else {
+            throw .system(operation: "open registry root (not a directory)", path: layout.root, errno: ENOTDIR)
+        }
+        try Directory.create(layout.repositories, below: layout.root)
+        try Directory.create(layout.blobs, below: layout.root)
+        self.layout = layout
+        self.blobs = BlobStore(layout: layout)
+        self.uploads = UploadStore(layout: layout, blobs: blobs, sizeMaximum: uploadSizeMaximum)
+    }
+
+    public func repository(_ name: RepositoryName) -> Repository {
+        Repository(name: name, layout: layout, blobs: blobs)
+    }
+
+    /// Finishes an upload and links the blob into its repository: the whole of
+    /// a successful final PUT. See `UploadStore.finish` and `Repository.linkLayer`
+    /// for the sync order.
+    public func commit(_ upload: consuming Upload, as digest: Digest) throws(StorageError) -> UInt64 {
+        let name = upload.name
+        let size = try uploads.finish(upload, as: digest)
+        try repository(name).linkLayer(digest)
+        return size
+    }
+
+    /// Cross-repository mount (`POST …/blobs/uploads/?mount=&from=`): links
+    /// `digest` into `target` when `source` has it linked. Returns false when
+    /// it does not (the caller then starts an ordinary upload, as the spec
+    /// says). Without a `source` nothing is mounted: linking any blob whose
+    /// digest a client can name would bypass per-repository access control.
+    public func mount(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName) throws(StorageError) -> Bool {
+        guard let source, try repository(source).hasLink(layout.layerLink(source, digest), to: digest) else { return false }
+        guard try blobs.size(of: digest) != nil else { return false }
+        try repository(target).linkLayer(digest)
+        return true
+    }
+
+    /// Every repository name, sorted byte-wise (page with `PageRequest`).
+    ///
+    /// A repository is a directory holding `_manifests` or `_layers`;
+    /// repositories nest (`a` and `a/b` can both exist), and no directory
+    /// starting with `_` is entered. The whole tree is walked on each call,
+    /// which is fine for thousands of repositories, not for millions.
+    public func repositories() throws(StorageError) -> [String] {
+        var names: [String] = []
+        try collectRepositories(in: layout.repositories, prefix: "", into: &names)
+        return names.sortedBytewise()
+    }
+
+    private func collectRepositories(in directory: String, prefix: String, into names: inout [String]) throws(StorageError) {
+        let entries = try Directory.entries(directory)
+        if !prefix.isEmpty, entries.contains(where: { $0.isDirectory && ($0.name == "_manifests" || $0.name == "_layers") }),
+            RepositoryName.isValid(prefix)
+        {
+            names.append(prefix)
+        }
+        for entry in entries where entry.isDirectory && !entry.name.hasPrefix("_") && !entry.name.hasPrefix(".") {
+            let name = prefix.isEmpty ? entry.name : prefix + "/" + entry.name
+            try collectRepositories(in: directory + "/" + entry.name, prefix: name, into: &names)
+        }
+    }
+}
