@@ -1,5 +1,5 @@
-import Threading
 import Glibc
+import Threading
 
 /// The journal's one writer thread. Requests queue up; the thread takes all
 /// that are waiting, applies them in one LMDB write transaction (a group
@@ -128,7 +128,8 @@ final class JournalWriter: Sendable {
         case let .markDirty(ranges, regionLength, bitmapLength):
             var bitmap = try loadBitmap(transaction, store, length: bitmapLength)
             for range in ranges where !range.isEmpty {
-                for region in (range.lowerBound / regionLength)...((range.upperBound - 1) / regionLength) where Int(region / 8) < bitmap.count {
+                for region in (range.lowerBound / regionLength)...((range.upperBound - 1) / regionLength)
+                where Int(region / 8) < bitmap.count {
                     bitmap[Int(region / 8)] |= 1 << UInt8(region % 8)
                 }
             }

@@ -44,10 +44,11 @@ public struct AttachmentRecord: Sendable, Equatable {
 
     public func save() throws(KernelAttachError) {
         mkdir(Self.directory, 0o755)
-        let text = [
-            "uri=\(uri)", "pid=\(pid)", "mode=\(mode.rawValue)", "connections=\(connections)",
-            "block-size=\(blockSize)", "size=\(size)", "read-only=\(readOnly)",
-        ].joined(separator: "\n") + "\n"
+        let text =
+            [
+                "uri=\(uri)", "pid=\(pid)", "mode=\(mode.rawValue)", "connections=\(connections)",
+                "block-size=\(blockSize)", "size=\(size)", "read-only=\(readOnly)",
+            ].joined(separator: "\n") + "\n"
         let path = Self.path(for: device)
         let temporary = path + ".new"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

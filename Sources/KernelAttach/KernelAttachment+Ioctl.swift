@@ -1,8 +1,8 @@
-import Threading
 import CNBDKernel
 import Glibc
 import Logging
 import NBDServer
+import Threading
 
 extension KernelAttachment {
     /// The ioctl path (BUSE's and nbd-client's classic way): configure the

@@ -66,7 +66,9 @@ public final class KernelAttachment: Sendable {
         guard code == 0 else {
             pairs.closeAll()
             if code == EINVAL, let backend = device.backend, backend != configuration.identifier {
-                throw .system("RECONFIGURE \(device): attached as \"\(backend)\", not \"\(configuration.identifier)\"; reattach with the same device URI", code)
+                throw .system(
+                    "RECONFIGURE \(device): attached as \"\(backend)\", not \"\(configuration.identifier)\"; reattach with the same device URI",
+                    code)
             }
             throw mapError(code, device: device, action: "netlink RECONFIGURE")
         }
@@ -154,4 +156,3 @@ public final class KernelAttachment: Sendable {
         }
     }
 }
-

@@ -42,7 +42,11 @@ public final class MemoryDevice: BlockDevice {
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
         chunks.withLock { table in
             forEachPiece(offset: offset, length: UInt64(data.count)) { index, within, piece, done in
-                let chunk = table[index] ?? { let fresh = Chunk(); table[index] = fresh; return fresh }()
+                let chunk =
+                    table[index]
+                    ?? {
+                        let fresh = Chunk(); table[index] = fresh; return fresh
+                    }()
                 UnsafeMutableRawBufferPointer(rebasing: chunk.bytes[within..<(within + piece)])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: data[done..<(done + piece)]))
             }

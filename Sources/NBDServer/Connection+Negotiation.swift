@@ -1,5 +1,5 @@
-import Sockets
 import NBDProtocol
+import Sockets
 
 extension Connection {
     /// Drives ``Negotiation`` over the socket. Returns the session to serve,

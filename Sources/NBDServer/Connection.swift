@@ -1,9 +1,9 @@
-public import Sockets
-import Threading
 import BlockDevices
 public import Logging
 public import NBDProtocol
+public import Sockets
 import Synchronization
+import Threading
 
 /// One client connection, from handshake to close.
 ///
@@ -86,9 +86,11 @@ public final class Connection: Sendable {
         guard let export = exports.lookup(session.export.name) else {
             preconditionFailure("negotiation chose export \(session.export.name), which is not in the table")
         }
-        logger.info("serving export", metadata: [
-            "export": "\(export.name)", "structured-replies": "\(session.structuredReplies)",
-        ])
+        logger.info(
+            "serving export",
+            metadata: [
+                "export": "\(export.name)", "structured-replies": "\(session.structuredReplies)",
+            ])
         Transmission(connection: self, export: export, session: session).run()
         logHeldEvents()
     }

@@ -1,4 +1,5 @@
 import Sockets
+
 /// One reply ready for the wire, always a single contiguous run of bytes:
 /// - `inline`: a header of up to 32 bytes with no payload (acknowledgements),
 ///   kept in the value itself so the hot path allocates nothing;

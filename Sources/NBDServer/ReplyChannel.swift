@@ -1,6 +1,6 @@
+import Glibc
 import Sockets
 import Threading
-import Glibc
 
 /// The one writer of a connection's replies: the reply path's rules, in one
 /// place. Replies never interleave, and may leave in any order relative to

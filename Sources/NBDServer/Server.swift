@@ -1,7 +1,7 @@
-public import Sockets
 public import Logging
-import Threading
+public import Sockets
 import Synchronization
+import Threading
 
 /// An NBD server: exports, listeners and the connections they accept.
 ///

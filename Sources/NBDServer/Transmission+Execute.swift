@@ -1,6 +1,6 @@
-import Sockets
 import BlockDevices
 import NBDProtocol
+import Sockets
 
 extension Transmission {
     /// Runs one validated request against the export's device and sends its

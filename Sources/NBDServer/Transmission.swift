@@ -1,7 +1,7 @@
-import Sockets
 import BlockDevices
 import Logging
 import NBDProtocol
+import Sockets
 import Threading
 
 /// The transmission phase of one connection: the reader loop.

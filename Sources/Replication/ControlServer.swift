@@ -12,7 +12,9 @@ import Threading
 ///     verify repair   → the same, copying differing chunks to the peer
 public final class ControlServer: Sendable {
     public typealias Status = @Sendable () -> ReplicationStatus
-    public typealias Verify = @Sendable (_ repair: Bool, _ progress: @escaping @Sendable (UInt64, UInt64) -> Void) async throws(ReplicationError) -> ReplicatedDevice.VerifyReport
+    public typealias Verify =
+        @Sendable (_ repair: Bool, _ progress: @escaping @Sendable (UInt64, UInt64) -> Void) async throws(ReplicationError) ->
+        ReplicatedDevice.VerifyReport
 
     private let listener: Listener
 

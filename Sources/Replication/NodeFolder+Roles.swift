@@ -4,7 +4,9 @@ extension NodeFolder {
     /// the regions it was writing when it stopped are marked for that
     /// rejoining resync. A copy whose resync did not finish is refused
     /// unless `force`.
-    public func promote(force: Bool, journalSettings: JournalSettings = JournalSettings()) async throws(ReplicationError) -> (old: UInt64, new: VolumeState) {
+    public func promote(
+        force: Bool, journalSettings: JournalSettings = JournalSettings()
+    ) async throws(ReplicationError) -> (old: UInt64, new: VolumeState) {
         guard var volume = try loadState() else { throw .state("\(path) holds no replicated volume (no state.json)") }
         guard volume.role == .secondary else { throw .state("\(path) is already a primary") }
         guard volume.volumeID != 0 else { throw .state("\(path) has never received a volume: nothing to promote") }

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Synchronization
 public import Journal
+import Synchronization
 
 /// A node's replication state on disk, one folder per volume:
 ///

@@ -40,7 +40,9 @@ final class PeerLink: Sendable {
     var isAlive: Bool { failure == nil }
 
     /// Sends `header` (whose tag identifies the answer) and waits for the answer.
-    func request(_ header: FrameHeader, data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) async -> Result<Answer, ReplicationError> {
+    func request(
+        _ header: FrameHeader, data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    ) async -> Result<Answer, ReplicationError> {
         await begin(header, data: data).answer()
     }
 
@@ -124,7 +126,9 @@ final class PeerLink: Sendable {
 /// The answer to one request, which arrives on the channel's thread and may
 /// come before or after someone waits for it.
 final class PendingAnswer: Sendable {
-    private let state = Mutex<(result: Result<PeerLink.Answer, ReplicationError>?, waiter: CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>?)>((nil, nil))
+    private let state = Mutex<
+        (result: Result<PeerLink.Answer, ReplicationError>?, waiter: CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>?)
+    >((nil, nil))
 
     func resolve(_ result: Result<PeerLink.Answer, ReplicationError>) {
         let waiter = state.withLock { state -> CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>? in

@@ -92,9 +92,10 @@ public final class ReplicaNode: Sendable {
                 return .failure(.refused("volume size differs: the primary's is \(greeting.state.size) bytes, this replica's \(mine.size)"))
             }
             if mine.volumeID != 0, greeting.state.volumeID != mine.volumeID {
-                return .failure(.refused(
-                    "this replica holds another volume (id \(String(mine.volumeID, radix: 16)), the primary's is "
-                        + "\(String(greeting.state.volumeID, radix: 16))); run `buse discard-my-data` here to take the primary's"))
+                return .failure(
+                    .refused(
+                        "this replica holds another volume (id \(String(mine.volumeID, radix: 16)), the primary's is "
+                            + "\(String(greeting.state.volumeID, radix: 16))); run `buse discard-my-data` here to take the primary's"))
             }
             if greeting.state.role != .primary {
                 return .failure(.refused("the connecting node is not a primary"))

@@ -118,7 +118,10 @@ final class ReplicaSession: Sendable {
                 defer { buffer.deallocate() }
                 do throws(DeviceError) {
                     try await node.device.read(into: buffer, at: header.offset)
-                    answer(FrameHeader(.checksumReply, tag: header.tag, offset: header.offset, length: header.length, checksum: CRC32C.checksum(UnsafeRawBufferPointer(buffer))))
+                    answer(
+                        FrameHeader(
+                            .checksumReply, tag: header.tag, offset: header.offset, length: header.length,
+                            checksum: CRC32C.checksum(UnsafeRawBufferPointer(buffer))))
                 } catch {
                     fail(header.tag, "read for verify failed: \(error.message)")
                 }

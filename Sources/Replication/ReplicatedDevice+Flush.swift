@@ -44,10 +44,11 @@ extension ReplicatedDevice {
         link?.fail(.linkLost("the primary is shutting down"))
         do {
             try await journal.close()
-            try persist(shared.withLock { shared in
-                shared.volume.cleanShutdown = true
-                return shared.volumeChanged(folder)
-            })
+            try persist(
+                shared.withLock { shared in
+                    shared.volume.cleanShutdown = true
+                    return shared.volumeChanged(folder)
+                })
         } catch {
             logger.error("replication: unclean close: \(error)")
         }

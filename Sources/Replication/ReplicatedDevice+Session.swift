@@ -1,6 +1,6 @@
 import BlockDevices
-import Synchronization
 import Journal
+import Synchronization
 
 extension ReplicatedDevice {
     /// Pairs with the peer at the other end of `channel` and replicates until
@@ -58,10 +58,11 @@ extension ReplicatedDevice {
             if decision == .full { try await journal.markDirty([0..<mine.size]) }
             try await journal.markDirty(peer.dirtyRanges)
             if decision == .full {
-                try persist(shared.withLock { shared in
-                    shared.volume.peerGeneration = shared.volume.generation
-                    return shared.volumeChanged(folder)
-                })
+                try persist(
+                    shared.withLock { shared in
+                        shared.volume.peerGeneration = shared.volume.generation
+                        return shared.volumeChanged(folder)
+                    })
             }
             let plan = ResyncPlan(full: decision == .full, volume: mine)
             let begin = Frame.document(.resyncBegin, tag: link.makeTag(), plan.encoded())

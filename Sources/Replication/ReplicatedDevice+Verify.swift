@@ -17,10 +17,12 @@ extension ReplicatedDevice {
     public func verify(
         repair: Bool, progress: @Sendable (UInt64, UInt64) -> Void = { _, _ in }
     ) async throws(ReplicationError) -> VerifyReport {
-        guard let link = shared.withLock({ shared -> PeerLink? in
-            if case let .inSync(link) = shared.pairing.state { return link }
-            return nil
-        }) else {
+        guard
+            let link = shared.withLock({ shared -> PeerLink? in
+                if case let .inSync(link) = shared.pairing.state { return link }
+                return nil
+            })
+        else {
             throw .linkLost("verify needs the peer connected and in sync; see `buse status`")
         }
         var report = VerifyReport(repaired: repair)

@@ -1,4 +1,3 @@
-import Threading
 import ArgumentParser
 import DeviceCatalog
 import DeviceLayers
@@ -7,6 +6,7 @@ import KernelAttach
 import Logging
 import NBDServer
 import Sockets
+import Threading
 
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +30,10 @@ struct Connect: AsyncParsableCommand {
               buse connect --reattach /dev/nbd0 file:/var/lib/buse/vol1.img   # after the daemon died
             """)
 
-    @Argument(help: ArgumentHelp("The device to attach, a device URI (README.md, \"Device URIs\"), e.g. file:/var/lib/buse/vol1.img?size=10G.", valueName: "device-uri"))
+    @Argument(
+        help: ArgumentHelp(
+            "The device to attach, a device URI (README.md, \"Device URIs\"), e.g. file:/var/lib/buse/vol1.img?size=10G.",
+            valueName: "device-uri"))
     var uri: String
 
     @Option(help: ArgumentHelp("The nbd device to use. (default: a free one)", valueName: "/dev/nbdN"))
@@ -48,7 +51,9 @@ struct Connect: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The kernel's logical block size: 512, 1024, 2048 or 4096.", valueName: "bytes"))
     var blockSize: UInt32 = 4096
 
-    @Option(help: ArgumentHelp("Seconds the kernel holds I/O waiting for a reattach after this process dies; 0 fails I/O at once.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds the kernel holds I/O waiting for a reattach after this process dies; 0 fails I/O at once.", valueName: "seconds"))
     var deadConnectionTimeout: UInt64 = 120
 
     @Flag(help: "Attach read-only: the kernel refuses writes.")

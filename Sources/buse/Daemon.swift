@@ -39,7 +39,9 @@ enum Daemon {
             print(String(message.dropFirst("ready ".count)))
             return
         }
-        let reason = message.hasPrefix("error ") ? String(message.dropFirst("error ".count)) : "the daemon exited before the device was ready; see \(log)"
+        let reason =
+            message.hasPrefix("error ")
+            ? String(message.dropFirst("error ".count)) : "the daemon exited before the device was ready; see \(log)"
         throw CommandLineError(reason)
     }
 

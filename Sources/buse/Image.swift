@@ -103,7 +103,8 @@ struct Image: ParsableCommand {
     }
 
     struct Resize: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Grow an image, or shrink it with --allow-shrink (discarding data past the end).")
+        static let configuration = CommandConfiguration(
+            abstract: "Grow an image, or shrink it with --allow-shrink (discarding data past the end).")
         @Argument(help: ArgumentHelp("The image.", valueName: "pool/image")) var target: String
         @Option(help: ArgumentHelp("The new size.", valueName: "size")) var size: String
         @Flag(help: "Allow shrinking, which discards every byte past the new end.") var allowShrink = false

@@ -24,7 +24,9 @@ struct Promote: AsyncParsableCommand {
         do throws(ReplicationError) {
             let folder = try NodeFolder(path: state)
             let (old, volume) = try await folder.promote(force: force)
-            print("promoted \(state): now the primary of volume \(String(volume.volumeID, radix: 16)), generation \(String(volume.generation, radix: 16)) (was \(String(old, radix: 16)))")
+            print(
+                "promoted \(state): now the primary of volume \(String(volume.volumeID, radix: 16)), generation \(String(volume.generation, radix: 16)) (was \(String(old, radix: 16)))"
+            )
         } catch {
             throw CommandLineError(error.description)
         }

@@ -3,8 +3,8 @@ import DeviceCatalog
 import Foundation
 import Glibc
 import Logging
-import Sockets
 import Replication
+import Sockets
 
 struct Replica: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +28,10 @@ struct Replica: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The TCP address to accept the primary on, HOST:PORT.", valueName: "address"))
     var listen: String
 
-    @Option(help: ArgumentHelp("The local device that holds the copy, a device URI (README.md, \"Device URIs\"), e.g. file:/srv/vol.img?size=10G.", valueName: "uri"))
+    @Option(
+        help: ArgumentHelp(
+            "The local device that holds the copy, a device URI (README.md, \"Device URIs\"), e.g. file:/srv/vol.img?size=10G.",
+            valueName: "uri"))
     var device: String
 
     @Option(help: ArgumentHelp("The node's state folder (generation ids, log, control socket).", valueName: "dir"))

@@ -4,23 +4,26 @@ import DeviceCatalog
 import Glibc
 import Journal
 import Logging
-import Sockets
 public import Replication
+import Sockets
 
 /// The options that make `serve` and `connect` replicate their device to a peer.
 struct ReplicationFlags: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Replicate synchronously to the `buse replica` listening at HOST:PORT: a write is acknowledged only once the peer has it too.",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Replicate synchronously to the `buse replica` listening at HOST:PORT: a write is acknowledged only once the peer has it too.",
+            valueName: "host:port"))
     var replicateTo: String?
 
-    @Option(help: ArgumentHelp(
-        "The node's state folder (generation ids, transaction log, control socket). Without --replicate-to the node serves alone and logs what a future peer misses. (default with --replicate-to: /var/lib/buse/<export>)",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "The node's state folder (generation ids, transaction log, control socket). Without --replicate-to the node serves alone and logs what a future peer misses. (default with --replicate-to: /var/lib/buse/<export>)",
+            valueName: "dir"))
     var state: String?
 
-    @Option(help: ArgumentHelp(
-        "While the peer is away: continue (log what it misses), suspend (hold writes) or fail (EIO).", valueName: "policy"))
+    @Option(
+        help: ArgumentHelp(
+            "While the peer is away: continue (log what it misses), suspend (hold writes) or fail (EIO).", valueName: "policy"))
     var degraded: DegradedPolicy = .continue
 
     @Option(help: ArgumentHelp("Cap resync bandwidth, e.g. 50M (bytes per second). (default: none)", valueName: "rate"))
@@ -29,16 +32,18 @@ struct ReplicationFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds an unanswered peer is given before the primary carries on without it.", valueName: "seconds"))
     var peerTimeout: Int = 10
 
-    @Option(help: ArgumentHelp(
-        "Log records kept for a peer that is away before the oldest fold into a bitmap of 1 MiB regions (checked every min(256, count/8) writes; the log's LMDB map takes 96 bytes per record).",
-        valueName: "count"))
+    @Option(
+        help: ArgumentHelp(
+            "Log records kept for a peer that is away before the oldest fold into a bitmap of 1 MiB regions (checked every min(256, count/8) writes; the log's LMDB map takes 96 bytes per record).",
+            valueName: "count"))
     var logRecords: Int = Journal.Limits().recordLimit
 
     func validate() throws {
         guard logRecords >= 16 else { throw ValidationError("--log-records must be at least 16") }
         if replicateTo == nil && state != nil && degraded != .continue {
             throw ValidationError(
-                "--degraded \(degraded.rawValue) needs a peer: with --state and no --replicate-to every write would \(degraded == .suspend ? "wait" : "fail")")
+                "--degraded \(degraded.rawValue) needs a peer: with --state and no --replicate-to every write would \(degraded == .suspend ? "wait" : "fail")"
+            )
         }
         if let replicateTo { _ = try ReplicationFlags.address(replicateTo) }
         if let resyncRate, ByteSize.parse(resyncRate) == nil {
@@ -79,7 +84,8 @@ struct ReplicationFlags: ParsableArguments {
             let folder = try NodeFolder(path: folderPath)
             var settings = JournalSettings()
             settings.limits.recordLimit = logRecords
-            let replicated = try await ReplicatedDevice(lower: device, folder: folder, options: options, journalSettings: settings, logger: logger)
+            let replicated = try await ReplicatedDevice(
+                lower: device, folder: folder, options: options, journalSettings: settings, logger: logger)
             let control = try ControlServer(
                 path: folder.controlSocketPath, status: { replicated.status },
                 verify: { repair, progress throws(ReplicationError) in try await replicated.verify(repair: repair, progress: progress) })

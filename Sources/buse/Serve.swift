@@ -5,8 +5,8 @@ import DeviceLayers
 import Glibc
 import Logging
 import NBDServer
-import Sockets
 import Replication
+import Sockets
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,7 +42,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("listen"),
-        help: ArgumentHelp("A TCP address to listen on, HOST:PORT or [IPV6]:PORT. Repeat for several. (default: 127.0.0.1:10809)", valueName: "address"))
+        help: ArgumentHelp(
+            "A TCP address to listen on, HOST:PORT or [IPV6]:PORT. Repeat for several. (default: 127.0.0.1:10809)", valueName: "address"))
     var listen: [String] = []
 
     @Option(name: .customLong("unix"), help: ArgumentHelp("A Unix socket path to listen on. Repeat for several.", valueName: "path"))
@@ -51,7 +52,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve every export read-only.")
     var readOnly = false
 
-    @Option(help: ArgumentHelp("The export served to clients that ask for the empty name. (default: the only export, if there is one)", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "The export served to clients that ask for the empty name. (default: the only export, if there is one)", valueName: "name"))
     var defaultExport: String?
 
     @Option(help: ArgumentHelp("Requests one connection may have in flight before buse stops reading from it.", valueName: "count"))

@@ -1,6 +1,6 @@
-import Threading
 import Glibc
 import Sockets
+import Threading
 
 /// Catches SIGINT and SIGTERM, the signals that ask for a graceful shutdown.
 ///

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Glibc
-import Sockets
 import Replication
+import Sockets
 
 /// Asks a running node over its control socket; the answer is JSON lines.
 enum ControlClient {
@@ -14,7 +14,9 @@ enum ControlClient {
         defer { socket.close() }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { throw CommandLineError("\(path) is too long for a socket path") }
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw CommandLineError("\(path) is too long for a socket path")
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { bytes in
             for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
         }
@@ -106,7 +108,9 @@ struct Status: ParsableCommand {
             "# HELP buse_replication_peer_state The peer link's state (1 for the current one).",
             "# TYPE buse_replication_peer_state gauge",
         ]
-        for state in states { lines.append("buse_replication_peer_state{state=\"\(state.rawValue)\"} \(state == status.peerState ? 1 : 0)") }
+        for state in states {
+            lines.append("buse_replication_peer_state{state=\"\(state.rawValue)\"} \(state == status.peerState ? 1 : 0)")
+        }
         let gauges: [(String, String, UInt64)] = [
             ("lag_operations", "Writes not yet durable on the peer.", UInt64(status.lagOperations)),
             ("lag_bytes", "Bytes of writes not yet durable on the peer.", status.lagBytes),
@@ -116,7 +120,9 @@ struct Status: ParsableCommand {
             ("consistent", "0 while this copy is being resynced.", status.consistent ? 1 : 0),
         ]
         for (name, help, value) in gauges {
-            lines += ["# HELP buse_replication_\(name) \(help)", "# TYPE buse_replication_\(name) gauge", "buse_replication_\(name) \(value)"]
+            lines += [
+                "# HELP buse_replication_\(name) \(help)", "# TYPE buse_replication_\(name) gauge", "buse_replication_\(name) \(value)",
+            ]
         }
         lines += [
             "# HELP buse_replication_writes_total Writes acknowledged, by whether the peer had them.",
@@ -149,7 +155,9 @@ struct Verify: ParsableCommand {
         var failure: String?
         var lastPercent = -1
         try ControlClient.ask(state, repair ? "verify repair" : "verify") { line in
-            if let progress = try? JSONDecoder().decode([String: UInt64].self, from: line), let done = progress["done"], let total = progress["total"], total > 0 {
+            if let progress = try? JSONDecoder().decode([String: UInt64].self, from: line), let done = progress["done"],
+                let total = progress["total"], total > 0
+            {
                 let percent = Int(done * 100 / total)
                 // A terminal gets a live line; a log gets a line per 10%.
                 let step = isatty(2) != 0 ? 1 : 10
@@ -167,7 +175,9 @@ struct Verify: ParsableCommand {
         if isatty(2) != 0 { FileHandle.standardError.write(Data("\n".utf8)) }
         if let failure { throw CommandLineError("verify: \(failure)") }
         guard let report else { throw CommandLineError("verify: the node gave no report") }
-        print("verified \(report.checkedBytes) bytes: \(report.mismatches.count) differing chunk(s)\(report.mismatches.isEmpty ? "" : (repair ? ", repaired" : ""))")
+        print(
+            "verified \(report.checkedBytes) bytes: \(report.mismatches.count) differing chunk(s)\(report.mismatches.isEmpty ? "" : (repair ? ", repaired" : ""))"
+        )
         for range in report.mismatches { print("  differs: \(range[0])..<\(range[1])") }
         if !report.mismatches.isEmpty && !repair { throw ExitCode(1) }
     }

@@ -1,6 +1,6 @@
 import BlockDevices
-import Testing
 import TestSupport
+import Testing
 
 /// A device implements only what its capabilities promise; the protocol's
 /// defaults refuse the rest with the error the engine gives for it.

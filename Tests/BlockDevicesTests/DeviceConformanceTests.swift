@@ -1,6 +1,6 @@
-import TestSupport
 import BlockDevices
 import DeviceLayers
+import TestSupport
 import Testing
 
 /// What every device and every layer stack must do. The engine has already

@@ -48,7 +48,11 @@ struct DeviceFixture: Sendable, CustomStringConvertible {
 /// not the run (they used to pile up in /tmp, 42 folders per run).
 func temporaryPath(_ name: String) -> String {
     let directory = URL(fileURLWithPath: testRunFolder).appendingPathComponent(UUID().uuidString, isDirectory: true)
-    try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    do {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    } catch {
+        preconditionFailure("cannot make the test folder \(directory.path): \(error)")
+    }
     return directory.appendingPathComponent(name).path
 }
 
@@ -56,7 +60,11 @@ func temporaryPath(_ name: String) -> String {
 private let testRunFolder: String = {
     let folder = testRunFolderPath()
     try? FileManager.default.removeItem(atPath: folder)  // a folder left by a crashed run with this pid
-    try! FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    } catch {
+        preconditionFailure("cannot make the test run's folder \(folder): \(error)")
+    }
     atexit { try? FileManager.default.removeItem(atPath: testRunFolderPath()) }
     return folder
 }()

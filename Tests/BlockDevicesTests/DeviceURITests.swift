@@ -1,6 +1,6 @@
-import TestSupport
 import BlockDevices
 import DeviceCatalog
+import TestSupport
 import Testing
 
 @Suite("Device URIs")

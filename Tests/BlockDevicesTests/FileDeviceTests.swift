@@ -1,8 +1,8 @@
 import BlockDevices
 import Foundation
 import LocalDevices
-import Testing
 import TestSupport
+import Testing
 
 @Suite("File device")
 struct FileDeviceTests {

@@ -1,7 +1,7 @@
-import TestSupport
 import BlockDevices
 import DeviceLayers
 import LocalDevices
+import TestSupport
 import Testing
 
 @Suite("Layers")

@@ -1,5 +1,6 @@
-@testable import RadosDevice
 import Testing
+
+@testable import RadosDevice
 
 /// The object map's view of which data objects may exist, around trims
 /// that remove objects while writes are under way: an object is called

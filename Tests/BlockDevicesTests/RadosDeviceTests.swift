@@ -1,6 +1,6 @@
-import TestSupport
 import BlockDevices
 import RadosDevice
+import TestSupport
 import Testing
 
 @Suite("RADOS images", .serialized)

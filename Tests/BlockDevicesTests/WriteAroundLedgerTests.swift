@@ -1,7 +1,8 @@
-@testable import RadosDevice
-import Testing
-import TestSupport
 import Synchronization
+import TestSupport
+import Testing
+
+@testable import RadosDevice
 
 /// The books behind write-around: a budget of early-acknowledged bytes, a
 /// flush that waits for exactly the writes acknowledged before it, and a

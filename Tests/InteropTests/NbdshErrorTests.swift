@@ -102,11 +102,12 @@ import Testing
     /// The spec leaves zero-length requests unspecified, so any answer will
     /// do; what must not happen is the server dying, which takes every
     /// other client's export with it.
-    @Test(arguments: [
-        ("read", "h.pread(0, 4096)"), ("write", "h.pwrite(b\"\", 4096)"), ("trim", "h.trim(0, 4096)"),
-        ("zero", "h.zero(0, 4096)"), ("cache", "h.cache(0, 4096)"),
-        ("block status", "h.block_status(0, 4096, lambda *args: 0)"),
-    ], ["memory:1M", "file"])
+    @Test(
+        arguments: [
+            ("read", "h.pread(0, 4096)"), ("write", "h.pwrite(b\"\", 4096)"), ("trim", "h.trim(0, 4096)"),
+            ("zero", "h.zero(0, 4096)"), ("cache", "h.cache(0, 4096)"),
+            ("block status", "h.block_status(0, 4096, lambda *args: 0)"),
+        ], ["memory:1M", "file"])
     func aZeroLengthRequestIsAnsweredAndTheServerKeepsServing(command: (String, String), device: String) async throws {
         let directory = try TemporaryDirectory()
         let uri = device == "file" ? "file:\(directory.file("disk.img"))?size=1M" : device

@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// `kill -9` of buse in the middle of random writes to a RADOS image loses

@@ -10,8 +10,10 @@ import Testing
     @Test func aMissingConfigFileIsAClearErrorNotACrash() async throws {
         let directory = try TemporaryDirectory()
         let missing = directory.path + "/absent/ceph.conf"
-        for arguments in [["image", "info", "rbd/none", "--conf", missing],
-                          ["serve", "--export", "v=rados:rbd/none?conf=\(missing)", "--listen", "127.0.0.1:0"]] {
+        for arguments in [
+            ["image", "info", "rbd/none", "--conf", missing],
+            ["serve", "--export", "v=rados:rbd/none?conf=\(missing)", "--listen", "127.0.0.1:0"],
+        ] {
             let result = try await run(try Tool.buse(), arguments, in: directory)
             #expect(result.exitStatus == 1, "\(arguments): \(result)")
             #expect(result.standardError.contains("read Ceph config \(missing)"), "\(arguments): \(result)")

@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// The Ceph cluster the RADOS interop tests share: the one `make test`
@@ -60,7 +60,9 @@ final class RadosTestImage: Sendable {
     }
 
     /// Runs `buse image SUBCOMMAND spec ARGUMENTS --conf CONF`, whatever its outcome.
-    func command(_ subcommand: String, _ arguments: [String] = [], in directory: TemporaryDirectory) async throws
+    func command(
+        _ subcommand: String, _ arguments: [String] = [], in directory: TemporaryDirectory
+    ) async throws
         -> RunResult
     {
         try await run(try Tool.buse(), ["image", subcommand, spec] + arguments + ["--conf", conf], in: directory)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `write-around=SIZE` on a RADOS export: writes without FUA are
 /// acknowledged once sent, and FLUSH is where RADOS catches up. On a
@@ -34,32 +34,34 @@ import TestSupport
 
     /// Writes while the OSD is frozen, then a flush that must wait for it;
     /// reports whether the test had resumed the OSD when the flush returned.
-    static let frozenClient = prelude + "\n" + """
-        wait_for(paused)
-        writes = [outcome(lambda i=i: h.pwrite(block(10 + i), (i + 1) * 65536)) for i in range(8)]
-        report("writes while frozen", ",".join(writes))
-        report("flushing", "yes")
-        step("flush while frozen", lambda: h.flush())
-        report("resumed before the flush returned", os.path.exists(resumed))
-        reads = [outcome(lambda i=i: h.pread(4096, (i + 1) * 65536)) for i in range(8)]
-        expected = [outcome(lambda i=i: block(10 + i)) for i in range(8)]
-        report("reads after the flush", reads == expected)
-        """
+    static let frozenClient =
+        prelude + "\n" + """
+            wait_for(paused)
+            writes = [outcome(lambda i=i: h.pwrite(block(10 + i), (i + 1) * 65536)) for i in range(8)]
+            report("writes while frozen", ",".join(writes))
+            report("flushing", "yes")
+            step("flush while frozen", lambda: h.flush())
+            report("resumed before the flush returned", os.path.exists(resumed))
+            reads = [outcome(lambda i=i: h.pread(4096, (i + 1) * 65536)) for i in range(8)]
+            expected = [outcome(lambda i=i: block(10 + i)) for i in range(8)]
+            report("reads after the flush", reads == expected)
+            """
 
     /// Writes while the OSD is stopped (lost after the timeout), flushes
     /// that report the loss, then I/O once the OSD is back.
-    static let stoppedClient = prelude + "\n" + """
-        wait_for(stopped)
-        writes = [outcome(lambda i=i: h.pwrite(block(30 + i), (i + 20) * 65536)) for i in range(4)]
-        report("writes while stopped", ",".join(writes))
-        step("flush after lost writes", lambda: h.flush())
-        step("flush again", lambda: h.flush())
+    static let stoppedClient =
+        prelude + "\n" + """
+            wait_for(stopped)
+            writes = [outcome(lambda i=i: h.pwrite(block(30 + i), (i + 20) * 65536)) for i in range(4)]
+            report("writes while stopped", ",".join(writes))
+            step("flush after lost writes", lambda: h.flush())
+            step("flush again", lambda: h.flush())
 
-        wait_for(osd_back)
-        step("read after the OSD is back", lambda: h.pread(4096, 0))
-        report("expected read", outcome(lambda: block(1)))
-        step("write after the OSD is back", lambda: h.pwrite(block(50), 4096))
-        """
+            wait_for(osd_back)
+            step("read after the OSD is back", lambda: h.pread(4096, 0))
+            report("expected read", outcome(lambda: block(1)))
+            step("write after the OSD is back", lambda: h.pwrite(block(50), 4096))
+            """
 
     @Test func writesAreAcknowledgedOnceSentAndFlushWaitsForRados() async throws {
         let directory = try TemporaryDirectory()

@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// Whatever arrives on a replica's replication port, from whoever: the
@@ -35,9 +35,11 @@ extension ReplicationPairTests {
             ("a header with bad magic", badMagic.bytes, "magic"),
             ("a frame of unknown type 99", RawReplicationFrame(type: 99).bytes, "unknown frame type"),
             ("a WRITE before any hello", RawReplicationFrame.write([UInt8](repeating: 0xAB, count: 65536), at: 0).bytes, "expected hello"),
-            ("a second primary of the same volume",
-             RawReplicationFrame.hello(volumeID: paired.volumeID, size: volumeSize, generation: paired.generation).bytes,
-             "already replicates"),
+            (
+                "a second primary of the same volume",
+                RawReplicationFrame.hello(volumeID: paired.volumeID, size: volumeSize, generation: paired.generation).bytes,
+                "already replicates"
+            ),
         ]
         for hostile in whileConnected {
             let exchange = try ReplicationWireClient.exchange(hostile.bytes, port: replica.port)
@@ -60,11 +62,16 @@ extension ReplicationPairTests {
         try await b.waitForStatus("has no primary") { $0.peerState == "disconnected" }
         let unpaired = try await b.imageDigest()
         let withoutPrimary: [(what: String, bytes: [UInt8], reason: String)] = [
-            ("a primary of another volume",
-             RawReplicationFrame.hello(volumeID: paired.volumeID ^ 1, size: volumeSize, generation: 0x77).bytes, "another volume"),
-            ("a hello from a secondary",
-             RawReplicationFrame.hello(volumeID: paired.volumeID, size: volumeSize, generation: paired.generation, role: "secondary").bytes,
-             "not a primary"),
+            (
+                "a primary of another volume",
+                RawReplicationFrame.hello(volumeID: paired.volumeID ^ 1, size: volumeSize, generation: 0x77).bytes, "another volume"
+            ),
+            (
+                "a hello from a secondary",
+                RawReplicationFrame.hello(volumeID: paired.volumeID, size: volumeSize, generation: paired.generation, role: "secondary")
+                    .bytes,
+                "not a primary"
+            ),
         ]
         for hostile in withoutPrimary {
             let exchange = try ReplicationWireClient.exchange(hostile.bytes, port: replica.port)
@@ -81,7 +88,8 @@ extension ReplicationPairTests {
         _ exchange: HostileExchange, mentioning reason: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
     ) {
         #expect(exchange.closedByReplica, "the replica should hang up on \(what): \(exchange)", sourceLocation: sourceLocation)
-        #expect(exchange.frames.count == 1, "the replica should answer \(what) with one refusal: \(exchange)", sourceLocation: sourceLocation)
+        #expect(
+            exchange.frames.count == 1, "the replica should answer \(what) with one refusal: \(exchange)", sourceLocation: sourceLocation)
         #expect(
             exchange.refusal?.localizedCaseInsensitiveContains(reason) == true,
             "the refusal of \(what) should say \"\(reason)\": \(exchange)", sourceLocation: sourceLocation)

@@ -1,7 +1,7 @@
-import TestSupport
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 
 extension ReplicationPairTests {

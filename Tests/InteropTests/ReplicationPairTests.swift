@@ -26,7 +26,9 @@ import Testing
 
         let replica = try await b.serveAsReplica(port: port)
         try await a.waitForInSync()
-        #expect(primary.process.standardError.contains("resyncing \(ReplicationNode.volumeSize) bytes"), "a new replica gets the whole volume:\n\(primary.log)")
+        #expect(
+            primary.process.standardError.contains("resyncing \(ReplicationNode.volumeSize) bytes"),
+            "a new replica gets the whole volume:\n\(primary.log)")
         #expect(try await ImageComparison.difference(a.imagePath, b.imagePath, in: a.directory) == nil, "after the full resync")
 
         // Live: new data, and holes that nbdcopy writes as zeroes.
@@ -100,7 +102,9 @@ import Testing
 
         let found = try await a.buse(["verify", "--state", a.statePath], timeout: .seconds(120))
         #expect(found.exitStatus == 1, "verify should exit 1 when the copies differ:\n\(found)")
-        #expect(found.standardOutput.contains(": 1 differing chunk(s)") && found.standardOutput.contains("differs: 5242880..<6291456"), "\(found)")
+        #expect(
+            found.standardOutput.contains(": 1 differing chunk(s)") && found.standardOutput.contains("differs: 5242880..<6291456"),
+            "\(found)")
         let repaired = try await a.buse(["verify", "--state", a.statePath, "--repair"], timeout: .seconds(120))
         #expect(repaired.succeeded && repaired.standardOutput.contains("1 differing chunk(s), repaired"), "\(repaired)")
         let again = try await a.buse(["verify", "--state", a.statePath], timeout: .seconds(120))

@@ -74,8 +74,9 @@ final class JournalTests {
         #expect(try journal.unacknowledged().count == 10)
         let dirty = try journal.dirtyRanges()
         for range in written {
-            #expect(dirty.contains { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound },
-                    "write \(range) must stay marked dirty")
+            #expect(
+                dirty.contains { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound },
+                "write \(range) must stay marked dirty")
         }
     }
 

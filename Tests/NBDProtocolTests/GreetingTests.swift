@@ -5,11 +5,13 @@ import Testing
 struct GreetingTests {
     @Test func greetingIsNBDMAGICThenIHAVEOPTThenFixedNewstyleAndNoZeroes() {
         #expect(
-            Negotiation.greeting == hex("""
-                4e42444d41474943  # NBDMAGIC
-                49484156454f5054  # IHAVEOPT
-                0003              # NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES
-                """))
+            Negotiation.greeting
+                == hex(
+                    """
+                    4e42444d41474943  # NBDMAGIC
+                    49484156454f5054  # IHAVEOPT
+                    0003              # NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES
+                    """))
     }
 
     @Test(arguments: [UInt32(0), 1, 2, 3])

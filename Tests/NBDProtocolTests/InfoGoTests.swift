@@ -5,7 +5,8 @@ import Testing
 struct InfoGoTests {
     /// GO "disk" asking for NAME, DESCRIPTION and BLOCK_SIZE, as libnbd sends
     /// it with full info requested.
-    static let goDisk = hex("""
+    static let goDisk = hex(
+        """
         49484156454f5054 00000007 00000010  # IHAVEOPT, NBD_OPT_GO, 16 bytes
         00000004 6469736b                   # name length, "disk"
         0003 0001 0002 0003                 # 3 requests: NAME, DESCRIPTION, BLOCK_SIZE
@@ -58,11 +59,15 @@ struct InfoGoTests {
             return
         }
         #expect(session.export.name == "disk")
-        #expect(hexString(reply) == hexString(hex("""
-            0003e889045565a9 00000007 00000003 0000000c  0000 0000000000100000 006d
-            0003e889045565a9 00000007 00000003 0000000e  0003 00000001 00001000 02000000
-            0003e889045565a9 00000007 00000001 00000000
-            """)))
+        #expect(
+            hexString(reply)
+                == hexString(
+                    hex(
+                        """
+                        0003e889045565a9 00000007 00000003 0000000c  0000 0000000000100000 006d
+                        0003e889045565a9 00000007 00000003 0000000e  0003 00000001 00001000 02000000
+                        0003e889045565a9 00000007 00000001 00000000
+                        """)))
     }
 
     @Test func goAfterStructuredReplyAdvertisesDF() {

@@ -4,7 +4,8 @@ import Testing
 @Suite("NBD_OPT_LIST_META_CONTEXT and NBD_OPT_SET_META_CONTEXT")
 struct MetaContextTests {
     /// SET_META_CONTEXT "disk" base:allocation, as qemu and libnbd send it.
-    static let setBaseAllocation = hex("""
+    static let setBaseAllocation = hex(
+        """
         49484156454f5054 0000000a 0000001f  # IHAVEOPT, NBD_OPT_SET_META_CONTEXT, 31 bytes
         00000004 6469736b                   # export "disk"
         00000001                            # one query
@@ -19,11 +20,15 @@ struct MetaContextTests {
 
     @Test func setBaseAllocationRepliesWithItsContextIDThenAckAndEnablesBlockStatus() {
         var transcript = Self.structured()
-        #expect(hexString(transcript.reply(to: Self.setBaseAllocation)) == hexString(hex("""
-            0003e889045565a9 0000000a 00000004 00000013  # NBD_REP_META_CONTEXT, 19 bytes
-            00000001 626173653a616c6c6f636174696f6e      # id 1, "base:allocation"
-            0003e889045565a9 0000000a 00000001 00000000  # NBD_REP_ACK
-            """)))
+        #expect(
+            hexString(transcript.reply(to: Self.setBaseAllocation))
+                == hexString(
+                    hex(
+                        """
+                        0003e889045565a9 0000000a 00000004 00000013  # NBD_REP_META_CONTEXT, 19 bytes
+                        00000001 626173653a616c6c6f636174696f6e      # id 1, "base:allocation"
+                        0003e889045565a9 0000000a 00000001 00000000  # NBD_REP_ACK
+                        """)))
         guard case let .startTransmission(session, _) = transcript.send(InfoGoTests.goDisk) else {
             Issue.record("GO did not start transmission")
             return
@@ -35,10 +40,14 @@ struct MetaContextTests {
     @Test func listWithNoQueriesListsBaseAllocationWithIDZero() {
         var transcript = Self.structured()
         let list = optionFrame(Option.listMetaContext.rawValue, hex("00000004") + utf8("disk") + hex("00000000"))
-        #expect(hexString(transcript.reply(to: list)) == hexString(hex("""
-            0003e889045565a9 00000009 00000004 00000013  00000000 626173653a616c6c6f636174696f6e
-            0003e889045565a9 00000009 00000001 00000000
-            """)))
+        #expect(
+            hexString(transcript.reply(to: list))
+                == hexString(
+                    hex(
+                        """
+                        0003e889045565a9 00000009 00000004 00000013  00000000 626173653a616c6c6f636174696f6e
+                        0003e889045565a9 00000009 00000001 00000000
+                        """)))
     }
 
     @Test func listDoesNotSelectAnything() {

@@ -6,13 +6,17 @@ struct OptionTests {
     @Test func listSendsOneServerReplyPerExportWithItsDescriptionThenAck() {
         var transcript = Transcript()
         let reply = transcript.reply(to: hex("49484156454f5054 00000003 00000000"))
-        #expect(hexString(reply) == hexString(hex("""
-            0003e889045565a9 00000003 00000002 0000000f  # NBD_REP_SERVER, 15 bytes
-            00000004 6469736b 73637261746368             # "disk", description "scratch"
-            0003e889045565a9 00000003 00000002 0000000b  # NBD_REP_SERVER, 11 bytes
-            00000007 61726368697665                      # "archive", no description
-            0003e889045565a9 00000003 00000001 00000000  # NBD_REP_ACK
-            """)))
+        #expect(
+            hexString(reply)
+                == hexString(
+                    hex(
+                        """
+                        0003e889045565a9 00000003 00000002 0000000f  # NBD_REP_SERVER, 15 bytes
+                        00000004 6469736b 73637261746368             # "disk", description "scratch"
+                        0003e889045565a9 00000003 00000002 0000000b  # NBD_REP_SERVER, 11 bytes
+                        00000007 61726368697665                      # "archive", no description
+                        0003e889045565a9 00000003 00000001 00000000  # NBD_REP_ACK
+                        """)))
     }
 
     @Test func listWithAPayloadIsErrInvalid() {
@@ -31,8 +35,9 @@ struct OptionTests {
 
     @Test func structuredReplyIsAcknowledged() {
         var transcript = Transcript()
-        #expect(transcript.reply(to: hex("49484156454f5054 00000008 00000000"))
-            == hex("0003e889045565a9 00000008 00000001 00000000"))
+        #expect(
+            transcript.reply(to: hex("49484156454f5054 00000008 00000000"))
+                == hex("0003e889045565a9 00000008 00000001 00000000"))
     }
 
     @Test func structuredReplyWithAPayloadIsErrInvalidAndNotNegotiated() {

@@ -28,12 +28,15 @@ struct ReplyHeaderTests {
         let bytes = Self.written(ReplyHeader.offsetDataLength) {
             ReplyHeader.writeOffsetData(into: $0, cookie: Self.cookie, offset: 0x10_0000, dataLength: 4096)
         }
-        #expect(bytes == hex("""
-            668e33ef 0001 0001  # NBD_STRUCTURED_REPLY_MAGIC, DONE, OFFSET_DATA
-            0102030405060708    # cookie
-            00001008            # 8 + 4096
-            0000000000100000    # offset
-            """))
+        #expect(
+            bytes
+                == hex(
+                    """
+                    668e33ef 0001 0001  # NBD_STRUCTURED_REPLY_MAGIC, DONE, OFFSET_DATA
+                    0102030405060708    # cookie
+                    00001008            # 8 + 4096
+                    0000000000100000    # offset
+                    """))
     }
 
     @Test func offsetHoleChunkIsTwelveBytesOfOffsetAndLength() {
@@ -45,12 +48,15 @@ struct ReplyHeaderTests {
 
     @Test func errorChunkCarriesTheErrorAndAMessage() {
         let bytes = ReplyHeader.structuredError(cookie: Self.cookie, error: .invalid, message: "bad")
-        #expect(bytes == hex("""
-            668e33ef 0001 8001  # DONE, NBD_REPLY_TYPE_ERROR
-            0102030405060708
-            00000009            # 4 + 2 + 3
-            00000016 0003 626164  # EINVAL, message length 3, "bad"
-            """))
+        #expect(
+            bytes
+                == hex(
+                    """
+                    668e33ef 0001 8001  # DONE, NBD_REPLY_TYPE_ERROR
+                    0102030405060708
+                    00000009            # 4 + 2 + 3
+                    00000016 0003 626164  # EINVAL, message length 3, "bad"
+                    """))
     }
 
     @Test func errorChunkMessageIsCappedAtTheStringLimit() {
@@ -63,13 +69,16 @@ struct ReplyHeaderTests {
     @Test func blockStatusChunkIsContextIDThenDescriptors() {
         let bytes = ReplyHeader.blockStatus(
             cookie: Self.cookie, contextID: 1, descriptors: [(length: 4096, flags: 0), (length: 8192, flags: 3)])
-        #expect(bytes == hex("""
-            668e33ef 0001 0005  # DONE, NBD_REPLY_TYPE_BLOCK_STATUS
-            0102030405060708
-            00000014            # 4 + 2 * 8
-            00000001            # base:allocation
-            00001000 00000000   # 4096 bytes of data
-            00002000 00000003   # 8192 bytes of hole that reads as zeros
-            """))
+        #expect(
+            bytes
+                == hex(
+                    """
+                    668e33ef 0001 0005  # DONE, NBD_REPLY_TYPE_BLOCK_STATUS
+                    0102030405060708
+                    00000014            # 4 + 2 * 8
+                    00000001            # base:allocation
+                    00001000 00000000   # 4096 bytes of data
+                    00002000 00000003   # 8192 bytes of hole that reads as zeros
+                    """))
     }
 }

@@ -6,7 +6,8 @@ struct RequestHeaderTests {
     /// A WRITE with FUA of 4096 bytes at sector 2048, as the Linux kernel
     /// sends it: the flags in the high half of the 32-bit type field, the
     /// cookie made of a sequence number (1) and a tag (7).
-    static let kernelWrite = hex("""
+    static let kernelWrite = hex(
+        """
         25609513          # NBD_REQUEST_MAGIC
         0001 0001         # NBD_CMD_FLAG_FUA, NBD_CMD_WRITE
         0000000100000007  # cookie

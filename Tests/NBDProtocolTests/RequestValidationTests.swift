@@ -11,9 +11,10 @@ struct RequestValidationTests {
     static func validation(
         flags: TransmissionFlags = everything, size: UInt64 = size, structured: Bool = true, baseAllocation: Bool = true
     ) -> RequestValidation {
-        RequestValidation(session: NegotiatedSession(
-            export: ExportDescription(name: "disk", size: size, flags: flags),
-            structuredReplies: structured, baseAllocation: baseAllocation))
+        RequestValidation(
+            session: NegotiatedSession(
+                export: ExportDescription(name: "disk", size: size, flags: flags),
+                structuredReplies: structured, baseAllocation: baseAllocation))
     }
 
     static let writable = validation()

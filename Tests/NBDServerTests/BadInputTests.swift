@@ -1,8 +1,8 @@
-import TestSupport
 import Foundation
 import NBDProtocol
 import NBDServer
 import Synchronization
+import TestSupport
 import Testing
 
 extension ServerTests {
@@ -19,7 +19,8 @@ extension ServerTests {
 
         @Test(.timeLimit(.minutes(2)))
         func malformedFramesNeverCrashTheServerNorDisturbWellBehavedClients() async throws {
-            let seed = ProcessInfo.processInfo.environment["BUSE_FUZZ_SEED"].flatMap { UInt64($0, radix: 16) }
+            let seed =
+                ProcessInfo.processInfo.environment["BUSE_FUZZ_SEED"].flatMap { UInt64($0, radix: 16) }
                 ?? UInt64.random(in: 0...UInt64.max)
             let reproduce = "(seed \(String(seed, radix: 16)); rerun with BUSE_FUZZ_SEED=\(String(seed, radix: 16)))"
             let fixture = try ServerFixture([TestExports.memory("disk"), TestExports.readOnly("archive")], defaultName: "disk")

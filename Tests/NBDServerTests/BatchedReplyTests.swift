@@ -1,10 +1,11 @@
 import Glibc
 import NBDProtocol
-@testable import NBDServer
 import Sockets
 import Synchronization
-import Threading
 import Testing
+import Threading
+
+@testable import NBDServer
 
 extension ServerTests {
     @Suite("Replies of a burst leave together")
@@ -30,7 +31,8 @@ extension ServerTests {
                 plug.start()
                 for index in 0..<ReplyChannel.holdCountMaximum {
                     let cookie = UInt64(round * ReplyChannel.holdCountMaximum + index)
-                    channel.send(.frame(ReplyHeader.structuredError(cookie: cookie, error: .io, message: String(repeating: "x", count: 4000))))
+                    channel.send(
+                        .frame(ReplyHeader.structuredError(cookie: cookie, error: .io, message: String(repeating: "x", count: 4000))))
                 }
                 plug.finish()
             }

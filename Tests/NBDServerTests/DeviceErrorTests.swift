@@ -1,9 +1,9 @@
-import TestSupport
 import BlockDevices
 import DeviceLayers
 import LocalDevices
 import NBDProtocol
 import NBDServer
+import TestSupport
 import Testing
 
 extension ServerTests {

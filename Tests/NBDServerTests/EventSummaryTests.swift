@@ -1,5 +1,6 @@
-@testable import NBDServer
 import Testing
+
+@testable import NBDServer
 
 /// Per-request events are summarised at most once per interval: the first
 /// of a quiet period at once, the rest counted into the next line.

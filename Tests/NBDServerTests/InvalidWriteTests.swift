@@ -1,6 +1,6 @@
-import TestSupport
 import NBDProtocol
 import NBDServer
+import TestSupport
 import Testing
 
 extension ServerTests {

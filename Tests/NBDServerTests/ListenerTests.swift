@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
-@testable import NBDServer
-@testable import Sockets
 import Synchronization
 import Testing
+
+@testable import NBDServer
+@testable import Sockets
 
 extension ServerTests {
     @Suite("Listener")

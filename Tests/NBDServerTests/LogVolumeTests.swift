@@ -1,8 +1,8 @@
 import Foundation
 import NBDProtocol
 import NBDServer
-import Testing
 import TestSupport
+import Testing
 
 extension ServerTests {
     /// A client that sends request after bad request fills the debug log,
@@ -17,7 +17,8 @@ extension ServerTests {
                 let client = try fixture.connect()
                 _ = try client.handshake(export: "archive")
                 for cookie in 0..<300 {
-                    let reply = try client.roundTrip(Request(.write, cookie: UInt64(cookie), offset: 0, length: 512), payload: pattern(512, seed: 1))
+                    let reply = try client.roundTrip(
+                        Request(.write, cookie: UInt64(cookie), offset: 0, length: 512), payload: pattern(512, seed: 1))
                     #expect(reply.errorCode == .permission)
                 }
                 try client.disconnect()

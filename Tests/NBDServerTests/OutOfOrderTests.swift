@@ -1,8 +1,8 @@
-import TestSupport
 import DeviceLayers
 import LocalDevices
 import NBDProtocol
 import NBDServer
+import TestSupport
 import Testing
 
 extension ServerTests {

@@ -1,7 +1,7 @@
-import TestSupport
 import Foundation
 import NBDProtocol
 import NBDServer
+import TestSupport
 import Testing
 
 extension ServerTests {

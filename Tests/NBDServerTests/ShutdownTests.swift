@@ -1,8 +1,8 @@
-import TestSupport
 import LocalDevices
 import NBDProtocol
 import NBDServer
 import Synchronization
+import TestSupport
 import Testing
 
 extension ServerTests {

@@ -1,6 +1,6 @@
-import TestSupport
 import Logging
 import NBDServer
+import TestSupport
 import Testing
 
 extension ServerTests {

@@ -5,13 +5,14 @@ import Testing
 struct FrameHeaderTests {
     @Test func aWriteHeaderHasTheDocumentedLayout() {
         let header = FrameHeader(.write, flags: .fua, tag: 7, offset: 0x1000, length: 512, checksum: 0xDEAD_BEEF, payloadLength: 512)
-        #expect(header.encoded == [
-            0x42, 0x52, 0x50, 0x4C, 0x00, 0x04, 0x00, 0x01,
-            0, 0, 0, 0, 0, 0, 0, 7,
-            0, 0, 0, 0, 0, 0, 0x10, 0x00,
-            0, 0, 0x02, 0x00, 0xDE, 0xAD, 0xBE, 0xEF,
-            0, 0, 0x02, 0x00, 0, 0, 0, 0,
-        ])
+        #expect(
+            header.encoded == [
+                0x42, 0x52, 0x50, 0x4C, 0x00, 0x04, 0x00, 0x01,
+                0, 0, 0, 0, 0, 0, 0, 7,
+                0, 0, 0, 0, 0, 0, 0x10, 0x00,
+                0, 0, 0x02, 0x00, 0xDE, 0xAD, 0xBE, 0xEF,
+                0, 0, 0x02, 0x00, 0, 0, 0, 0,
+            ])
         let decoded = header.encoded.withUnsafeBytes { try? FrameHeader(decoding: $0) }
         #expect(decoded == header)
     }
@@ -22,7 +23,12 @@ struct FrameHeaderTests {
         ("unknown flag", { $0[7] = 0x80 }),
         ("reserved field set", { $0[39] = 1 }),
         ("data length differs from payload", { $0[35] = 0x01 }),
-        ("empty write", { bytes in for index in 24..<28 { bytes[index] = 0 }; for index in 32..<36 { bytes[index] = 0 } }),
+        (
+            "empty write",
+            { bytes in
+                for index in 24..<28 { bytes[index] = 0 }; for index in 32..<36 { bytes[index] = 0 }
+            }
+        ),
     ]
 
     @Test(arguments: 0..<malformed.count)

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Replication
 import Testing
+
+@testable import Replication
 
 /// state.json is saved outside the primary's lock, so saves may finish in
 /// another order than their changes were made.

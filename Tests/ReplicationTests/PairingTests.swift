@@ -1,5 +1,6 @@
-@testable import Replication
 import Testing
+
+@testable import Replication
 
 /// The primary's pairing lifecycle as transcripts: each line is an event,
 /// the action the machine answers with, and the state it is then in.

@@ -1,7 +1,7 @@
 import Replication
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Range lock")
 struct RangeLockTests {

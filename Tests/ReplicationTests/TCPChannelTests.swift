@@ -1,6 +1,6 @@
 import Glibc
-import Sockets
 import Replication
+import Sockets
 import Testing
 
 /// The replication channel over a socket whose peer has gone.

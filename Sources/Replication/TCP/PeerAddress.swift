@@ -19,7 +19,8 @@ public enum PeerAddress {
         var entry: UnsafeMutablePointer<addrinfo>? = first
         while let candidate = entry {
             entry = candidate.pointee.ai_next
-            let descriptor = socket(candidate.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            let descriptor = socket(
+                candidate.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard descriptor >= 0 else { continue }
             if Glibc.connect(descriptor, candidate.pointee.ai_addr, candidate.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
                 lastError = String(cString: strerror(errno))

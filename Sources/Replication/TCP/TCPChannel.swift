@@ -74,9 +74,10 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
             if let failure = outbox.failure { return .failure(.linkLost("connection to \(peerName) is closed: \(failure)")) }
             let id = outbox.nextID
             outbox.nextID += 1
-            outbox.queue.append(Queued(
-                id: id, owned: OwnedBytes(header, copying: copy ? data : UnsafeRawBufferPointer(start: nil, count: 0)),
-                borrowed: copy ? nil : data))
+            outbox.queue.append(
+                Queued(
+                    id: id, owned: OwnedBytes(header, copying: copy ? data : UnsafeRawBufferPointer(start: nil, count: 0)),
+                    borrowed: copy ? nil : data))
             if plug != nil, outbox.queue.count < Self.holdLimit { return .success((id, false, true)) }
             let mustWrite = !outbox.writing
             if mustWrite { outbox.writing = true }
@@ -138,7 +139,9 @@ public final class TCPChannel: ReplicationChannel, SubmissionPlug.Holder {
         try withExtendedLifetime(batch) { () throws(ReplicationError) in
             var remaining = parts[...]
             while !remaining.isEmpty {
-                var vectors = remaining.prefix(1024).map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+                var vectors = remaining.prefix(1024).map {
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+                }
                 // sendmsg, not writev: only a send can say MSG_NOSIGNAL, and a
                 // peer that has closed its end must cost the link (EPIPE),
                 // not the process (SIGPIPE).

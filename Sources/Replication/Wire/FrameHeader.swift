@@ -71,7 +71,9 @@ public struct FrameHeader: Sendable, Equatable {
     public func encode(into bytes: UnsafeMutableRawBufferPointer) {
         precondition(bytes.count >= Self.size)
         func put<T: FixedWidthInteger>(_ value: T, _ at: Int) {
-            withUnsafeBytes(of: value.bigEndian) { bytes.baseAddress!.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            withUnsafeBytes(of: value.bigEndian) {
+                bytes.baseAddress!.advanced(by: at).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+            }
         }
         put(Self.magic, 0)
         put(type.rawValue, 4)

@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// The built `buse serve`, listening on a Unix socket in the test's own

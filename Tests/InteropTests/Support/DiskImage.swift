@@ -12,8 +12,10 @@ enum DiskImage {
         for range in dataRanges {
             try await runChecked(
                 "dd",
-                ["if=/dev/urandom", "of=\(path)", "bs=1M", "seek=\(range.lowerBound)", "count=\(range.count)",
-                 "conv=notrunc", "status=none"],
+                [
+                    "if=/dev/urandom", "of=\(path)", "bs=1M", "seek=\(range.lowerBound)", "count=\(range.count)",
+                    "conv=notrunc", "status=none",
+                ],
                 in: directory)
         }
     }

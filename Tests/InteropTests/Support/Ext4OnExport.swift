@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// A real filesystem on an export, as users make one: nbdfuse shows the
@@ -87,9 +87,10 @@ enum Ext4OnExport {
     /// The mount points of this mount namespace, from /proc/self/mountinfo.
     static func mountPoints() throws -> Set<String> {
         let table = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-        return Set(table.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 4 ? String(fields[4]) : nil
-        })
+        return Set(
+            table.split(separator: "\n").compactMap { line in
+                let fields = line.split(separator: " ")
+                return fields.count > 4 ? String(fields[4]) : nil
+            })
     }
 }

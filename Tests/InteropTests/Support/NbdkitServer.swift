@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 
 /// `nbdkit file FILE` on a Unix socket: the reference server the
 /// differential test compares buse against.

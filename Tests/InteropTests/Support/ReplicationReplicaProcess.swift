@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 import Testing
 
 /// A running `buse replica`: the secondary of a replicated volume, listening

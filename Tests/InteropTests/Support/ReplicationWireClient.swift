@@ -49,7 +49,8 @@ struct RawReplicationFrame {
             "dirty": [[UInt64]](),
             "node": "hostile test client",
         ]
-        let payload = Array(try! JSONSerialization.data(withJSONObject: greeting))
+        // Plain numbers, strings, arrays and dictionaries always serialise.
+        let payload = Array((try? JSONSerialization.data(withJSONObject: greeting)) ?? Data())
         return RawReplicationFrame(type: Kind.hello.rawValue, tag: 1 << 63 | 1, payload: payload)
     }
 
@@ -155,7 +156,8 @@ enum ReplicationWireClient {
                 break
             }
             let start = at + RawReplicationFrame.headerLength
-            frames.append(ReceivedFrame(type: UInt16(load(at + 4, 2)), text: String(decoding: bytes[start..<(start + payloadLength)], as: UTF8.self)))
+            frames.append(
+                ReceivedFrame(type: UInt16(load(at + 4, 2)), text: String(decoding: bytes[start..<(start + payloadLength)], as: UTF8.self)))
             at = start + payloadLength
         }
         if at < bytes.count && note.isEmpty { note = "\(bytes.count - at) trailing bytes" }

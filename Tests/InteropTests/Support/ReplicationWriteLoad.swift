@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 
 /// Random numbered writes from several NBD connections at once (libnbd's
 /// Python binding, one process per connection), logged so that a test can
@@ -34,8 +34,10 @@ final class NumberedWriteLoad: Sendable {
         workers = try (0..<connections).map { worker in
             try ChildProcess(
                 "/usr/bin/python3",
-                [script, uri, String(worker), String(connections), String(Self.blockCount), String(seed &+ UInt32(worker)),
-                 directory.file("sent-\(worker).log"), directory.file("acknowledged-\(worker).log"), directory.file("load.stop")],
+                [
+                    script, uri, String(worker), String(connections), String(Self.blockCount), String(seed &+ UInt32(worker)),
+                    directory.file("sent-\(worker).log"), directory.file("acknowledged-\(worker).log"), directory.file("load.stop"),
+                ],
                 outputPrefix: directory.unique("load-\(worker)"), environment: Tool.systemEnvironment,
                 currentDirectory: directory.path)
         }

@@ -58,7 +58,8 @@ struct FuzzRunner {
             let replies = try client.readOptionReplies()
             guard replies.allSatisfy({ $0.option == option }) else { throw FuzzFailure("replies name another option: \(replies)") }
             guard replies.last?.type == final.rawValue else {
-                throw FuzzFailure("expected final reply 0x\(String(final.rawValue, radix: 16)), got \(replies.map { "0x" + String($0.type, radix: 16) })")
+                throw FuzzFailure(
+                    "expected final reply 0x\(String(final.rawValue, radix: 16)), got \(replies.map { "0x" + String($0.type, radix: 16) })")
             }
             return true
         case let .ackThenClose(option):

@@ -75,13 +75,14 @@ struct TransmissionScript {
     }
 
     var malformedFrames: Int {
-        requests.filter { $0.expected.error != nil }.count + {
-            switch ending {
-            case let .disconnect(junk): junk.isEmpty ? 0 : 1
-            case .fatal: 1
-            case .abandon: 0
-            }
-        }()
+        requests.filter { $0.expected.error != nil }.count
+            + {
+                switch ending {
+                case let .disconnect(junk): junk.isEmpty ? 0 : 1
+                case .fatal: 1
+                case .abandon: 0
+                }
+            }()
     }
 
     var labels: [String] {

@@ -1,5 +1,5 @@
-import TestSupport
 import NBDProtocol
+import TestSupport
 
 /// Generates a fuzzing connection from its first byte: client flags (now
 /// and then wrong), a handful of options (mostly malformed, unknown,
@@ -52,7 +52,8 @@ enum HandshakeGenerator {
         switch Int.random(in: 0..<100, using: &random) {
         case 0..<35:
             let name = export == .disk && random.chance(0.3) ? "" : export.name
-            script.handshake.append(step("GO \(export.name)", option(Option.go.rawValue, OptionGenerator.infoPayload(name, &random)), .go, malformed: false))
+            script.handshake.append(
+                step("GO \(export.name)", option(Option.go.rawValue, OptionGenerator.infoPayload(name, &random)), .go, malformed: false))
             script.transmission = TransmissionGenerator.script(session(state, export), &random)
         case 35..<45:
             return exportName(&script, state, export, &random)
@@ -62,14 +63,19 @@ enum HandshakeGenerator {
             script.handshake.append(step("bad option magic", header, .close))
         case 50..<55:
             let header = option(Option.list.rawValue, [])
-            script.handshake.append(step("truncated option header", Array(header.prefix(Int.random(in: 1...15, using: &random))), .closeAfterWeStopWriting))
+            script.handshake.append(
+                step("truncated option header", Array(header.prefix(Int.random(in: 1...15, using: &random))), .closeAfterWeStopWriting))
         case 55..<60:
             let payload = random.bytes(Int.random(in: 1...4096, using: &random))
             let frame = option([3, 6, 7, 9, 10].randomElement(using: &random)!, payload)
-            script.handshake.append(step("truncated option payload", Array(frame.prefix(16 + Int.random(in: 0..<payload.count, using: &random))), .closeAfterWeStopWriting))
+            script.handshake.append(
+                step(
+                    "truncated option payload", Array(frame.prefix(16 + Int.random(in: 0..<payload.count, using: &random))),
+                    .closeAfterWeStopWriting))
         case 60..<65:
             let length = UInt32.random(in: (ProtocolLimits.optionDrainMaximum + 1)...UInt32.max, using: &random)
-            script.handshake.append(step("option length \(length)", header(UInt32.random(in: 2...12, using: &random), length: length), .close))
+            script.handshake.append(
+                step("option length \(length)", header(UInt32.random(in: 2...12, using: &random), length: length), .close))
         case 65..<70:
             let length = UInt32.random(in: (ProtocolLimits.optionLengthMaximum + 1)...ProtocolLimits.optionDrainMaximum, using: &random)
             script.handshake.append(step("EXPORT_NAME length \(length)", header(Option.exportName.rawValue, length: length), .close))
@@ -95,9 +101,10 @@ enum HandshakeGenerator {
     private static func exportName(
         _ script: inout ConnectionScript, _ state: State, _ export: FuzzExport, _ random: inout SeededGenerator
     ) -> ConnectionScript {
-        script.handshake.append(step(
-            "EXPORT_NAME \(export.name)", option(Option.exportName.rawValue, Array(export.name.utf8)),
-            .exportName(zeroes: !state.noZeroes), malformed: false))
+        script.handshake.append(
+            step(
+                "EXPORT_NAME \(export.name)", option(Option.exportName.rawValue, Array(export.name.utf8)),
+                .exportName(zeroes: !state.noZeroes), malformed: false))
         script.transmission = TransmissionGenerator.script(session(state, export), &random)
         return script
     }

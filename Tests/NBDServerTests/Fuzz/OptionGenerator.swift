@@ -1,5 +1,5 @@
-import TestSupport
 import NBDProtocol
+import TestSupport
 
 /// One option during fuzzed option haggling, with the reply the spec
 /// requires given what the connection has negotiated so far.
@@ -10,14 +10,18 @@ enum OptionGenerator {
         case 0, 1:
             var code = UInt32.random(in: 12...UInt32.max, using: &random)
             if random.chance(0.1) { code = 0 }
-            return reply("unknown option \(code)", make(code, random.bytes(Int.random(in: 0...64, using: &random))), code, .errorUnsupported)
+            return reply(
+                "unknown option \(code)", make(code, random.bytes(Int.random(in: 0...64, using: &random))), code, .errorUnsupported)
         case 2:
             let code = [Option.peekExport, .startTLS, .extendedHeaders].randomElement(using: &random)!.rawValue
-            return reply("unimplemented option \(code)", make(code, random.bytes(Int.random(in: 0...16, using: &random))), code, .errorUnsupported)
+            return reply(
+                "unimplemented option \(code)", make(code, random.bytes(Int.random(in: 0...16, using: &random))), code, .errorUnsupported)
         case 3, 4:
             let code = (random.chance(0.5) ? Option.info : .go).rawValue
             let payload = infoPayload("disk", &random)
-            return reply("INFO/GO payload cut to", make(code, Array(payload.prefix(Int.random(in: 0..<payload.count, using: &random)))), code, .errorInvalid)
+            return reply(
+                "INFO/GO payload cut to", make(code, Array(payload.prefix(Int.random(in: 0..<payload.count, using: &random)))), code,
+                .errorInvalid)
         case 5:
             let code = (random.chance(0.5) ? Option.info : .go).rawValue
             let payload = infoPayload("archive", &random) + random.bytes(Int.random(in: 1...5, using: &random))
@@ -27,7 +31,8 @@ enum OptionGenerator {
             return reply("INFO/GO of an unknown export", make(code, infoPayload("nope\(random.next())", &random)), code, .errorUnknown)
         case 7:
             let name = ["", "disk", "archive"].randomElement(using: &random)!
-            return reply("INFO \(name)", make(Option.info.rawValue, infoPayload(name, &random)), Option.info.rawValue, .ack, malformed: false)
+            return reply(
+                "INFO \(name)", make(Option.info.rawValue, infoPayload(name, &random)), Option.info.rawValue, .ack, malformed: false)
         case 8:
             return reply("LIST with a payload", make(3, random.bytes(Int.random(in: 1...16, using: &random))), 3, .errorInvalid)
         case 9:
@@ -60,13 +65,18 @@ enum OptionGenerator {
         }
         switch Int.random(in: 0..<4, using: &random) {
         case 0:
-            return reply("meta context payload cut", HandshakeGenerator.option(code, Array(payload.prefix(Int.random(in: 0..<payload.count, using: &random)))), code, .errorInvalid)
+            return reply(
+                "meta context payload cut",
+                HandshakeGenerator.option(code, Array(payload.prefix(Int.random(in: 0..<payload.count, using: &random)))), code,
+                .errorInvalid)
         case 1:
             let unknown = RawClient.metaContextPayload(export: "nope", queries: [query])
             return reply("meta context of an unknown export", HandshakeGenerator.option(code, unknown), code, .errorUnknown)
         default:
             if set { state.metaExport = query == MetaContext.baseAllocation ? export : nil }
-            return reply("\(set ? "SET" : "LIST") \(query) on \(export.name)", HandshakeGenerator.option(code, payload), code, .ack, malformed: false)
+            return reply(
+                "\(set ? "SET" : "LIST") \(query) on \(export.name)", HandshakeGenerator.option(code, payload), code, .ack, malformed: false
+            )
         }
     }
 
@@ -77,7 +87,9 @@ enum OptionGenerator {
             + requests.flatMap(bigEndianBytes)
     }
 
-    private static func reply(_ label: String, _ bytes: [UInt8], _ code: UInt32, _ final: OptionReply, malformed: Bool = true) -> HandshakeStep {
+    private static func reply(
+        _ label: String, _ bytes: [UInt8], _ code: UInt32, _ final: OptionReply, malformed: Bool = true
+    ) -> HandshakeStep {
         HandshakeStep(label: label, send: [.bytes(bytes)], isMalformed: malformed, expect: .replies(option: code, final: final))
     }
 }

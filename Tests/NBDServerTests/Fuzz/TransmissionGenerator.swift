@@ -1,5 +1,5 @@
-import TestSupport
 import NBDProtocol
+import TestSupport
 
 /// Generates the transmission phase of a fuzzing connection: up to eight
 /// requests, most of them refused for one reason or another, then an ending
@@ -47,7 +47,8 @@ enum TransmissionGenerator {
         case 9:  // FLUSH with a range
             request = Request(.flush, cookie: cookie, offset: UInt64.random(in: 0...1, using: &random), length: 1)
         case 10:  // a READ over the maximum payload
-            request = Request(.read, cookie: cookie, length: UInt32.random(in: (ProtocolLimits.payloadMaximum + 1)...UInt32.max, using: &random))
+            request = Request(
+                .read, cookie: cookie, length: UInt32.random(in: (ProtocolLimits.payloadMaximum + 1)...UInt32.max, using: &random))
         default:  // every field random, the magic aside
             request = Request(
                 type: UInt16.random(in: 0...9, using: &random), flags: CommandFlags(rawValue: UInt16.random(in: 0...0x1f, using: &random)),
@@ -71,13 +72,17 @@ enum TransmissionGenerator {
     }
 
     private static func interestingOffset(_ export: FuzzExport, _ random: inout SeededGenerator) -> UInt64 {
-        [0, export.size - 1, export.size, export.size + 1, .max, .max - 511, random.next(),
-         UInt64.random(in: export.fuzzRegion, using: &random)].randomElement(using: &random)!
+        [
+            0, export.size - 1, export.size, export.size + 1, .max, .max - 511, random.next(),
+            UInt64.random(in: export.fuzzRegion, using: &random),
+        ].randomElement(using: &random)!
     }
 
     private static func interestingLength(_ random: inout SeededGenerator) -> UInt32 {
-        [0, 1, 512, 4096, ProtocolLimits.payloadMaximum, ProtocolLimits.payloadMaximum + 1, .max,
-         UInt32.random(in: 1...65536, using: &random)].randomElement(using: &random)!
+        [
+            0, 1, 512, 4096, ProtocolLimits.payloadMaximum, ProtocolLimits.payloadMaximum + 1, .max,
+            UInt32.random(in: 1...65536, using: &random),
+        ].randomElement(using: &random)!
     }
 
     static func ending(_ session: FuzzSession, _ random: inout SeededGenerator) -> TransmissionScript.Ending {
@@ -85,24 +90,31 @@ enum TransmissionGenerator {
         case 0..<40:
             return .disconnect(junk: [])
         case 40..<52:  // data after DISC, which the server must ignore
-            let junk = random.chance(0.5) ? random.bytes(Int.random(in: 1...100, using: &random))
+            let junk =
+                random.chance(0.5)
+                ? random.bytes(Int.random(in: 1...100, using: &random))
                 : Request(.write, cookie: 1, offset: 0, length: 512).encoded() + [UInt8](repeating: 0xee, count: 512)
             return .disconnect(junk: junk)
         case 52..<62:
             var header = random.bytes(28)
             if header.prefix(4).elementsEqual(bigEndianBytes(Magic.request)) { header[0] ^= 0xff }
-            return .fatal(label: "bad request magic", bytes: header + random.bytes(Int.random(in: 0...64, using: &random)), stopWriting: false)
+            return .fatal(
+                label: "bad request magic", bytes: header + random.bytes(Int.random(in: 0...64, using: &random)), stopWriting: false)
         case 62..<70:
             let header = Request(.read, cookie: 7, offset: 0, length: 512).encoded()
             return .fatal(label: "truncated header", bytes: Array(header.prefix(Int.random(in: 1...27, using: &random))), stopWriting: true)
         case 70..<78:
             let length = Int.random(in: 1...65536, using: &random)
             let header = Request(.write, cookie: 7, offset: 0, length: UInt32(length)).encoded()
-            return .fatal(label: "truncated WRITE payload", bytes: header + random.bytes(Int.random(in: 0..<length, using: &random)), stopWriting: true)
+            return .fatal(
+                label: "truncated WRITE payload", bytes: header + random.bytes(Int.random(in: 0..<length, using: &random)),
+                stopWriting: true)
         case 78..<84:
             let length = UInt32.random(in: (ProtocolLimits.payloadMaximum + 1)...UInt32.max, using: &random)
             let header = Request(.write, cookie: 7, offset: 0, length: length).encoded()
-            return .fatal(label: "oversized WRITE then close", bytes: header + random.bytes(Int.random(in: 0...4096, using: &random)), stopWriting: true)
+            return .fatal(
+                label: "oversized WRITE then close", bytes: header + random.bytes(Int.random(in: 0...4096, using: &random)),
+                stopWriting: true)
         case 84..<92:
             var bytes = random.bytes(Int.random(in: 1...200, using: &random))
             if bytes.prefix(4).elementsEqual(bigEndianBytes(Magic.request)) { bytes[0] ^= 0xff }

@@ -1,5 +1,5 @@
-import TestSupport
 import NBDProtocol
+import TestSupport
 
 /// Clients that follow the protocol while the fuzzing runs beside them, and
 /// check that they see their own data and nothing else.
@@ -27,7 +27,8 @@ enum WellBehavedClient {
                 if reply.error != 0 { tally.fail("the well-behaved writer's WRITE failed: \(reply)") }
             }
             let data = try client.read(at: region.lowerBound, length: Int(region.count), cookie: cookie + 1)
-            for block in 0..<blocks where data[(block * 65536)..<((block + 1) * 65536)] != pattern(65536, seed: UInt64(round * blocks + block))[...] {
+            for block in 0..<blocks
+            where data[(block * 65536)..<((block + 1) * 65536)] != pattern(65536, seed: UInt64(round * blocks + block))[...] {
                 tally.fail("the well-behaved writer read back wrong data in block \(block) of round \(round)")
             }
         } while !tally.isDone

@@ -1,7 +1,7 @@
-import TestSupport
 import BlockDevices
 import DeviceLayers
 import Foundation
+import TestSupport
 
 /// Holds chosen operations until the test lets them go, so a test can know,
 /// without timing, that requests are in flight at once and can finish them

@@ -1,5 +1,5 @@
-import TestSupport
 import BlockDevices
+import TestSupport
 
 /// A disk with a volatile write cache: writes land in the cache, FLUSH (or
 /// FUA) makes them durable, and a power loss keeps a random subset of the

@@ -1,9 +1,9 @@
-import TestSupport
 import BlockDevices
 import Foundation
 import Journal
 import Logging
 import Replication
+import TestSupport
 
 /// One seeded run: a primary and a secondary (each a simulated host with a
 /// disk, a state folder and an inline LMDB log) joined by a simulated link,
@@ -37,7 +37,8 @@ final class Simulation: @unchecked Sendable {
     private let executor = SimulationExecutor()
     private let root: String
     private let logger = Logger(label: "simulation") { label in
-        let handler: any LogHandler = ProcessInfo.processInfo.environment["BUSE_SIMULATION_TRACE"] == nil
+        let handler: any LogHandler =
+            ProcessInfo.processInfo.environment["BUSE_SIMULATION_TRACE"] == nil
             ? SwiftLogNoOpLogHandler() : StreamLogHandler.standardOutput(label: label)
         return handler
     }
@@ -189,7 +190,8 @@ final class Simulation: @unchecked Sendable {
         let options = configured
         let (disk, folder, settings, logger) = (host.disk, host.folder, journalSettings(host.folder), logger)
         let device = try complete("opening the primary") {
-            try await ReplicatedDevice(lower: disk, folder: try NodeFolder(path: folder), options: options, journalSettings: settings, logger: logger)
+            try await ReplicatedDevice(
+                lower: disk, folder: try NodeFolder(path: folder), options: options, journalSettings: settings, logger: logger)
         }
         primary = device
         opened.append(device)
@@ -199,7 +201,8 @@ final class Simulation: @unchecked Sendable {
         let host = hosts[1 - primaryHost]
         let (disk, folder, settings, logger, executor) = (host.disk, host.folder, journalSettings(host.folder), logger, executor)
         let node = try complete("opening the replica") {
-            try await ReplicaNode(device: disk, folder: try NodeFolder(path: folder), journalSettings: settings, executor: executor, logger: logger)
+            try await ReplicaNode(
+                device: disk, folder: try NodeFolder(path: folder), journalSettings: settings, executor: executor, logger: logger)
         }
         replica = node
         opened.append(node)
@@ -234,13 +237,21 @@ final class Simulation: @unchecked Sendable {
         writesInFlight += 1
         let epoch = self.epoch
         let bytes = WriteModel.pattern(block: block, generation: generation)
-        if block == traced { print("step \(step): write block \(block) generation \(generation) fua \(fua) issued, link \(link.map { $0.isCut ? "cut" : "up" } ?? "none") inSync \(primary.isInSync)") }
+        if block == traced {
+            print(
+                "step \(step): write block \(block) generation \(generation) fua \(fua) issued, link \(link.map { $0.isCut ? "cut" : "up" } ?? "none") inSync \(primary.isInSync)"
+            )
+        }
         spawn { [self] in
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 4096)
             defer { buffer.deallocate() }
             buffer.copyBytes(from: bytes)
             let outcome = await attemptWrite(primary, buffer, block, fua)
-            if block == traced { print("step \(step): write block \(block) generation \(generation) \(outcome ? "acknowledged" : "failed") (epoch \(epoch) now \(self.epoch))") }
+            if block == traced {
+                print(
+                    "step \(step): write block \(block) generation \(generation) \(outcome ? "acknowledged" : "failed") (epoch \(epoch) now \(self.epoch))"
+                )
+            }
             guard epoch == self.epoch else { return }
             busy.remove(block)
             writesInFlight -= 1
@@ -248,7 +259,8 @@ final class Simulation: @unchecked Sendable {
         }
     }
 
-    private func attemptWrite(_ device: ReplicatedDevice, _ buffer: UnsafeMutableRawBufferPointer, _ block: Int, _ fua: Bool) async -> Bool {
+    private func attemptWrite(_ device: ReplicatedDevice, _ buffer: UnsafeMutableRawBufferPointer, _ block: Int, _ fua: Bool) async -> Bool
+    {
         do {
             try await device.write(UnsafeRawBufferPointer(buffer), at: UInt64(block * WriteModel.blockSize), fua: fua)
             return true
@@ -304,7 +316,9 @@ final class Simulation: @unchecked Sendable {
             let (folder, settings) = (survivor.folder, journalSettings(survivor.folder))
             _ = try complete("promoting") { try await NodeFolder(path: folder).promote(force: false, journalSettings: settings) }
             let contents = survivor.disk.allContents
-            if let violation = model.violation(in: contents, against: model.allowedOnPeer, what: "after failover (an acknowledged write is missing)") {
+            if let violation = model.violation(
+                in: contents, against: model.allowedOnPeer, what: "after failover (an acknowledged write is missing)")
+            {
                 return fail(violation)
             }
             model.reset(to: contents)
@@ -313,7 +327,9 @@ final class Simulation: @unchecked Sendable {
             replicaBackAt = step + Int.random(in: 5..<40, using: &random)
         } else {
             let contents = old.disk.allContents
-            if let violation = model.violation(in: contents, against: model.durable, what: "after the primary lost power (a flushed write is missing)") {
+            if let violation = model.violation(
+                in: contents, against: model.durable, what: "after the primary lost power (a flushed write is missing)")
+            {
                 return fail(violation)
             }
             model.resetAfterPrimaryCrash(to: contents)
@@ -371,7 +387,8 @@ final class Simulation: @unchecked Sendable {
 
     private func checkPrimary() -> String? {
         guard primary != nil else { return nil }
-        return model.violation(in: hosts[primaryHost].disk.allContents, against: model.allowed, what: "the primary lost an acknowledged write")
+        return model.violation(
+            in: hosts[primaryHost].disk.allContents, against: model.allowed, what: "the primary lost an acknowledged write")
     }
 
     private func finish() throws {
@@ -401,8 +418,10 @@ final class Simulation: @unchecked Sendable {
             let block = first / WriteModel.blockSize
             let sector = first / WriteModel.sectorSize
             let held = { (bytes: [UInt8]) in WriteModel.generation(of: bytes, sector: sector).map(String.init) ?? "garbage" }
-            throw Failure(description: report(
-                "after resync the copies differ, first at byte \(first) (block \(block)): the primary holds generation \(held(mine)), the secondary \(held(theirs))"))
+            throw Failure(
+                description: report(
+                    "after resync the copies differ, first at byte \(first) (block \(block)): the primary holds generation \(held(mine)), the secondary \(held(theirs))"
+                ))
         }
         let verified = try complete("verify") { try await device.verify(repair: false) }
         if !verified.mismatches.isEmpty {

@@ -54,7 +54,9 @@ struct WriteModel {
 
     static func generation(of contents: [UInt8], sector: Int) -> UInt32? {
         contents.withUnsafeBytes { bytes in
-            generation(of: UnsafeRawBufferPointer(rebasing: bytes[(sector * sectorSize)..<((sector + 1) * sectorSize)]), block: sector / sectorsPerBlock)
+            generation(
+                of: UnsafeRawBufferPointer(rebasing: bytes[(sector * sectorSize)..<((sector + 1) * sectorSize)]),
+                block: sector / sectorsPerBlock)
         }
     }
 
