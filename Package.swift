@@ -97,6 +97,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // A volume's filesystem: probed, made (only on a blank device) and mounted.
+        .target(name: "Filesystems", swiftSettings: strict),
         // The OCI registry's rules with no I/O: names, digests, routes, ranges, manifests, errors.
         .target(name: "RegistryCore", swiftSettings: strict),
         // The registry's storage on a directory, in distribution's own layout.
@@ -108,7 +110,7 @@ let package = Package(
             name: "buse",
             dependencies: [
                 "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal",
-                "Sockets", "Threading",
+                "Sockets", "Threading", "Filesystems",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -141,6 +143,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems"], swiftSettings: strict),
         .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryCore", "RegistryStorage"], swiftSettings: strict),
         // Real clients (nbdinfo, nbdsh, nbdcopy, qemu-img, qemu-io, fio,

@@ -1,0 +1,100 @@
+import BlockDevices
+import DeviceCatalog
+import DeviceLayers
+import Filesystems
+import Glibc
+import KernelAttach
+import Logging
+import NBDServer
+import Threading
+
+/// A buse volume attached to the kernel as /dev/nbdX by this process,
+/// formatted when asked (only if blank), and mounted: the root of a service
+/// whose data must be as durable as the volume. Every fsync in the
+/// filesystem reaches the device as an NBD FLUSH (counted in the log line
+/// at close), so with synchronous replication a service's durable write is
+/// on both hosts.
+///
+/// Lifecycle: ``open(_:label:logger:)`` attaches, formats, mounts;
+/// ``close()`` unmounts (the filesystem's last writes and flush reach the
+/// device), detaches, waits for the kernel to let go, and closes the device.
+final class MountedVolume: Sendable {
+    let mountPoint: String
+    private let attachment: KernelAttachment
+    private let device: CountingDevice
+    private let replicated: ReplicatedVolume?
+    private let logger: Logger
+
+    private init(
+        mountPoint: String, attachment: KernelAttachment, device: CountingDevice, replicated: ReplicatedVolume?, logger: Logger
+    ) {
+        self.mountPoint = mountPoint
+        self.attachment = attachment
+        self.device = device
+        self.replicated = replicated
+        self.logger = logger
+    }
+
+    /// Attaches, formats (with `--format`, only a blank device) and mounts
+    /// the volume `options` names; nil when they name none.
+    static func open(_ options: VolumeOptions, label: String, logger: Logger) async throws -> MountedVolume? {
+        guard let uri = options.volume, let mountPoint = options.mount else { return nil }
+        guard geteuid() == 0 else { throw CommandLineError(KernelAttachError.notRoot("--volume").description) }
+        let opened = try DeviceCatalog.open(DeviceURI(parsing: uri))
+        let replicated = try await options.replication.open(opened, export: label, logger: logger)
+        let device = CountingDevice(replicated?.device ?? opened)
+        let attachment: KernelAttachment
+        do {
+            attachment = try KernelAttachment.attach(
+                Export(name: label, device: device, description: uri), options: AttachOptions(uri: uri), logger: logger)
+        } catch {
+            replicated?.stop()
+            try? await device.close()
+            throw CommandLineError("cannot attach \(uri): \(error)")
+        }
+        let volume = MountedVolume(
+            mountPoint: mountPoint, attachment: attachment, device: device, replicated: replicated, logger: logger)
+        do {
+            if options.format { try BlockFilesystem.makeExt4(attachment.device.path, label: label) }
+            try BlockFilesystem.mount(attachment.device.path, at: mountPoint)
+        } catch {
+            await volume.detach()
+            throw CommandLineError("volume \(uri) on \(attachment.device.path): \(error)")
+        }
+        logger.notice("volume mounted", metadata: ["device": "\(attachment.device)", "uri": "\(uri)", "mount": "\(mountPoint)"])
+        return volume
+    }
+
+    /// Unmounts, then detaches and closes the device.
+    func close() async {
+        do {
+            try BlockFilesystem.unmount(mountPoint)
+        } catch {
+            logger.error("\(error); detaching anyway (the kernel flushes what it holds)")
+        }
+        await detach()
+    }
+
+    private func detach() async {
+        do {
+            try attachment.detach()
+        } catch {
+            logger.error("detach failed: \(error)")
+        }
+        let attachment = attachment
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            SystemThread.start {
+                attachment.waitUntilDetached()
+                done.resume()
+            }
+        }
+        replicated?.stop()
+        do {
+            try await device.close()
+        } catch {
+            logger.error("closing the volume's device failed: \(error.message)")
+        }
+        // Tests read this line to prove the filesystem's syncs reached the volume.
+        logger.notice("volume detached; served \(device.summary)", metadata: ["device": "\(attachment.device)"])
+    }
+}

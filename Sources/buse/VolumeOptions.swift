@@ -1,0 +1,33 @@
+import ArgumentParser
+
+/// `--volume DEVICE-URI --mount DIR [--format]`, shared by the services that
+/// keep their data on a filesystem made on a buse volume (`buse registry
+/// serve`, and the snapshotter): the whole chain of attach, optional format,
+/// mount, and on shutdown unmount and detach. The device may be replicated
+/// (`--replicate-to`/`--state`, as `buse connect` takes them).
+struct VolumeOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "A device URI (README.md, \"Device URIs\") to attach to a free /dev/nbdX and mount at --mount. Needs root and the nbd module.",
+            valueName: "device-uri"))
+    var volume: String?
+
+    @Option(help: ArgumentHelp("Where to mount the volume's filesystem (created when missing).", valueName: "dir"))
+    var mount: String?
+
+    @Flag(help: "Make ext4 on the volume first; refused unless the device is blank.")
+    var format = false
+
+    @OptionGroup(title: "Replication of the volume")
+    var replication: ReplicationFlags
+
+    func validate() throws {
+        if (volume == nil) != (mount == nil) { throw ValidationError("--volume and --mount go together") }
+        if volume == nil {
+            if format { throw ValidationError("--format makes a filesystem on a --volume: give one") }
+            if replication.replicateTo != nil || replication.state != nil {
+                throw ValidationError("--replicate-to and --state replicate a --volume: give one")
+            }
+        }
+    }
+}

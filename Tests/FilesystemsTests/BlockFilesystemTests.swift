@@ -1,0 +1,53 @@
+import Filesystems
+import Foundation
+import Testing
+
+/// On a loop device over a sparse file (root, as the volume commands are):
+/// a blank device is found blank, refused for mounting, formatted once,
+/// refused a second format, mounted, written and unmounted.
+@Suite struct BlockFilesystemTests {
+    @Test func aBlankDeviceIsFormattedOnceMountedAndNeverFormattedAgain() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("buse-fs-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let image = folder + "/disk.img"
+        #expect(FileManager.default.createFile(atPath: image, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: image))
+        try handle.truncate(atOffset: 64 << 20)
+        try handle.close()
+        let device = try shell("losetup", "--find", "--show", image)
+        defer { _ = try? shell("losetup", "-d", device) }
+
+        #expect(try BlockFilesystem.probe(device) == nil)
+        let mountPoint = folder + "/mnt"
+        #expect(throws: FilesystemError.blank(device: device)) { try BlockFilesystem.mount(device, at: mountPoint) }
+        try BlockFilesystem.makeExt4(device, label: "buse-test")
+        #expect(try BlockFilesystem.probe(device) == "ext4")
+        #expect(throws: FilesystemError.notBlank(device: device, holds: "ext4")) {
+            try BlockFilesystem.makeExt4(device, label: "again")
+        }
+        try BlockFilesystem.mount(device, at: mountPoint)
+        #expect(FileManager.default.createFile(atPath: mountPoint + "/kept", contents: Data("kept".utf8)))
+        try BlockFilesystem.unmount(mountPoint)
+        #expect(!FileManager.default.fileExists(atPath: mountPoint + "/kept"), "unmounted: the file is on the device")
+        try BlockFilesystem.mount(device, at: mountPoint)
+        #expect(FileManager.default.contents(atPath: mountPoint + "/kept") == Data("kept".utf8))
+        try BlockFilesystem.unmount(mountPoint)
+    }
+
+    /// Runs a tool, returns its trimmed standard output; throws unless it exits 0.
+    private func shell(_ tool: String, _ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/\(tool)")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ShellError(command: "\(tool) \(arguments)") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    struct ShellError: Error { let command: String }
+}
