@@ -13,6 +13,12 @@ extension Repository {
     /// link is durable on its own (`LinkFile.write`), and each step only makes
     /// visible what the steps before it made durable, so a crash at any point
     /// leaves at worst an unreferenced blob or an untagged manifest.
+    ///
+    /// Against garbage collection: every blob and child manifest it references
+    /// is pinned (`BlobPin`) from the check until the revision link is
+    /// durable, then touched, so a collection running meanwhile either
+    /// finished deleting it first (the push answers MANIFEST_BLOB_UNKNOWN and
+    /// the client pushes the blob again) or keeps it.
     public func putManifest(_ bytes: [UInt8], contentType: String?, reference: Reference) throws(StorageError) -> StoredManifest {
         let manifest: Manifest
         do throws(RegistryError) {
@@ -26,9 +32,10 @@ extension Repository {
             let actual = ContentHasher.digest(of: bytes, algorithm: algorithm)
             guard actual == expected else { throw .digestMismatch(expected: expected, actual: actual) }
         }
-        try checkReferences(of: manifest)
+        let pins = try checkReferences(of: manifest)
         let digest = try blobs.put(bytes, algorithm: algorithm)
         try LinkFile.write(digest.description, to: layout.revisionLink(name, digest), below: layout.base)
+        for pin in pins { try pin.touch() }
         if let subject = manifest.subject {
             try LinkFile.write(digest.description, to: layout.referrerLink(name, subject.digest, digest), below: layout.base)
         }
@@ -39,13 +46,23 @@ extension Repository {
         return StoredManifest(digest: digest, bytes: bytes, mediaType: manifest.mediaType.rawValue, manifest: manifest)
     }
 
-    private func checkReferences(of manifest: Manifest) throws(StorageError) {
-        for blob in manifest.referencedBlobs where try !hasLink(layout.layerLink(name, blob.digest), to: blob.digest) {
-            throw .manifestBlobUnknown(blob.digest)
+    /// Checks that every blob and child manifest is here, and pins each
+    /// against garbage collection until the caller lets go of the pins.
+    private func checkReferences(of manifest: Manifest) throws(StorageError) -> [BlobPin] {
+        var pins: [BlobPin] = []
+        for blob in manifest.referencedBlobs {
+            guard try hasLink(layout.layerLink(name, blob.digest), to: blob.digest),
+                let pin = try BlobPin(blob.digest, in: layout)
+            else { throw .manifestBlobUnknown(blob.digest) }
+            pins.append(pin)
         }
-        for child in manifest.manifests where try !hasLink(layout.revisionLink(name, child.digest), to: child.digest) {
-            throw .manifestBlobUnknown(child.digest)
+        for child in manifest.manifests {
+            guard try hasLink(layout.revisionLink(name, child.digest), to: child.digest),
+                let pin = try BlobPin(child.digest, in: layout)
+            else { throw .manifestBlobUnknown(child.digest) }
+            pins.append(pin)
         }
+        return pins
     }
 
     /// The manifest a tag points at or a digest names.

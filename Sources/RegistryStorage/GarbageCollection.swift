@@ -1,0 +1,111 @@
+import Glibc
+import RegistryCore
+
+/// Online garbage collection: no read-only window, pushes and pulls go on.
+///
+/// Mark: every manifest revision of every repository, and every blob and
+/// child manifest each references (config, layers, index children; a
+/// referrer is a revision like any other). Sweep: every blob in the store
+/// that is not marked and was last modified before `start - gracePeriod`.
+///
+/// Why a push racing the collector never loses a blob:
+/// - a blob committed by an upload (not yet referenced: its manifest comes
+///   next) is young, and the grace period keeps it;
+/// - a manifest stored after the mark pins every blob it references
+///   (`BlobPin`: a shared `flock` on the blob's file) from its check until
+///   its revision link is durable, and then touches them. The sweep deletes
+///   a blob only under an exclusive `flock`, after reading its modification
+///   time again: a blob a manifest referenced after the collection began is
+///   newer than the cutoff and is kept; a blob deleted first is missing when
+///   the manifest is checked, which answers MANIFEST_BLOB_UNKNOWN and the
+///   client pushes the blob again. No acknowledged manifest ever points at a
+///   deleted blob.
+/// Untagged manifests are kept (as distribution keeps them by default);
+/// delete them through the API to let the collector free their blobs.
+public struct GarbageCollection: Sendable {
+    public var gracePeriod: Duration = .seconds(3600)
+    /// Report what would be deleted, delete nothing.
+    public var dryRun = false
+
+    public init(gracePeriod: Duration = .seconds(3600), dryRun: Bool = false) {
+        self.gracePeriod = gracePeriod
+        self.dryRun = dryRun
+    }
+
+    public struct Summary: Sendable, Equatable {
+        public var repositories = 0
+        public var manifests = 0
+        public var blobsMarked = 0
+        public var blobsSeen = 0
+        /// Unreferenced, but within the grace period or referenced meanwhile.
+        public var blobsKept = 0
+        public var blobsDeleted = 0
+        public var bytesFreed: UInt64 = 0
+    }
+
+    /// Where a collection is: `done` of `total` repositories (mark) or blobs (sweep).
+    public struct Progress: Sendable {
+        public enum Phase: String, Sendable { case mark, sweep }
+        public let phase: Phase
+        public let done: Int
+        public let total: Int
+    }
+
+    /// Collects `store`; `afterMark` runs between the phases (a test hook).
+    public func run(
+        _ store: RegistryStore, progress: (Progress) -> Void = { _ in }, afterMark: () -> Void = {}
+    ) throws(StorageError) -> Summary {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let cutoff = now.tv_sec - Int(gracePeriod.components.seconds)
+        var summary = Summary()
+        let marked = try mark(store, &summary, progress)
+        afterMark()
+        try sweep(store, marked: marked, cutoff: cutoff, &summary, progress)
+        return summary
+    }
+
+    private func mark(
+        _ store: RegistryStore, _ summary: inout Summary, _ progress: (Progress) -> Void
+    ) throws(StorageError)
+        -> Set<Digest>
+    {
+        var marked = Set<Digest>()
+        let names = try store.repositories()
+        for (index, text) in names.enumerated() {
+            guard let name = try? RepositoryName(validating: text) else { continue }
+            let repository = store.repository(name)
+            for digest in try repository.manifestDigests() {
+                summary.manifests += 1
+                marked.insert(digest)
+                guard let manifest = try repository.manifestIfPresent(digest)?.manifest else { continue }
+                for blob in manifest.referencedBlobs { marked.insert(blob.digest) }
+                for child in manifest.manifests { marked.insert(child.digest) }
+            }
+            summary.repositories += 1
+            progress(Progress(phase: .mark, done: index + 1, total: names.count))
+        }
+        summary.blobsMarked = marked.count
+        return marked
+    }
+
+    private func sweep(
+        _ store: RegistryStore, marked: Set<Digest>, cutoff: Int, _ summary: inout Summary, _ progress: (Progress) -> Void
+    ) throws(StorageError) {
+        let digests = try store.blobs.all()
+        for (index, digest) in digests.enumerated() {
+            summary.blobsSeen += 1
+            defer { progress(Progress(phase: .sweep, done: index + 1, total: digests.count)) }
+            guard !marked.contains(digest) else { continue }
+            switch try store.blobs.deleteIfOlder(digest, than: cutoff, dryRun: dryRun) {
+            case .deleted(let bytes):
+                summary.blobsDeleted += 1
+                summary.bytesFreed += bytes
+            case .kept:
+                summary.blobsKept += 1
+            case .gone:
+                break
+            }
+        }
+    }
+}
