@@ -56,3 +56,16 @@ extension BlobStore {
         return .deleted(bytes: bytes)
     }
 }
+
+extension BlobStore {
+    /// Whether the blob's `data` file exists.
+    func hasData(_ digest: Digest) -> Bool { Directory.exists(layout.blobData(digest)) }
+
+    /// The digest of the blob's content, with the algorithm its name uses.
+    func hash(_ digest: Digest) throws(StorageError) -> Digest {
+        let file = try DurableFile(path: layout.blobData(digest), flags: O_RDONLY)
+        var hasher = ContentHasher(digest.algorithm)
+        try hasher.update(from: file, length: try file.size())
+        return hasher.digest()
+    }
+}
