@@ -153,26 +153,19 @@ struct Verify: ParsableCommand {
     func run() throws {
         var report: ReplicatedDevice.VerifyReport?
         var failure: String?
-        var lastPercent = -1
+        let progress = ProgressLine("verify", unit: .bytes)
         try ControlClient.ask(state, repair ? "verify repair" : "verify") { line in
-            if let progress = try? JSONDecoder().decode([String: UInt64].self, from: line), let done = progress["done"],
-                let total = progress["total"], total > 0
+            if let counts = try? JSONDecoder().decode([String: UInt64].self, from: line), let done = counts["done"],
+                let total = counts["total"]
             {
-                let percent = Int(done * 100 / total)
-                // A terminal gets a live line; a log gets a line per 10%.
-                let step = isatty(2) != 0 ? 1 : 10
-                if percent / step != lastPercent / step {
-                    lastPercent = percent
-                    let line = "verify: \(percent)% (\(done) of \(total) bytes)"
-                    FileHandle.standardError.write(Data((isatty(2) != 0 ? "\r" + line : line + "\n").utf8))
-                }
+                progress.update(done: done, total: total)
             } else if let wrapped = try? JSONDecoder().decode([String: ReplicatedDevice.VerifyReport].self, from: line) {
                 report = wrapped["report"]
             } else if let error = try? JSONDecoder().decode([String: String].self, from: line) {
                 failure = error["error"]
             }
         }
-        if isatty(2) != 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        progress.finish()
         if let failure { throw CommandLineError("verify: \(failure)") }
         guard let report else { throw CommandLineError("verify: the node gave no report") }
         print(
