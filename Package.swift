@@ -110,7 +110,7 @@ let package = Package(
             name: "buse",
             dependencies: [
                 "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal",
-                "Sockets", "Threading", "Filesystems",
+                "Sockets", "Threading", "Filesystems", "RegistryStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
