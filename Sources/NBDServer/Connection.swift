@@ -37,6 +37,9 @@ public final class Connection: Sendable {
     /// Requests refused by validation, and device calls that failed.
     let refusals = Mutex(EventSummary())
     let failures = Mutex(EventSummary())
+    /// When the connection began, while it negotiates; nil once it serves
+    /// (or starts in transmission, as the kernel's does).
+    private let negotiatingSince: Mutex<ContinuousClock.Instant?>
     private let startingSession: NegotiatedSession?
 
     /// Serves a client that will negotiate.
@@ -47,6 +50,7 @@ public final class Connection: Sendable {
         self.pool = pool
         self.logger = logger
         self.startingSession = nil
+        self.negotiatingSince = Mutex(ContinuousClock.now)
     }
 
     /// Serves a peer that starts in transmission with `session` already
@@ -61,6 +65,7 @@ public final class Connection: Sendable {
         self.pool = pool
         self.logger = logger
         self.startingSession = session
+        self.negotiatingSince = Mutex(nil)
     }
 
     /// Negotiates and serves until the connection ends; blocks the calling thread.
@@ -77,6 +82,7 @@ public final class Connection: Sendable {
         } else {
             do {
                 guard let negotiated = try negotiate() else { return }
+                negotiatingSince.withLock { $0 = nil }
                 session = negotiated
             } catch {
                 logEnd(error, phase: "negotiation")
@@ -93,6 +99,12 @@ public final class Connection: Sendable {
             ])
         Transmission(connection: self, export: export, session: session).run()
         logHeldEvents()
+    }
+
+    /// Whether the connection is still negotiating and began longer than
+    /// `timeout` before `now` (the server's handshake watchdog asks).
+    func isNegotiating(at now: ContinuousClock.Instant, timeout: Duration) -> Bool {
+        negotiatingSince.withLock { since in since.map { now - $0 > timeout } ?? false }
     }
 
     /// Makes new requests fail with ESHUTDOWN; requests in flight finish.

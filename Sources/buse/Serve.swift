@@ -60,6 +60,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Requests one connection may have in flight before buse stops reading from it.", valueName: "count"))
     var maxRequests: Int = ConnectionLimits().requestsInFlight
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a client may take to negotiate before it is closed (transmission has no such limit).", valueName: "seconds"))
+    var handshakeTimeout: Int = 30
+
+    @Option(help: ArgumentHelp("Connections served at once; more are closed as soon as they arrive.", valueName: "count"))
+    var maxConnections: Int = AdmissionLimits().connectionsMaximum
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
@@ -76,6 +84,8 @@ struct Serve: AsyncParsableCommand {
         for export in exports where !export.contains("=") {
             throw ValidationError("--export \"\(export)\" must be NAME=DEVICE-URI, e.g. vol1=file:/var/lib/buse/vol1.img?size=10G")
         }
+        guard handshakeTimeout >= 1 else { throw ValidationError("--handshake-timeout must be at least 1 second") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard (1...4096).contains(maxRequests) else {
             throw ValidationError("--max-requests must be from 1 to 4096, not \(maxRequests)")
         }
@@ -98,7 +108,8 @@ struct Serve: AsyncParsableCommand {
         let addresses = try listenAddresses(file)
         var limits = ConnectionLimits()
         limits.requestsInFlight = maxRequests
-        let server = Server(exports: table, limits: limits, logger: logger)
+        let admission = AdmissionLimits(handshakeTimeout: .seconds(handshakeTimeout), connectionsMaximum: maxConnections)
+        let server = Server(exports: table, limits: limits, admission: admission, logger: logger)
         let ports: [UInt16]
         do {
             ports = try server.start(listening: addresses)

@@ -11,14 +11,16 @@ final class ServerFixture: Sendable {
     let socketPath: String
 
     init(
-        _ exports: [Export], defaultName: String? = nil, limits: ConnectionLimits = ConnectionLimits(), logger: Logger? = nil
+        _ exports: [Export], defaultName: String? = nil, limits: ConnectionLimits = ConnectionLimits(),
+        admission: AdmissionLimits = AdmissionLimits(), logger: Logger? = nil
     ) throws {
         var template = Array("/tmp/buse-server-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw ClientError.system("mkdtemp", errno) }
         directory = String(cString: made)
         socketPath = directory + "/nbd.sock"
         server = Server(
-            exports: ExportTable(exports, defaultName: defaultName), limits: limits, logger: logger ?? Self.logger())
+            exports: ExportTable(exports, defaultName: defaultName), limits: limits, admission: admission,
+            logger: logger ?? Self.logger())
         try server.start(listening: [.unix(path: socketPath)])
     }
 
