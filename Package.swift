@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The registry's HTTP server. No traits: their swift-configuration
+        // reader and full Foundation are unused here and cost build time.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         // The core abstraction: what a block device is and promises.
@@ -106,11 +109,21 @@ let package = Package(
             name: "RegistryStorage",
             dependencies: ["RegistryCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
+        // The registry over HTTP: Hummingbird joined to the core and storage,
+        // translating only; storage calls run on its own blocking threads.
+        .target(
+            name: "RegistryHTTP",
+            dependencies: [
+                "RegistryCore", "RegistryStorage", "Threading",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
                 "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal",
-                "Sockets", "Threading", "Filesystems", "RegistryStorage",
+                "Sockets", "Threading", "Filesystems", "RegistryStorage", "RegistryHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -146,6 +159,17 @@ let package = Package(
         .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems"], swiftSettings: strict),
         .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryCore", "RegistryStorage"], swiftSettings: strict),
+        // The OCI distribution-spec conformance cases, in process through HummingbirdTesting.
+        .testTarget(
+            name: "RegistryHTTPTests",
+            dependencies: [
+                "RegistryCore", "RegistryHTTP", "RegistryStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // Real clients (nbdinfo, nbdsh, nbdcopy, qemu-img, qemu-io, fio,
         // nbdfuse, nbdkit) against the built `buse` binary.
         .testTarget(name: "InteropTests", dependencies: ["TestSupport"], swiftSettings: strict),

@@ -1,0 +1,43 @@
+import Hummingbird
+import RegistryCore
+import RegistryStorage
+
+/// `GET`, `HEAD` and `DELETE /v2/<name>/blobs/<digest>`.
+extension RegistryResponder {
+    /// The blob, whole (200), a range of it (206 + `Content-Range`), or 416
+    /// with `Content-Range: bytes */<size>` when the range starts past the
+    /// end. The body is streamed from the file (`BlobStream`). A HEAD
+    /// passes no range and gets these headers without the body.
+    func blob(_ name: RepositoryName, _ digest: Digest, range: String?) async throws -> Response {
+        let repository = store.repository(name)
+        let blob = try await pool.run { () throws(StorageError) -> OpenBlob in OpenBlob(try repository.openBlob(digest)) }
+        let size = blob.reader.size
+        var headers = HTTPFields()
+        headers[.dockerContentDigest] = digest.description
+        headers[.acceptRanges] = "bytes"
+        headers[.eTag] = "\"\(digest)\""
+        let answer = ByteRange(header: range, size: size)
+        if let contentRange = answer.contentRange(size: size) { headers[.contentRange] = contentRange }
+        switch answer {
+        case .unsatisfiable:
+            return Response.registryError(RegistryError(.rangeInvalid, message: "range not satisfiable", status: 416), headers: headers)
+        case .whole:
+            headers[.contentType] = "application/octet-stream"
+            return Response(status: .ok, headers: headers, body: BlobStream.body(blob, offset: 0, length: size, pool: pool))
+        case .partial(let offset, let length):
+            headers[.contentType] = "application/octet-stream"
+            return Response(
+                status: .partialContent, headers: headers, body: BlobStream.body(blob, offset: offset, length: length, pool: pool))
+        }
+    }
+
+    /// Unlinks the blob from the repository (202); the data stays for
+    /// garbage collection, as in distribution.
+    func deleteBlob(_ name: RepositoryName, _ digest: Digest) async throws -> Response {
+        let repository = store.repository(name)
+        try await pool.run { () throws(StorageError) in try repository.unlinkLayer(digest) }
+        var headers = HTTPFields()
+        headers[.dockerContentDigest] = digest.description
+        return Response.empty(.accepted, headers: headers)
+    }
+}

@@ -1,0 +1,87 @@
+import Hummingbird
+import RegistryCore
+import RegistryStorage
+
+/// Carrying out an `UploadSession`'s actions for a PATCH or PUT.
+extension RegistryResponder {
+    /// Opens the session (holding its lock for this request), feeds it
+    /// `event` and does what it says until it has an answer.
+    func drive(_ name: RepositoryName, _ id: UploadID, _ event: UploadSession.Event, _ request: Request) async throws -> Response {
+        let store = store
+        let handle = try await pool.run { () throws(StorageError) in try UploadHandle(store, name, id) }
+        var session = UploadSession(size: handle.openedSize)
+        var action = session.event(event)
+        while true {
+            switch action {
+            case .append:
+                let written = try await appendBody(request.body, to: handle)
+                action = session.event(.appended(length: written))
+            case .commit(let digest):
+                _ = try await pool.run { () throws(StorageError) in try handle.commit(as: digest) }
+                action = session.event(.committed)
+            case .acknowledge(let range):
+                try await pool.run { () throws(StorageError) in try handle.suspend() }
+                var headers = Self.sessionHeaders(name, id)
+                headers[.range] = range
+                return Response.empty(.accepted, headers: headers)
+            case .created(let digest):
+                return Self.created(name, digest)
+            case .reject(let error):
+                // Whatever was written is the upload's now: make it durable
+                // and keep its hash, then tell the client where it stands.
+                try await pool.run { () throws(StorageError) in try handle.suspend() }
+                var headers = Self.sessionHeaders(name, id)
+                if error.code == .rangeInvalid, case .receiving(let size) = session.state {
+                    headers[.range] = UploadRange.rangeHeader(size: size)
+                }
+                return Response.registryError(error, headers: headers)
+            case .reportProgress, .remove:
+                preconditionFailure("upload session answered \(action) to \(event)")
+            }
+        }
+    }
+
+    /// Streams the request body into the upload, one chunk at a time as it
+    /// arrives; nothing is collected. Returns the bytes written.
+    private func appendBody(_ body: RequestBody, to handle: UploadHandle) async throws -> UInt64 {
+        var written: UInt64 = 0
+        var chunks = body.makeAsyncIterator()
+        while true {
+            let next: ByteBuffer?
+            do {
+                next = try await chunks.next()
+            } catch {
+                throw BodyError(underlying: error)
+            }
+            guard let chunk = next else { return written }
+            try await pool.run { () throws(StorageError) in try handle.append(chunk) }
+            written += UInt64(chunk.readableBytes)
+        }
+    }
+
+    /// `Location` and `Docker-Upload-UUID` of a session.
+    static func sessionHeaders(_ name: RepositoryName, _ id: UploadID) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.location] = "/v2/\(name)/blobs/uploads/\(id)"
+        headers[.dockerUploadUUID] = id.value
+        return headers
+    }
+
+    /// 201 for a blob that now exists in the repository.
+    static func created(_ name: RepositoryName, _ digest: Digest) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = "/v2/\(name)/blobs/\(digest)"
+        headers[.dockerContentDigest] = digest.description
+        return Response.empty(.created, headers: headers)
+    }
+
+    static func contentLength(_ request: Request) -> UInt64? {
+        request.headers[.contentLength].flatMap { UInt64($0) }
+    }
+}
+
+/// Reading the request body failed (the client went away mid-upload, or
+/// sent a malformed chunked body): the client's doing, not storage's.
+struct BodyError: Error {
+    let underlying: any Error
+}

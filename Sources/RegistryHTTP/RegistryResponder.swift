@@ -1,0 +1,97 @@
+public import Hummingbird
+public import Logging
+import RegistryCore
+public import RegistryStorage
+
+/// The registry over HTTP: each request is parsed by `Route.parse`, served
+/// by storage and answered as the core says. This layer only translates;
+/// every rule (names, digests, ranges, upload lifecycle, manifest checks,
+/// error codes and statuses) lives in RegistryCore and RegistryStorage.
+///
+/// Routing is done here rather than by Hummingbird's router: its router
+/// drops empty path segments, so `/v2/a//x` would be served as `a/x`
+/// instead of being refused. The raw request path goes to `Route.parse`.
+///
+/// Every storage call blocks (file I/O and fsync), so each runs on `pool`,
+/// never on the cooperative pool or an event loop.
+public struct RegistryResponder: HTTPResponder {
+    public typealias Context = BasicRequestContext
+
+    let store: RegistryStore
+    let pool: BlockingPool
+    let logger: Logger
+
+    public init(store: RegistryStore, pool: BlockingPool = .shared, logger: Logger) {
+        self.store = store
+        self.pool = pool
+        self.logger = logger
+    }
+
+    public func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        var response = await answer(request)
+        if request.method == .head {
+            // The headers of the GET, its Content-Length included, and no body.
+            response = Response(status: response.status, headers: response.headers, body: HTTPResponseBody())
+        }
+        return AccessLog(logger: logger, request: request, started: started).logged(response)
+    }
+
+    /// The answer to one request; never throws: every failure has a response.
+    func answer(_ request: Request) async -> Response {
+        let target = request.uri.query.map { request.uri.path + "?" + $0 } ?? request.uri.path
+        let route: Route
+        do throws(RouteError) {
+            route = try Route.parse(method: request.method.rawValue, target: target)
+        } catch {
+            return Response.routeError(error)
+        }
+        do {
+            return try await serve(route, request)
+        } catch let error as StorageError {
+            return storageFailure(error, request)
+        } catch let error as RegistryError {
+            return Response.registryError(error)
+        } catch let error as BodyError {
+            logger.notice("\(request.method) \(request.uri.path): request body unreadable: \(error.underlying)")
+            return Response.registryError(RegistryError(.blobUploadInvalid, message: "the request body could not be read"))
+        } catch {
+            logger.error("\(request.method) \(request.uri.path): unexpected failure: \(error)")
+            return Response(status: .internalServerError)
+        }
+    }
+
+    private func serve(_ route: Route, _ request: Request) async throws -> Response {
+        switch route {
+        case .base:
+            var headers = HTTPFields()
+            headers[.dockerDistributionAPIVersion] = "registry/2.0"
+            return Response.json("{}", headers: headers)
+        case .catalog(let page): return try await catalog(page)
+        case .listTags(let name, let page): return try await tags(name, page)
+        case .getBlob(let name, let digest): return try await blob(name, digest, range: request.headers[.range])
+        case .headBlob(let name, let digest): return try await blob(name, digest, range: nil)
+        case .deleteBlob(let name, let digest): return try await deleteBlob(name, digest)
+        case .startUpload(let name, let start): return try await startUpload(name, start, request)
+        case .getUpload(let name, let id): return try await uploadStatus(name, id)
+        case .patchUpload(let name, let id): return try await patchUpload(name, id, request)
+        case .finishUpload(let name, let id, let digest): return try await finishUpload(name, id, digest, request)
+        case .cancelUpload(let name, let id): return try await cancelUpload(name, id)
+        case .getManifest(let name, let reference): return try await manifest(name, reference)
+        case .headManifest(let name, let reference): return try await manifest(name, reference)
+        case .putManifest(let name, let reference): return try await putManifest(name, reference, request)
+        case .deleteManifest(let name, let reference): return try await deleteManifest(name, reference)
+        case .listReferrers(let name, let subject, let artifactType): return try await referrers(name, subject, artifactType)
+        }
+    }
+
+    /// A client-caused storage error is the core's error; anything else is an
+    /// operating failure: logged with its cause, answered 500 without detail.
+    private func storageFailure(_ error: StorageError, _ request: Request) -> Response {
+        if let registryError = error.registryError { return Response.registryError(registryError) }
+        logger.error("\(request.method) \(request.uri.path): storage failed: \(error)")
+        // The spec has no code for a server fault (distribution's UNKNOWN is
+        // not in it): a bare 500, the cause stays in our log.
+        return Response(status: .internalServerError)
+    }
+}

@@ -1,0 +1,66 @@
+public import Hummingbird
+public import Logging
+public import RegistryStorage
+
+/// `buse registry serve`: the registry on a directory, over plain HTTP.
+public struct RegistryServer: Sendable {
+    public struct Configuration: Sendable {
+        public var root: String
+        public var host: String
+        /// 0 picks a free port; the one chosen is passed to `onListening`.
+        public var port: Int
+        /// Upload sessions older than this are purged.
+        public var uploadTimeToLive: Duration
+
+        public init(root: String, host: String = "127.0.0.1", port: Int = 5000, uploadTimeToLive: Duration = .seconds(24 * 3600)) {
+            self.root = root
+            self.host = host
+            self.port = port
+            self.uploadTimeToLive = uploadTimeToLive
+        }
+
+        /// How often the purge runs: a tenth of the time to live, between a
+        /// second and an hour, so a session outlives its time by at most 10%.
+        var purgeInterval: Duration {
+            min(max(uploadTimeToLive / 10, .seconds(1)), .seconds(3600))
+        }
+    }
+
+    public let configuration: Configuration
+    public let store: RegistryStore
+    let logger: Logger
+
+    /// Opens the store and removes what a crash left behind, before any
+    /// request can start a write whose temp files would look the same.
+    public init(_ configuration: Configuration, logger: Logger) throws(StorageError) {
+        self.configuration = configuration
+        self.logger = logger
+        store = try RegistryStore(root: configuration.root)
+        let removed = try store.removeLeftovers()
+        if removed > 0 { logger.notice("removed \(removed) leftovers of interrupted writes under \(configuration.root)") }
+    }
+
+    /// The Hummingbird application serving the registry (tests drive it
+    /// in process with HummingbirdTesting).
+    public func application(onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> Application<RegistryResponder> {
+        Application(
+            responder: RegistryResponder(store: store, logger: logger),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting, lets requests
+    /// in flight finish and returns. Upload sessions past their time are
+    /// purged now and periodically meanwhile.
+    public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
+        let purge = UploadPurge(
+            uploads: store.uploads, timeToLive: configuration.uploadTimeToLive, interval: configuration.purgeInterval,
+            pool: .shared, logger: logger)
+        let purging = Task { await purge.run() }
+        defer { purging.cancel() }
+        // Hummingbird's service group catches SIGTERM and SIGINT (its
+        // defaults) and shuts the server down gracefully.
+        try await application(onListening: onListening).runService()
+    }
+}

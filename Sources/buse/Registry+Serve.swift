@@ -1,0 +1,94 @@
+import ArgumentParser
+import Glibc
+import Logging
+import RegistryHTTP
+import Sockets
+
+/// `buse registry serve`.
+struct RegistryServe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the registry stored under a directory over plain HTTP.",
+        discussion: """
+            Listens on loopback by default: there is no TLS and no authentication, so put \
+            a TLS-terminating proxy in front before listening on other addresses. Runs \
+            until SIGINT or SIGTERM, then stops accepting, finishes requests in flight and \
+            exits 0. Upload sessions unused past --upload-ttl are removed.
+
+            Examples:
+              mkdir -p /srv/registry
+              buse registry serve --root /srv/registry
+              buse registry serve --root /srv/registry --listen 127.0.0.1:5001 --upload-ttl 6h
+
+            Push and pull with skopeo (plain HTTP needs the tls-verify flags):
+              skopeo copy --dest-tls-verify=false oci:./layout:v1 docker://127.0.0.1:5000/team/app:v1
+              skopeo inspect --tls-verify=false docker://127.0.0.1:5000/team/app:v1
+              skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/team/app:v1 oci:./copy:v1
+
+            or with podman:
+              podman push --tls-verify=false localhost/app:v1 127.0.0.1:5000/team/app:v1
+              podman pull --tls-verify=false 127.0.0.1:5000/team/app:v1
+            """)
+
+    @Option(help: ArgumentHelp("The registry's directory; it must exist.", valueName: "dir"))
+    var root: String
+
+    @Option(help: ArgumentHelp("The TCP address to listen on, HOST:PORT or [IPV6]:PORT; port 0 picks a free one.", valueName: "address"))
+    var listen = "127.0.0.1:5000"
+
+    @Option(
+        help: ArgumentHelp("How long an unfinished upload session is kept, such as 90m, 24h or 7d.", valueName: "duration"))
+    var uploadTtl = "24h"
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard TimeToLive.parse(uploadTtl) != nil else {
+            throw ValidationError("--upload-ttl \(uploadTtl) is not a duration; write it as 90m, 24h or 7d")
+        }
+    }
+
+    func run() async throws {
+        let logger = Logging.bootstrap(level: logLevel)
+        let (host, port) = try address()
+        var configuration = RegistryServer.Configuration(root: root, host: host, port: port)
+        configuration.uploadTimeToLive = TimeToLive.parse(uploadTtl) ?? configuration.uploadTimeToLive
+        let server: RegistryServer
+        do {
+            server = try RegistryServer(configuration, logger: logger)
+        } catch {
+            throw CommandLineError("--root \(root): \(error)")
+        }
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        let root = root
+        try await server.run { port in
+            print("registry: serving \(root) on http://\(shownHost):\(port)")
+            fflush(nil)  // tests and people wait for this line
+        }
+        logger.notice("registry: stopped")
+    }
+
+    /// `--listen` as host and port; a bare host gets the registry's usual port 5000.
+    private func address() throws -> (String, Int) {
+        let text = listen.contains(":") ? listen : listen + ":5000"
+        do {
+            guard case .tcp(let host, let port) = try ListenAddress(parsing: text) else { throw CommandLineError("not TCP") }
+            return (host, Int(port))
+        } catch {
+            throw CommandLineError("--listen: \(error)")
+        }
+    }
+}
+
+/// Durations as people write them on a command line: a whole number with
+/// `s`, `m`, `h` or `d`.
+enum TimeToLive {
+    static func parse(_ text: String) -> Duration? {
+        let units: [(Character, Int64)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        guard let last = text.last, let unit = units.first(where: { $0.0 == last }),
+            let count = Int64(text.dropLast()), count > 0, count <= Int64.max / unit.1 / 1_000_000_000
+        else { return nil }
+        return .seconds(count * unit.1)
+    }
+}

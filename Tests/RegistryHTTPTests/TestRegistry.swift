@@ -1,0 +1,132 @@
+import Crypto
+import Glibc
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import RegistryHTTP
+
+/// A registry on a fresh directory, driven in process through
+/// HummingbirdTesting: `.router` feeds requests straight to the responder
+/// (bodies arrive in 32 KiB chunks, so streaming is exercised), `.live`
+/// runs the server on a free loopback port and talks HTTP to it.
+final class TestRegistry: Sendable {
+    let path: String
+    let server: RegistryServer
+
+    init() throws {
+        var template = Array("/tmp/registry-http-test-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
+        guard created != nil else { throw TestFailure("mkdtemp failed: errno \(errno)") }
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var logger = Logger(label: "registry-test")
+        logger.logLevel = .critical
+        server = try RegistryServer(.init(root: path, port: 0), logger: logger)
+    }
+
+    deinit {
+        // Tests leave small trees; rm is simpler than a recursive unlink here.
+        _ = system("rm -rf '\(path)'")
+    }
+
+    /// Runs `body` with a client of this registry.
+    func test<Value: Sendable>(_ setup: TestingSetup = .router, _ body: @Sendable (Client) async throws -> Value) async throws -> Value {
+        try await server.application().test(setup) { client in try await body(Client(base: client)) }
+    }
+}
+
+/// The test client with the registry's common steps.
+struct Client: Sendable {
+    let base: any TestClientProtocol
+
+    @discardableResult
+    func request(
+        _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], body: [UInt8]? = nil
+    ) async throws -> TestResponse {
+        try await base.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) })
+    }
+
+    /// Pushes a blob in one POST (`?digest=`) and returns its digest.
+    @discardableResult
+    func pushBlob(_ bytes: [UInt8], to name: String) async throws -> String {
+        let digest = sha256(bytes)
+        let response = try await request(.post, "/v2/\(name)/blobs/uploads/?digest=\(digest)", body: bytes)
+        guard response.status == .created else { throw TestFailure("blob push answered \(response.status)") }
+        return digest
+    }
+
+    /// Pushes an image manifest with one config and these layers under `reference`.
+    @discardableResult
+    func pushImage(
+        to name: String, reference: String, layers: [[UInt8]], subject: String? = nil
+    ) async throws -> (
+        digest: String, bytes: [UInt8]
+    ) {
+        let configBytes = Array(#"{"architecture":"amd64","os":"linux"}"#.utf8)
+        let config = try await pushBlob(configBytes, to: name)
+        var layerDigests: [(String, Int)] = []
+        for layer in layers { layerDigests.append((try await pushBlob(layer, to: name), layer.count)) }
+        let manifest = Manifests.image(config: config, configSize: configBytes.count, layers: layerDigests, subject: subject)
+        let response = try await request(
+            .put, "/v2/\(name)/manifests/\(reference)", headers: [.contentType: Manifests.ociManifest], body: manifest)
+        guard response.status == .created else { throw TestFailure("manifest push answered \(response.status): \(response.text)") }
+        return (sha256(manifest), manifest)
+    }
+}
+
+/// Manifests as a client writes them.
+enum Manifests {
+    static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
+
+    static func image(
+        config: String, configSize: Int, layers: [(String, Int)], subject: String? = nil, artifactType: String? = nil
+    )
+        -> [UInt8]
+    {
+        let layerJSON = layers.map {
+            #"{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\#($0.0)","size":\#($0.1)}"#
+        }
+        var text = #"{"schemaVersion":2,"mediaType":"\#(ociManifest)""#
+        if let artifactType { text += #","artifactType":"\#(artifactType)""# }
+        text += #","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\#(config)","size":\#(configSize)}"#
+        text += #","layers":[\#(layerJSON.joined(separator: ","))]"#
+        if let subject { text += #","subject":{"mediaType":"\#(ociManifest)","digest":"\#(subject)","size":100}"# }
+        return Array((text + "}").utf8)
+    }
+}
+
+func sha256(_ bytes: [UInt8]) -> String {
+    "sha256:" + SHA256.hash(data: bytes).map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+}
+
+/// Deterministic bytes of any length (a counter pattern, not compressible to nothing).
+func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &+ $0 >> 8) }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+    var bytes: [UInt8] { Array(body.readableBytesView) }
+    /// The first error code of a registry error body, or nil.
+    var errorCode: String? {
+        guard let range = text.range(of: #""code":""#) else { return nil }
+        let rest = text[range.upperBound...]
+        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Header names the tests read (`HTTPField` itself is not re-exported).
+typealias HeaderName = HTTPFields.Element.Name
+
+extension HeaderName {
+    static let link = Self("Link")!
+    static let contentDigest = Self("Docker-Content-Digest")!
+    static let uploadUUID = Self("Docker-Upload-UUID")!
+    static let apiVersion = Self("Docker-Distribution-API-Version")!
+    static let ociSubject = Self("OCI-Subject")!
+    static let filtersApplied = Self("OCI-Filters-Applied")!
+}
