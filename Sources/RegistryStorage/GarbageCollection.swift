@@ -20,6 +20,10 @@ import RegistryCore
 ///   the manifest is checked, which answers MANIFEST_BLOB_UNKNOWN and the
 ///   client pushes the blob again. No acknowledged manifest ever points at a
 ///   deleted blob.
+/// Last, the layer links of deleted blobs are removed from every
+/// repository, so the root is left as fsck wants it (a link can only lose
+/// its blob to the collector: an upload renames the blob into place before
+/// it writes the link).
 /// Untagged manifests are kept (as distribution keeps them by default);
 /// delete them through the API to let the collector free their blobs.
 public struct GarbageCollection: Sendable {
@@ -41,6 +45,8 @@ public struct GarbageCollection: Sendable {
         public var blobsKept = 0
         public var blobsDeleted = 0
         public var bytesFreed: UInt64 = 0
+        /// Repositories' links to deleted blobs, removed with them.
+        public var linksRemoved = 0
     }
 
     /// Where a collection is: `done` of `total` repositories (mark) or blobs (sweep).
@@ -61,7 +67,8 @@ public struct GarbageCollection: Sendable {
         var summary = Summary()
         let marked = try mark(store, &summary, progress)
         afterMark()
-        try sweep(store, marked: marked, cutoff: cutoff, &summary, progress)
+        let deleted = try sweep(store, marked: marked, cutoff: cutoff, &summary, progress)
+        try unlink(deleted, in: store, &summary)
         return summary
     }
 
@@ -89,9 +96,11 @@ public struct GarbageCollection: Sendable {
         return marked
     }
 
+    /// Deletes what is not marked and old enough; returns what it deleted.
     private func sweep(
         _ store: RegistryStore, marked: Set<Digest>, cutoff: Int, _ summary: inout Summary, _ progress: (Progress) -> Void
-    ) throws(StorageError) {
+    ) throws(StorageError) -> Set<Digest> {
+        var deleted = Set<Digest>()
         let digests = try store.blobs.all()
         for (index, digest) in digests.enumerated() {
             summary.blobsSeen += 1
@@ -101,10 +110,25 @@ public struct GarbageCollection: Sendable {
             case .deleted(let bytes):
                 summary.blobsDeleted += 1
                 summary.bytesFreed += bytes
+                deleted.insert(digest)
             case .kept:
                 summary.blobsKept += 1
             case .gone:
                 break
+            }
+        }
+        return deleted
+    }
+
+    /// Removes every repository's layer link to a deleted blob (none in a dry run).
+    private func unlink(_ deleted: Set<Digest>, in store: RegistryStore, _ summary: inout Summary) throws(StorageError) {
+        guard !deleted.isEmpty else { return }
+        for text in try store.repositories() {
+            guard let name = try? RepositoryName(validating: text) else { continue }
+            let repository = store.repository(name)
+            for digest in try repository.layerDigests() where deleted.contains(digest) {
+                summary.linksRemoved += 1
+                if !dryRun { try repository.unlinkLayer(digest) }
             }
         }
     }

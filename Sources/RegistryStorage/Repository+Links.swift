@@ -43,4 +43,16 @@ extension Repository {
         try LinkFile.remove(path)
         try? Directory.removeTree(LinkFile.parent(of: path))
     }
+
+    /// The digests this repository has layer links for.
+    func layerDigests() throws(StorageError) -> [Digest] {
+        var digests: [Digest] = []
+        for algorithm in DigestAlgorithm.allCases {
+            let directory = layout.repository(name) + "/_layers/" + algorithm.rawValue
+            for entry in try Directory.entries(directory) where entry.isDirectory {
+                if let digest = try? Digest(parsing: algorithm.rawValue + ":" + entry.name) { digests.append(digest) }
+            }
+        }
+        return digests
+    }
 }

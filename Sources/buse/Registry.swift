@@ -12,5 +12,5 @@ struct Registry: AsyncParsableCommand {
             changes is on disk (fsync) before it is answered: put the directory on a \
             filesystem on a buse volume and replicate the volume.
             """,
-        subcommands: [RegistryServe.self])
+        subcommands: [RegistryServe.self, RegistryGC.self, RegistryFsck.self])
 }

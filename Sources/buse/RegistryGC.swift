@@ -59,7 +59,8 @@ struct RegistryGC: ParsableCommand {
             "gc: \(summary.repositories) repositories, \(summary.manifests) manifests, \(summary.blobsMarked) blobs referenced; "
                 + "\(dryRun ? "would delete" : "deleted") \(summary.blobsDeleted) of \(summary.blobsSeen) blobs "
                 + "(\(ByteCount.text(summary.bytesFreed)) \(dryRun ? "to free" : "freed")), "
-                + "kept \(summary.blobsKept) unreferenced within the grace period")
+                + "kept \(summary.blobsKept) unreferenced within the grace period; "
+                + "\(summary.linksRemoved) repository link(s) to them \(dryRun ? "would go" : "removed")")
     }
 }
 

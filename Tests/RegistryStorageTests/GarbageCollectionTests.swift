@@ -56,6 +56,9 @@ import Testing
         }
         #expect(summary.blobsDeleted == 3 && summary.blobsSeen == 6 && summary.repositories == 2, "\(summary)")
         #expect(summary.bytesFreed > 0)
+        #expect(summary.linksRemoved == 2, "app's links to its own layer and config go with them: \(summary)")
+        let check = try Fsck().run(registry.store)
+        #expect(check.isClean, "a collected registry is clean: \(check.findings)")
         let image = try registry.store.repository(Fixture.name("library/tool")).manifest(.tag(Fixture.tag("v1")))
         #expect(image.digest == registry.keptManifest, "the kept image still pulls")
     }
