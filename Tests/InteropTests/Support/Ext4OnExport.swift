@@ -6,34 +6,12 @@ import Testing
 /// export as a file, a loop device makes it a block device, and ext4 lives
 /// on it. Shared by the file and RADOS filesystem tests.
 enum Ext4OnExport {
-    /// mkfs.ext4, writes `files` (name: MiB of random data), unmounts, needs
-    /// `e2fsck -fn` clean, remounts and finds every file unchanged, then takes
-    /// everything down and needs nbdfuse to exit 0.
+    /// mkfs.ext4 (``MountedExport``), writes `files` (name: MiB of random
+    /// data), unmounts, needs `e2fsck -fn` clean, remounts and finds every
+    /// file unchanged, then takes everything down and needs nbdfuse to exit 0.
     static func check(uri: String, files: [String: Int], in directory: TemporaryDirectory, cleanup: Cleanup) async throws {
-        // nbdfuse serves the export as one file, in the foreground, until unmounted.
-        let fuseFile = directory.file("export.raw")
-        guard FileManager.default.createFile(atPath: fuseFile, contents: nil) else {
-            throw InteropError("cannot create \(fuseFile)")
-        }
-        let nbdfuse = try ChildProcess(
-            try Tool.path("nbdfuse"), [fuseFile, uri], outputPrefix: directory.unique("nbdfuse"),
-            currentDirectory: directory.path)
-        let unfuse = cleanup.add([try Tool.path("fusermount3"), "-u", "-z", fuseFile])
-        try await waitUntil("nbdfuse mounts \(fuseFile)", timeout: .seconds(30)) {
-            if let ended = nbdfuse.termination {
-                throw InteropError("nbdfuse \(ended):\n\(nbdfuse.standardErrorTail())")
-            }
-            return try mountPoints().contains(fuseFile)
-        }
-        let attach = try await runChecked("losetup", ["--find", "--show", fuseFile], in: directory)
-        let loop = attach.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        let detach = cleanup.add([try Tool.path("losetup"), "-d", loop])
-        try await runChecked("mkfs.ext4", ["-q", "-F", loop], in: directory, timeout: .seconds(120))
-
-        let mountPoint = directory.file("mnt")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        try await runChecked("mount", [loop, mountPoint], in: directory)
-        let unmount = cleanup.add([try Tool.path("umount"), "-l", mountPoint])
+        let volume = try await MountedExport.mount(uri: uri, in: directory, cleanup: cleanup)
+        let mountPoint = volume.mountPoint
         try FileManager.default.createDirectory(atPath: mountPoint + "/nested", withIntermediateDirectories: false)
         var written: [String: String] = [:]
         for (name, mebibytes) in files {
@@ -43,27 +21,18 @@ enum Ext4OnExport {
             written[name] = try await DiskImage.sha256(path, in: directory)
         }
         try await runChecked("sync", [], in: directory, timeout: .seconds(120))
-        try await runChecked("umount", [mountPoint], in: directory, timeout: .seconds(120))
-        cleanup.done(unmount)
+        try await volume.unmountFilesystem()
 
-        let check = try await run("e2fsck", ["-f", "-n", loop], in: directory, timeout: .seconds(120))
+        let check = try await run("e2fsck", ["-f", "-n", volume.loop], in: directory, timeout: .seconds(120))
         #expect(check.exitStatus == 0, "e2fsck should find the filesystem clean:\n\(check)")
 
-        try await runChecked("mount", [loop, mountPoint], in: directory)
-        let remount = cleanup.add([try Tool.path("umount"), "-l", mountPoint])
+        let remount = try await volume.mountAgain()
         for (name, hash) in written.sorted(by: { $0.key < $1.key }) {
             let again = try await DiskImage.sha256(mountPoint + "/" + name, in: directory)
             #expect(again == hash, "\(name) changed across unmount and remount")
         }
-        try await runChecked("umount", [mountPoint], in: directory, timeout: .seconds(120))
-        cleanup.done(remount)
-        try await runChecked("losetup", ["-d", loop], in: directory)
-        cleanup.done(detach)
-        try await runChecked("fusermount3", ["-u", fuseFile], in: directory)
-        cleanup.done(unfuse)
-        let fuseEnded = await nbdfuse.waitForTermination(timeout: .seconds(30))
-        #expect(
-            fuseEnded == .exit(0), "nbdfuse should exit 0 once unmounted: \(fuseEnded?.description ?? "still running")")
+        try await volume.unmountFilesystem(step: remount)
+        try await volume.detach()
     }
 
     /// Fails, saying what is missing, when this machine cannot run the test.

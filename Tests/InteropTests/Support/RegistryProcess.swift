@@ -12,8 +12,9 @@ final class RegistryProcess: Sendable {
     let port: Int
 
     /// Starts the registry and waits (bounded) for its hint line.
-    init(in directory: TemporaryDirectory, options: [String] = []) async throws {
-        root = directory.file("registry")
+    init(in directory: TemporaryDirectory, root: String? = nil, options: [String] = []) async throws {
+        let root = root ?? directory.file("registry")
+        self.root = root
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let arguments = ["registry", "serve", "--root", root, "--listen", "127.0.0.1:0"] + options
         let process = try ChildProcess(
