@@ -65,9 +65,13 @@ struct RegistryServe: AsyncParsableCommand {
         }
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let root = root
-        try await server.run { port in
-            print("registry: serving \(root) on http://\(shownHost):\(port)")
-            fflush(nil)  // tests and people wait for this line
+        do {
+            try await server.run { port in
+                print("registry: serving \(root) on http://\(shownHost):\(port)")
+                fflush(nil)  // tests and people wait for this line
+            }
+        } catch {
+            throw CommandLineError("registry on \(listen): \(error)")
         }
         logger.notice("registry: stopped")
     }

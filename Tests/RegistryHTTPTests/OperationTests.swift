@@ -18,10 +18,17 @@ import Testing
         }
         let lines = capture.messages.filter { $0.level == .info }.map(\.message)
         #expect(lines.count == 3, "\(lines)")
-        #expect(lines.contains { $0.hasPrefix("POST /v2/team/app/blobs/uploads/ 201 0 bytes in ") })
+        #expect(lines.contains { $0.hasPrefix("POST /v2/team/app/blobs/uploads/ 201 0 bytes in ") && $0.hasSuffix(" ms") })
         #expect(lines.contains { $0.hasPrefix("GET /v2/team/app/blobs/sha256:") && $0.contains(" 200 777 bytes in ") })
         #expect(lines.contains { $0.hasPrefix("GET /v2/team/app/manifests/missing 404 ") })
         #expect(!capture.messages.contains { $0.message.contains("secret-token") || $0.message.contains("?digest=") })
+    }
+
+    /// Start-up removes temp files of interrupted writes: a second server on
+    /// the same root would delete the first one's writes in progress.
+    @Test func aSecondServerOnTheSameRootIsRefused() throws {
+        let registry = try TestRegistry()
+        #expect(throws: RootLock.Failure.self) { try RegistryServer(.init(root: registry.path, port: 0), logger: Logger(label: "second")) }
     }
 
     @Test func headAnswersCarryTheHeadersButNoBody() async throws {
