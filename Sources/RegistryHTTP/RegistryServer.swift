@@ -29,13 +29,16 @@ public struct RegistryServer: Sendable {
     public let configuration: Configuration
     public let store: RegistryStore
     let logger: Logger
+    private let lock: RootLock
 
-    /// Opens the store and removes what a crash left behind, before any
-    /// request can start a write whose temp files would look the same.
-    public init(_ configuration: Configuration, logger: Logger) throws(StorageError) {
+    /// Locks the root, opens the store and removes what a crash left behind,
+    /// before any request can start a write whose temp files would look the
+    /// same. Fails when another server holds the root.
+    public init(_ configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         store = try RegistryStore(root: configuration.root)
+        lock = try RootLock(root: configuration.root)
         let removed = try store.removeLeftovers()
         if removed > 0 { logger.notice("removed \(removed) leftovers of interrupted writes under \(configuration.root)") }
     }

@@ -18,12 +18,15 @@ struct RegistryServe: AsyncParsableCommand {
             Examples:
               mkdir -p /srv/registry
               buse registry serve --root /srv/registry
-              buse registry serve --root /srv/registry --listen 127.0.0.1:5001 --upload-ttl 6h
+              buse registry serve --root /srv/registry --listen 127.0.0.1:5001 \\
+                                  --upload-ttl 6h
 
             Push and pull with skopeo (plain HTTP needs the tls-verify flags):
-              skopeo copy --dest-tls-verify=false oci:./layout:v1 docker://127.0.0.1:5000/team/app:v1
+              skopeo copy --dest-tls-verify=false \\
+                          oci:./layout:v1 docker://127.0.0.1:5000/team/app:v1
               skopeo inspect --tls-verify=false docker://127.0.0.1:5000/team/app:v1
-              skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/team/app:v1 oci:./copy:v1
+              skopeo copy --src-tls-verify=false \\
+                          docker://127.0.0.1:5000/team/app:v1 oci:./copy:v1
 
             or with podman:
               podman push --tls-verify=false localhost/app:v1 127.0.0.1:5000/team/app:v1
@@ -62,9 +65,13 @@ struct RegistryServe: AsyncParsableCommand {
         }
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let root = root
-        try await server.run { port in
-            print("registry: serving \(root) on http://\(shownHost):\(port)")
-            fflush(nil)  // tests and people wait for this line
+        do {
+            try await server.run { port in
+                print("registry: serving \(root) on http://\(shownHost):\(port)")
+                fflush(nil)  // tests and people wait for this line
+            }
+        } catch {
+            throw CommandLineError("registry on \(listen): \(error)")
         }
         logger.notice("registry: stopped")
     }

@@ -56,7 +56,7 @@ import Testing
         let manifest = try RegistryImageLayout.manifestDigest(of: layout, tag: "v1")
         let stored = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/" + manifest.replacingOccurrences(of: ":", with: "/")))
         #expect(Data(raw.standardOutput.utf8) == stored)
-        #expect(registry.log.contains("POST /v2/other/copy/blobs/uploads/ 201"), "no blob was mounted:\n\(registry.log)")
+        #expect(registry.process.standardError.contains("POST /v2/other/copy/blobs/uploads/ 201"), "no blob was mounted:\n\(registry.log)")
         await stopExpectingCleanExit(registry)
     }
 

@@ -1,5 +1,5 @@
 import Crypto
-import Glibc
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -13,20 +13,17 @@ final class TestRegistry: Sendable {
     let path: String
     let server: RegistryServer
 
-    init() throws {
+    init(logger: Logger? = nil) throws {
         var template = Array("/tmp/registry-http-test-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
         guard created != nil else { throw TestFailure("mkdtemp failed: errno \(errno)") }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var logger = Logger(label: "registry-test")
-        logger.logLevel = .critical
-        server = try RegistryServer(.init(root: path, port: 0), logger: logger)
+        var quiet = Logger(label: "registry-test")
+        quiet.logLevel = .critical
+        server = try RegistryServer(.init(root: path, port: 0), logger: logger ?? quiet)
     }
 
-    deinit {
-        // Tests leave small trees; rm is simpler than a recursive unlink here.
-        _ = system("rm -rf '\(path)'")
-    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// Runs `body` with a client of this registry.
     func test<Value: Sendable>(_ setup: TestingSetup = .router, _ body: @Sendable (Client) async throws -> Value) async throws -> Value {

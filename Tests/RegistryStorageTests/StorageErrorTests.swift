@@ -1,3 +1,4 @@
+import Glibc
 import RegistryCore
 import Testing
 
@@ -24,5 +25,17 @@ import Testing
     @Test(arguments: table)
     func eachFailureMapsToOneRegistryErrorOrToAServerError(_ error: StorageError, _ code: ErrorCode?) {
         #expect(error.registryError?.code == code)
+    }
+}
+
+@Suite struct StorageErrorDescriptionTests {
+    @Test func anOperatingFailureNamesTheCallThePathAndTheCause() {
+        let error = StorageError.system(operation: "fsync", path: "/srv/registry/x", errno: ENOSPC)
+        #expect(error.description == "fsync /srv/registry/x: No space left on device")
+    }
+
+    @Test func aClientErrorReadsAsItsCodeAndMessage() {
+        let error = StorageError.blobUnknown(StorageErrorTests.digest)
+        #expect(error.description == "BLOB_UNKNOWN: blob unknown to registry (digest \(StorageErrorTests.digest))")
     }
 }
