@@ -21,6 +21,12 @@ struct RegistryServe: AsyncParsableCommand {
               buse registry serve --root /srv/registry --listen 127.0.0.1:5001 \\
                                   --upload-ttl 6h
 
+            The root on a buse volume, attached as /dev/nbdX by this process, ext4 made on \
+            it only with --format and only if it is blank, unmounted and detached on SIGTERM \
+            (root and the nbd module; --replicate-to/--state replicate it as buse connect does):
+              buse registry serve --volume 'file:/var/lib/buse/registry.img?size=100G' \\
+                                  --mount /srv/registry --format
+
             Push and pull with skopeo (plain HTTP needs the tls-verify flags):
               skopeo copy --dest-tls-verify=false \\
                           oci:./layout:v1 docker://127.0.0.1:5000/team/app:v1
@@ -33,8 +39,11 @@ struct RegistryServe: AsyncParsableCommand {
               podman pull --tls-verify=false 127.0.0.1:5000/team/app:v1
             """)
 
-    @Option(help: ArgumentHelp("The registry's directory; it must exist.", valueName: "dir"))
-    var root: String
+    @Option(help: ArgumentHelp("The registry's directory; it must exist. (or --volume and --mount)", valueName: "dir"))
+    var root: String?
+
+    @OptionGroup(title: "The root on a buse volume")
+    var volume: VolumeOptions
 
     @Option(help: ArgumentHelp("The TCP address to listen on, HOST:PORT or [IPV6]:PORT; port 0 picks a free one.", valueName: "address"))
     var listen = "127.0.0.1:5000"
@@ -47,6 +56,9 @@ struct RegistryServe: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func validate() throws {
+        if (root == nil) == (volume.volume == nil) {
+            throw ValidationError("give --root DIR, or --volume DEVICE-URI with --mount DIR (not both)")
+        }
         guard TimeToLive.parse(uploadTtl) != nil else {
             throw ValidationError("--upload-ttl \(uploadTtl) is not a duration; write it as 90m, 24h or 7d")
         }
@@ -55,6 +67,20 @@ struct RegistryServe: AsyncParsableCommand {
     func run() async throws {
         let logger = Logging.bootstrap(level: logLevel)
         let (host, port) = try address()
+        // The volume, when given, is attached, formatted if asked and mounted
+        // first, and unmounted and detached after the server stopped, however
+        // it stopped.
+        let mounted = try await MountedVolume.open(volume, label: "registry", logger: logger)
+        do {
+            try await serve(root: mounted?.mountPoint ?? root ?? "", host: host, port: port, logger: logger)
+        } catch {
+            await mounted?.close()
+            throw error
+        }
+        await mounted?.close()
+    }
+
+    private func serve(root: String, host: String, port: Int, logger: Logger) async throws {
         var configuration = RegistryServer.Configuration(root: root, host: host, port: port)
         configuration.uploadTimeToLive = TimeToLive.parse(uploadTtl) ?? configuration.uploadTimeToLive
         let server: RegistryServer
@@ -64,7 +90,6 @@ struct RegistryServe: AsyncParsableCommand {
             throw CommandLineError("--root \(root): \(error)")
         }
         let shownHost = host.contains(":") ? "[\(host)]" : host
-        let root = root
         do {
             try await server.run { port in
                 print("registry: serving \(root) on http://\(shownHost):\(port)")
