@@ -114,12 +114,12 @@ struct RegistryServe: AsyncParsableCommand {
 }
 
 /// Durations as people write them on a command line: a whole number with
-/// `s`, `m`, `h` or `d`.
+/// `s`, `m`, `h` or `d` (`0s` only where `minimum` is 0, as gc's grace).
 enum TimeToLive {
-    static func parse(_ text: String) -> Duration? {
+    static func parse(_ text: String, minimum: Int64 = 1) -> Duration? {
         let units: [(Character, Int64)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         guard let last = text.last, let unit = units.first(where: { $0.0 == last }),
-            let count = Int64(text.dropLast()), count > 0, count <= Int64.max / unit.1 / 1_000_000_000
+            let count = Int64(text.dropLast()), count >= minimum, count <= Int64.max / unit.1 / 1_000_000_000
         else { return nil }
         return .seconds(count * unit.1)
     }

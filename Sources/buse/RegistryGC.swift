@@ -31,7 +31,7 @@ struct RegistryGC: ParsableCommand {
     var dryRun = false
 
     func validate() throws {
-        guard GraceDuration.seconds(grace) != nil else {
+        guard TimeToLive.parse(grace, minimum: 0) != nil else {
             throw ValidationError("--grace \(grace) is not a duration such as 90s, 30m or 2h")
         }
     }
@@ -39,7 +39,7 @@ struct RegistryGC: ParsableCommand {
     func run() throws {
         let store: RegistryStore
         do { store = try RegistryStore(root: root) } catch { throw CommandLineError("registry at \(root): \(error)") }
-        let collection = GarbageCollection(gracePeriod: .seconds(GraceDuration.seconds(grace) ?? 3600), dryRun: dryRun)
+        let collection = GarbageCollection(gracePeriod: TimeToLive.parse(grace, minimum: 0) ?? .seconds(3600), dryRun: dryRun)
         let marking = ProgressLine("gc: marking", unit: .items("repositories"))
         let sweeping = ProgressLine("gc: sweeping", unit: .items("blobs"))
         let summary: GarbageCollection.Summary
@@ -61,14 +61,5 @@ struct RegistryGC: ParsableCommand {
                 + "(\(ByteCount.text(summary.bytesFreed)) \(dryRun ? "to free" : "freed")), "
                 + "kept \(summary.blobsKept) unreferenced within the grace period; "
                 + "\(summary.linksRemoved) repository link(s) to them \(dryRun ? "would go" : "removed")")
-    }
-}
-
-/// Durations as operators write them: `90s`, `30m`, `2h`, `1d`.
-enum GraceDuration {
-    static func seconds(_ text: String) -> Int64? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let last = text.last, let unit = units[last], let count = Int64(text.dropLast()), count >= 0 else { return nil }
-        return count * unit
     }
 }
