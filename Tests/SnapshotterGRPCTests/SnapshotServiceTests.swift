@@ -138,12 +138,14 @@ func code(_ body: () async throws -> Void) async -> (RPCError.Code, String)? {
                     })
             }
             #expect(parentMissing?.0 == .notFound)
-            // Known bug, not yet understood: the first Remove of this
-            // sequence comes back with the status of the earlier refused
-            // Prepare of "v" (AlreadyExists); the same Remove again, or after
-            // any other call, answers FailedPrecondition as it should.
+            // Known issue on the Swift client side: the first Remove of this
+            // sequence comes back to this grpc-swift client with the status
+            // of the earlier refused Prepare of "v" (AlreadyExists). The server
+            // answers it correctly: the same sequence replayed with grpc-go
+            // (containerd's client) gets FailedPrecondition for both Removes,
+            // and the same Remove again here answers FailedPrecondition too.
             let first = await code { _ = try await client.remove(.with { $0.key = "c" }) }
-            withKnownIssue("the first Remove answers a stale status") {
+            withKnownIssue("grpc-swift client: the first Remove reads a stale status") {
                 #expect(first?.0 == .failedPrecondition, "\(String(describing: first))")
             }
             let removal = await code { _ = try await client.remove(.with { $0.key = "c" }) }
