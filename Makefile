@@ -6,9 +6,11 @@ LISTEN ?= 127.0.0.1:10809
 .PHONY: run build check test bench release clean format lint soak
 
 ## Build and serve the default export: a 1 GiB sparse file under ./data.
+## Built without the registry and snapshotter (their HTTP, gRPC and TLS
+## packages would double a first build); `make release` has everything.
 run:
 	@scripts/install-packages.sh run
-	$(SWIFT) build -c release --product buse
+	$(SWIFT) build -c release --product buse --disable-default-traits
 	@mkdir -p $(DATA)
 	exec $$($(SWIFT) build -c release --show-bin-path)/buse serve --listen $(LISTEN) \
 		--export "default=file:$(DATA)/default.img?size=1G"

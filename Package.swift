@@ -23,6 +23,13 @@ let package = Package(
         .executable(name: "buse", targets: ["buse"]),
         .library(name: "BlockDevices", targets: ["BlockDevices"]),
     ],
+    // `make run` builds the core alone: the services pull in Hummingbird,
+    // gRPC and BoringSSL (through swift-crypto), which would more than double
+    // a first build. Every other build, tests included, has them.
+    traits: [
+        .trait(name: "Services", description: "buse registry and buse snapshotter"),
+        .default(enabledTraits: ["Services"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -153,7 +160,10 @@ let package = Package(
             name: "buse",
             dependencies: [
                 "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal",
-                "Sockets", "Threading", "Filesystems", "RegistryStorage", "RegistryHTTP", "SnapshotterGRPC",
+                "Sockets", "Threading", "Filesystems",
+                .target(name: "RegistryStorage", condition: .when(traits: ["Services"])),
+                .target(name: "RegistryHTTP", condition: .when(traits: ["Services"])),
+                .target(name: "SnapshotterGRPC", condition: .when(traits: ["Services"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -29,8 +29,8 @@ struct Buse: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Connect.self, Disconnect.self, List.self, Image.self,
-            Replica.self, Promote.self, DiscardMyData.self, Status.self, Verify.self, Registry.self, Snapshotter.self,
-        ])
+            Replica.self, Promote.self, DiscardMyData.self, Status.self, Verify.self,
+        ] + Services.commands)
 
     static func main() async {
         // A peer that hangs up must cost a connection, never the process:

@@ -1,126 +1,129 @@
-import ArgumentParser
-import Glibc
-import Logging
-import RegistryHTTP
-import Sockets
+#if Services
+    import ArgumentParser
+    import Glibc
+    import Logging
+    import RegistryHTTP
+    import Sockets
 
-/// `buse registry serve`.
-struct RegistryServe: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "serve",
-        abstract: "Serve the registry stored under a directory over plain HTTP.",
-        discussion: """
-            Listens on loopback by default: there is no TLS and no authentication, so put \
-            a TLS-terminating proxy in front before listening on other addresses. Runs \
-            until SIGINT or SIGTERM, then stops accepting, finishes requests in flight and \
-            exits 0. Upload sessions unused past --upload-ttl are removed.
+    /// `buse registry serve`.
+    struct RegistryServe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "serve",
+            abstract: "Serve the registry stored under a directory over plain HTTP.",
+            discussion: """
+                Listens on loopback by default: there is no TLS and no authentication, so put \
+                a TLS-terminating proxy in front before listening on other addresses. Runs \
+                until SIGINT or SIGTERM, then stops accepting, finishes requests in flight and \
+                exits 0. Upload sessions unused past --upload-ttl are removed.
 
-            Examples:
-              mkdir -p /srv/registry
-              buse registry serve --root /srv/registry
-              buse registry serve --root /srv/registry --listen 127.0.0.1:5001 \\
-                                  --upload-ttl 6h
+                Examples:
+                  mkdir -p /srv/registry
+                  buse registry serve --root /srv/registry
+                  buse registry serve --root /srv/registry --listen 127.0.0.1:5001 \\
+                                      --upload-ttl 6h
 
-            The root on a buse volume, attached as /dev/nbdX by this process, ext4 made on \
-            it only with --format and only if it is blank, unmounted and detached on SIGTERM \
-            (root and the nbd module; --replicate-to/--state replicate it as buse connect does):
-              buse registry serve --volume 'file:/var/lib/buse/registry.img?size=100G' \\
-                                  --mount /srv/registry --format
+                The root on a buse volume, attached as /dev/nbdX by this process, ext4 made on \
+                it only with --format and only if it is blank, unmounted and detached on SIGTERM \
+                (root and the nbd module; --replicate-to/--state replicate it as buse connect does):
+                  buse registry serve --volume 'file:/var/lib/buse/registry.img?size=100G' \\
+                                      --mount /srv/registry --format
 
-            Push and pull with skopeo (plain HTTP needs the tls-verify flags):
-              skopeo copy --dest-tls-verify=false \\
-                          oci:./layout:v1 docker://127.0.0.1:5000/team/app:v1
-              skopeo inspect --tls-verify=false docker://127.0.0.1:5000/team/app:v1
-              skopeo copy --src-tls-verify=false \\
-                          docker://127.0.0.1:5000/team/app:v1 oci:./copy:v1
+                Push and pull with skopeo (plain HTTP needs the tls-verify flags):
+                  skopeo copy --dest-tls-verify=false \\
+                              oci:./layout:v1 docker://127.0.0.1:5000/team/app:v1
+                  skopeo inspect --tls-verify=false docker://127.0.0.1:5000/team/app:v1
+                  skopeo copy --src-tls-verify=false \\
+                              docker://127.0.0.1:5000/team/app:v1 oci:./copy:v1
 
-            or with podman:
-              podman push --tls-verify=false localhost/app:v1 127.0.0.1:5000/team/app:v1
-              podman pull --tls-verify=false 127.0.0.1:5000/team/app:v1
-            """)
+                or with podman:
+                  podman push --tls-verify=false localhost/app:v1 127.0.0.1:5000/team/app:v1
+                  podman pull --tls-verify=false 127.0.0.1:5000/team/app:v1
+                """)
 
-    @Option(help: ArgumentHelp("The registry's directory; it must exist. (or --volume and --mount)", valueName: "dir"))
-    var root: String?
+        @Option(help: ArgumentHelp("The registry's directory; it must exist. (or --volume and --mount)", valueName: "dir"))
+        var root: String?
 
-    @OptionGroup(title: "The root on a buse volume")
-    var volume: VolumeOptions
+        @OptionGroup(title: "The root on a buse volume")
+        var volume: VolumeOptions
 
-    @Option(help: ArgumentHelp("The TCP address to listen on, HOST:PORT or [IPV6]:PORT; port 0 picks a free one.", valueName: "address"))
-    var listen = "127.0.0.1:5000"
+        @Option(
+            help: ArgumentHelp("The TCP address to listen on, HOST:PORT or [IPV6]:PORT; port 0 picks a free one.", valueName: "address"))
+        var listen = "127.0.0.1:5000"
 
-    @Option(
-        help: ArgumentHelp("How long an unfinished upload session is kept, such as 90m, 24h or 7d.", valueName: "duration"))
-    var uploadTtl = "24h"
+        @Option(
+            help: ArgumentHelp("How long an unfinished upload session is kept, such as 90m, 24h or 7d.", valueName: "duration"))
+        var uploadTtl = "24h"
 
-    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    var logLevel: Logger.Level = .info
+        @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+        var logLevel: Logger.Level = .info
 
-    func validate() throws {
-        if (root == nil) == (volume.volume == nil) {
-            throw ValidationError("give --root DIR, or --volume DEVICE-URI with --mount DIR (not both)")
-        }
-        guard TimeToLive.parse(uploadTtl) != nil else {
-            throw ValidationError("--upload-ttl \(uploadTtl) is not a duration; write it as 90m, 24h or 7d")
-        }
-    }
-
-    func run() async throws {
-        let logger = Logging.bootstrap(level: logLevel)
-        let (host, port) = try address()
-        // The volume, when given, is attached, formatted if asked and mounted
-        // first, and unmounted and detached after the server stopped, however
-        // it stopped.
-        let mounted = try await MountedVolume.open(volume, label: "registry", logger: logger)
-        do {
-            try await serve(root: mounted?.mountPoint ?? root ?? "", host: host, port: port, logger: logger)
-        } catch {
-            await mounted?.close()
-            throw error
-        }
-        await mounted?.close()
-    }
-
-    private func serve(root: String, host: String, port: Int, logger: Logger) async throws {
-        var configuration = RegistryServer.Configuration(root: root, host: host, port: port)
-        configuration.uploadTimeToLive = TimeToLive.parse(uploadTtl) ?? configuration.uploadTimeToLive
-        let server: RegistryServer
-        do {
-            server = try RegistryServer(configuration, logger: logger)
-        } catch {
-            throw CommandLineError("--root \(root): \(error)")
-        }
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        do {
-            try await server.run { port in
-                print("registry: serving \(root) on http://\(shownHost):\(port)")
-                fflush(nil)  // tests and people wait for this line
+        func validate() throws {
+            if (root == nil) == (volume.volume == nil) {
+                throw ValidationError("give --root DIR, or --volume DEVICE-URI with --mount DIR (not both)")
             }
-        } catch {
-            throw CommandLineError("registry on \(listen): \(error)")
+            guard TimeToLive.parse(uploadTtl) != nil else {
+                throw ValidationError("--upload-ttl \(uploadTtl) is not a duration; write it as 90m, 24h or 7d")
+            }
         }
-        logger.notice("registry: stopped")
+
+        func run() async throws {
+            let logger = Logging.bootstrap(level: logLevel)
+            let (host, port) = try address()
+            // The volume, when given, is attached, formatted if asked and mounted
+            // first, and unmounted and detached after the server stopped, however
+            // it stopped.
+            let mounted = try await MountedVolume.open(volume, label: "registry", logger: logger)
+            do {
+                try await serve(root: mounted?.mountPoint ?? root ?? "", host: host, port: port, logger: logger)
+            } catch {
+                await mounted?.close()
+                throw error
+            }
+            await mounted?.close()
+        }
+
+        private func serve(root: String, host: String, port: Int, logger: Logger) async throws {
+            var configuration = RegistryServer.Configuration(root: root, host: host, port: port)
+            configuration.uploadTimeToLive = TimeToLive.parse(uploadTtl) ?? configuration.uploadTimeToLive
+            let server: RegistryServer
+            do {
+                server = try RegistryServer(configuration, logger: logger)
+            } catch {
+                throw CommandLineError("--root \(root): \(error)")
+            }
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            do {
+                try await server.run { port in
+                    print("registry: serving \(root) on http://\(shownHost):\(port)")
+                    fflush(nil)  // tests and people wait for this line
+                }
+            } catch {
+                throw CommandLineError("registry on \(listen): \(error)")
+            }
+            logger.notice("registry: stopped")
+        }
+
+        /// `--listen` as host and port; a bare host gets the registry's usual port 5000.
+        private func address() throws -> (String, Int) {
+            let text = listen.contains(":") ? listen : listen + ":5000"
+            do {
+                guard case .tcp(let host, let port) = try ListenAddress(parsing: text) else { throw CommandLineError("not TCP") }
+                return (host, Int(port))
+            } catch {
+                throw CommandLineError("--listen: \(error)")
+            }
+        }
     }
 
-    /// `--listen` as host and port; a bare host gets the registry's usual port 5000.
-    private func address() throws -> (String, Int) {
-        let text = listen.contains(":") ? listen : listen + ":5000"
-        do {
-            guard case .tcp(let host, let port) = try ListenAddress(parsing: text) else { throw CommandLineError("not TCP") }
-            return (host, Int(port))
-        } catch {
-            throw CommandLineError("--listen: \(error)")
+    /// Durations as people write them on a command line: a whole number with
+    /// `s`, `m`, `h` or `d` (`0s` only where `minimum` is 0, as gc's grace).
+    enum TimeToLive {
+        static func parse(_ text: String, minimum: Int64 = 1) -> Duration? {
+            let units: [(Character, Int64)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+            guard let last = text.last, let unit = units.first(where: { $0.0 == last }),
+                let count = Int64(text.dropLast()), count >= minimum, count <= Int64.max / unit.1 / 1_000_000_000
+            else { return nil }
+            return .seconds(count * unit.1)
         }
     }
-}
-
-/// Durations as people write them on a command line: a whole number with
-/// `s`, `m`, `h` or `d` (`0s` only where `minimum` is 0, as gc's grace).
-enum TimeToLive {
-    static func parse(_ text: String, minimum: Int64 = 1) -> Duration? {
-        let units: [(Character, Int64)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        guard let last = text.last, let unit = units.first(where: { $0.0 == last }),
-            let count = Int64(text.dropLast()), count >= minimum, count <= Int64.max / unit.1 / 1_000_000_000
-        else { return nil }
-        return .seconds(count * unit.1)
-    }
-}
+#endif
