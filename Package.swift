@@ -91,7 +91,7 @@ let package = Package(
             swiftSettings: strict),
         // Stream sockets, listeners, the read-ahead buffer and the page-aligned
         // buffer pool: what the NBD server and the replication link share.
-        .target(name: "Sockets", swiftSettings: strict),
+        .target(name: "Sockets", dependencies: ["Threading"], swiftSettings: strict),
         // The NBD wire protocol as codecs and state machines, with no I/O.
         .target(name: "NBDProtocol", swiftSettings: strict),
         // Sockets, connections and exports: joins NBDProtocol to devices.

@@ -48,10 +48,12 @@ final class PeerLink: Sendable {
 
     /// Sends `header` now, on the caller's thread, and returns the answer to
     /// wait for later: the write path sends to the peer, writes locally,
-    /// then waits, with no task in between. `data` has been sent (or the
-    /// link has failed) when this returns.
+    /// then waits, with no task in between. `data` is borrowed, not copied:
+    /// it must stay valid until ``PendingAnswer/answer()`` has returned,
+    /// which is once the peer answered (it had every byte) or, if the link
+    /// failed, once the channel no longer reads it.
     func begin(_ header: FrameHeader, data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> PendingAnswer {
-        let pending = PendingAnswer()
+        let pending = PendingAnswer(channel)
         let failure = state.withLock { state -> ReplicationError? in
             if let failure = state.failure { return failure }
             state.waiting[header.tag] = pending
@@ -63,7 +65,7 @@ final class PeerLink: Sendable {
             return pending
         }
         do throws(ReplicationError) {
-            try channel.send(header, data: data)
+            pending.lent(try channel.send(header, borrowing: data))
         } catch {
             fail(error)
         }
@@ -126,12 +128,18 @@ final class PeerLink: Sendable {
 /// The answer to one request, which arrives on the channel's thread and may
 /// come before or after someone waits for it.
 final class PendingAnswer: Sendable {
-    private let state = Mutex<
-        (result: Result<PeerLink.Answer, ReplicationError>?, waiter: CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>?)
-    >((nil, nil))
+    private typealias Waiter = CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>
+    private let state = Mutex<(result: Result<PeerLink.Answer, ReplicationError>?, waiter: Waiter?, ticket: SendTicket)>(
+        (nil, nil, .copied))
+    private let channel: any ReplicationChannel
+
+    init(_ channel: any ReplicationChannel) { self.channel = channel }
+
+    /// The request's data was lent to the channel under `ticket`.
+    func lent(_ ticket: SendTicket) { state.withLock { $0.ticket = ticket } }
 
     func resolve(_ result: Result<PeerLink.Answer, ReplicationError>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>? in
+        let waiter = state.withLock { state -> Waiter? in
             guard state.result == nil else { return nil }
             state.result = result
             defer { state.waiter = nil }
@@ -140,7 +148,17 @@ final class PendingAnswer: Sendable {
         waiter?.resume(returning: result)
     }
 
+    /// The answer; once it returns, the request's data is the caller's again.
     func answer() async -> Result<PeerLink.Answer, ReplicationError> {
+        let result = await arrived()
+        // An answer from the peer means it had every byte of the request;
+        // a link failure may come while the channel's writer still reads
+        // them, so wait for the channel to let go of them first.
+        if case .failure = result { await channel.released(state.withLock { $0.ticket }) }
+        return result
+    }
+
+    private func arrived() async -> Result<PeerLink.Answer, ReplicationError> {
         if let result = state.withLock({ $0.result }) { return result }
         return await withCheckedContinuation { continuation in
             let result = state.withLock { state -> Result<PeerLink.Answer, ReplicationError>? in

@@ -1,9 +1,11 @@
 import Glibc
 import Replication
 import Sockets
+import Synchronization
+import TestSupport
 import Testing
 
-/// The replication channel over a socket whose peer has gone.
+/// The replication channel over a socket whose peer has gone or stopped reading.
 @Suite struct TCPChannelTests {
     /// A peer (or a proxy between) that closes its end must cost the link,
     /// never the process: writing to such a socket raises SIGPIPE unless
@@ -22,4 +24,142 @@ import Testing
         }
         #expect("\(error.map { "\($0)" } ?? "")".contains("a peer that has gone"))
     }
+
+    /// Sending never blocks its caller, which may be a thread of the
+    /// cooperative pool: with a peer that reads nothing, a task's sends
+    /// return at once (queued), and only the link's writer thread waits.
+    /// A borrowed payload stays the sender's responsibility until released,
+    /// and is released once written; everything arrives, in order.
+    @Test func aTaskSendingToAPeerThatStopsReadingIsNeverBlocked() async throws {
+        let pair = try StalledPair()
+        defer { pair.closeBoth() }
+        let channel = TCPChannel(socket: Socket(descriptor: pair.sender), peerName: "a stalled peer")
+        let large = Payload(count: 1 << 20, seed: 1)
+        defer { large.free() }
+        let small = pattern(4096, seed: 2)
+        let sent = Shared<SendTicket?>(nil)
+        Task.detached {
+            let ticket = try channel.send(
+                FrameHeader(.write, tag: 1, length: UInt32(large.count), payloadLength: UInt32(large.count)),
+                borrowing: UnsafeRawBufferPointer(large.bytes))
+            for tag in 2...64 {
+                try small.withUnsafeBytes {
+                    try channel.send(FrameHeader(.write, tag: UInt64(tag), length: 4096, payloadLength: 4096), data: $0)
+                }
+            }
+            sent.value.withLock { $0 = ticket }
+        }
+        try await waitUntil("the sends returned though the peer reads nothing", timeout: .seconds(10)) { sent.value.withLock { $0 } != nil }
+        let ticket = try #require(sent.value.withLock { $0 })
+        let released = Shared(false)
+        let waiter = Task {
+            await channel.released(ticket)
+            released.value.withLock { $0 = true }
+        }
+        // A MiB cannot fit a socket whose peer has read nothing.
+        #expect(!released.value.withLock { $0 }, "a borrowed payload is not released before it is written")
+
+        let received = try readFrames(pair.receiver, count: 64)
+        #expect(received.first?.tag == 1 && received.first?.payload == large.array)
+        #expect(received.dropFirst().map(\.tag) == (2...64).map { UInt64($0) })
+        #expect(received.dropFirst().allSatisfy { $0.payload == small })
+        await waiter.value
+        #expect(released.value.withLock { $0 })
+    }
+
+    /// When the link fails while the writer thread is in the middle of a
+    /// borrowed payload, the sender gets the payload back only once that
+    /// write has returned: bytes the sender writes into it afterwards never
+    /// reach the wire.
+    @Test func aFailedLinkReleasesABorrowedPayloadOnlyOnceTheWriterHasLetGo() async throws {
+        let pair = try StalledPair()
+        defer { pair.closeBoth() }
+        let channel = TCPChannel(socket: Socket(descriptor: pair.sender), peerName: "a stalled peer")
+        let large = Payload(count: 1 << 20, seed: 3)
+        defer { large.free() }
+        let ticket = try channel.send(
+            FrameHeader(.write, tag: 1, length: UInt32(large.count), payloadLength: UInt32(large.count)),
+            borrowing: UnsafeRawBufferPointer(large.bytes))
+        channel.close(.linkLost("the test cut the link"))
+        await channel.released(ticket)
+        large.bytes.withMemoryRebound(to: UInt8.self) { $0.update(repeating: 0xEE) }
+        #expect(throws: ReplicationError.self) {
+            try channel.send(FrameHeader(.ack, tag: 2), data: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+
+        var wire: [UInt8] = []
+        var scratch = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = scratch.withUnsafeMutableBytes { recv(pair.receiver, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { break }
+            wire += scratch[..<count]
+        }
+        #expect(wire.count < FrameHeader.size + large.count, "the stalled write was cut short")
+        if wire.count > FrameHeader.size {
+            #expect(Array(wire[FrameHeader.size...]) == Array(large.original[..<(wire.count - FrameHeader.size)]))
+        }
+    }
+}
+
+/// A socketpair with small buffers whose receiving end reads only when told.
+private struct StalledPair {
+    let sender: Int32
+    let receiver: Int32
+
+    init() throws {
+        var ends: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0 else { throw SocketError.system("socketpair", errno) }
+        var small: Int32 = 4096
+        setsockopt(ends[0], SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(ends[1], SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        (sender, receiver) = (ends[0], ends[1])
+    }
+
+    func closeBoth() {
+        close(sender)
+        close(receiver)
+    }
+}
+
+/// A value a test's tasks share.
+private final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+}
+
+/// Memory a test lends to the channel, with a copy of what it first held.
+// Safety: written before it is lent and after it is released, never while lent.
+private struct Payload: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+    let original: [UInt8]
+    var count: Int { bytes.count }
+    var array: [UInt8] { Array(bytes) }
+
+    init(count: Int, seed: UInt64) {
+        original = pattern(count, seed: seed)
+        bytes = .allocate(byteCount: count, alignment: 4096)
+        original.withUnsafeBytes { bytes.copyMemory(from: $0) }
+    }
+
+    func free() { bytes.deallocate() }
+}
+
+private func readFrames(_ descriptor: Int32, count: Int) throws -> [(tag: UInt64, payload: [UInt8])] {
+    var frames: [(tag: UInt64, payload: [UInt8])] = []
+    for _ in 0..<count {
+        let header = try receive(descriptor, FrameHeader.size).withUnsafeBytes { try FrameHeader(decoding: $0) }
+        frames.append((header.tag, try receive(descriptor, Int(header.payloadLength))))
+    }
+    return frames
+}
+
+private func receive(_ descriptor: Int32, _ count: Int) throws -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var done = 0
+    while done < count {
+        let result = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + done, count - done, 0) }
+        guard result > 0 else { throw SocketError.system("recv", result < 0 ? errno : 0) }
+        done += result
+    }
+    return bytes
 }
