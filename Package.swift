@@ -89,8 +89,9 @@ let package = Package(
             name: "DeviceCatalog",
             dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "RadosDevice"],
             swiftSettings: strict),
-        // Stream sockets, listeners, the read-ahead buffer and the page-aligned
-        // buffer pool: what the NBD server and the replication link share.
+        // Stream sockets, listeners, the read-ahead buffer, the page-aligned
+        // buffer pool and the batching writer (a sender never blocks on the
+        // socket): what the NBD server and the replication link share.
         .target(name: "Sockets", dependencies: ["Threading"], swiftSettings: strict),
         // The NBD wire protocol as codecs and state machines, with no I/O.
         .target(name: "NBDProtocol", swiftSettings: strict),
