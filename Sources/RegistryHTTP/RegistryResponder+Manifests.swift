@@ -58,13 +58,7 @@ extension RegistryResponder {
         var bytes: [UInt8] = []
         var chunks = body.makeAsyncIterator()
         while true {
-            let next: ByteBuffer?
-            do {
-                next = try await chunks.next()
-            } catch {
-                throw BodyError(underlying: error)
-            }
-            guard let chunk = next else { return bytes }
+            guard let chunk = try await BodyError.next(&chunks) else { return bytes }
             guard chunk.readableBytes <= limit - bytes.count else { return nil }
             bytes += chunk.readableBytesView
         }

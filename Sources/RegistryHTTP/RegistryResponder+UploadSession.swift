@@ -47,13 +47,7 @@ extension RegistryResponder {
         var written: UInt64 = 0
         var chunks = body.makeAsyncIterator()
         while true {
-            let next: ByteBuffer?
-            do {
-                next = try await chunks.next()
-            } catch {
-                throw BodyError(underlying: error)
-            }
-            guard let chunk = next else { return written }
+            guard let chunk = try await BodyError.next(&chunks) else { return written }
             try await pool.run { () throws(StorageError) in try handle.append(chunk) }
             written += UInt64(chunk.readableBytes)
         }
@@ -84,4 +78,14 @@ extension RegistryResponder {
 /// sent a malformed chunked body): the client's doing, not storage's.
 struct BodyError: Error {
     let underlying: any Error
+
+    /// The body's next chunk, nil at its end; a failure to read it (the
+    /// client went away mid-body) becomes a `BodyError`.
+    static func next(_ chunks: inout RequestBody.AsyncIterator) async throws -> ByteBuffer? {
+        do {
+            return try await chunks.next()
+        } catch {
+            throw BodyError(underlying: error)
+        }
+    }
 }
