@@ -9,7 +9,7 @@ set -eu
 
 build="pkg-config liblmdb-dev libnbd-dev librados-dev"
 run="$build libnbd-bin"
-test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux skopeo umoci golang-go golang-github-containerd-containerd-dev containerd runc busybox-static"
+test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux skopeo umoci golang-go golang-github-containerd-containerd-dev containerd runc busybox-static docker-registry podman erofs-utils gnutls-bin libgnutls28-dev prometheus apache2-utils stress-ng"
 bench="$test nbdkit qemu-utils qemu-block-extra fio"
 kernel="qemu-system-x86 cpio gzip kmod iproute2 procps nbd-client e2fsprogs util-linux"
 ceph="ceph-mon ceph-osd ceph-common librados-dev"
@@ -22,6 +22,12 @@ case "${1:-}" in
   ceph) wanted=$ceph ;;
   *) echo "usage: $0 run|test|bench|kernel|ceph" >&2; exit 2 ;;
 esac
+
+# Python packages from PyPI that some tests drive (oras: an OCI artifact client).
+if [ "$1" = test ] && ! python3 -c 'import oras' 2>/dev/null; then
+  echo "installing: oras (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check 'oras==0.2.43'
+fi
 
 missing=""
 for package in $wanted; do
