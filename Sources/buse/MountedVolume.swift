@@ -43,10 +43,12 @@ final class MountedVolume: Sendable {
         let opened = try DeviceCatalog.open(DeviceURI(parsing: uri))
         let replicated = try await options.replication.open(opened, export: label, logger: logger)
         let device = CountingDevice(replicated?.device ?? opened)
+        var attachOptions = AttachOptions(uri: uri)
+        attachOptions.useIoctl = options.ioctl
         let attachment: KernelAttachment
         do {
             attachment = try KernelAttachment.attach(
-                Export(name: label, device: device, description: uri), options: AttachOptions(uri: uri), logger: logger)
+                Export(name: label, device: device, description: uri), options: attachOptions, logger: logger)
         } catch {
             replicated?.stop()
             try? await device.close()

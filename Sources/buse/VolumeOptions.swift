@@ -18,6 +18,12 @@ struct VolumeOptions: ParsableArguments {
     @Flag(help: "Make ext4 on the volume first; refused unless the device is blank.")
     var format = false
 
+    @Flag(
+        help:
+            "Attach with the NBD_SET_SOCK/NBD_DO_IT ioctls instead of netlink (netlink's nbd family is unreachable from a network namespace other than the initial one on Linux 6.1)."
+    )
+    var ioctl = false
+
     @OptionGroup(title: "Replication of the volume")
     var replication: ReplicationFlags
 
@@ -25,6 +31,7 @@ struct VolumeOptions: ParsableArguments {
         if (volume == nil) != (mount == nil) { throw ValidationError("--volume and --mount go together") }
         if volume == nil {
             if format { throw ValidationError("--format makes a filesystem on a --volume: give one") }
+            if ioctl { throw ValidationError("--ioctl attaches a --volume: give one") }
             if replication.replicateTo != nil || replication.state != nil {
                 throw ValidationError("--replicate-to and --state replicate a --volume: give one")
             }
