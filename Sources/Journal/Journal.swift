@@ -155,13 +155,17 @@ public final class Journal: Sendable {
     }
 
     /// Byte ranges the peer may lack: unacknowledged records and every region
-    /// the bitmap marks, merged and in order.
+    /// the bitmaps mark (regions marked dirty, and records folded past the
+    /// bound), merged and in order.
     public func dirtyRanges() throws(JournalError) -> [Range<UInt64>] {
         var ranges = try unacknowledged().map { $0.offset..<($0.offset + UInt64(max($0.length, 1))) }
-        let bitmap = try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> [UInt8] in
-            try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
+        let bitmaps = try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> [[UInt8]] in
+            [
+                try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? [],
+                try store.get(transaction, store.meta, key: Array("folded-bitmap".utf8)) ?? [],
+            ]
         }
-        ranges += regionRanges(bitmap)
+        for bitmap in bitmaps { ranges += regionRanges(bitmap) }
         return Self.merge(ranges)
     }
 

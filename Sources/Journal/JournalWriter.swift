@@ -119,6 +119,14 @@ final class JournalWriter: Sendable {
                 UInt64(keyBytes: key) <= sequence ? .delete : .stop
             }
             try store.put(transaction, store.meta, key: Array("acknowledged".utf8), value: sequence.keyBytes)
+            // Regions folded from records no newer than `sequence` are
+            // acknowledged with them (the bitmap that markDirty keeps is not:
+            // those regions wait for a resync).
+            if let folded = try store.get(transaction, store.meta, key: Array("folded-through".utf8)),
+                folded.withUnsafeBytes({ UInt64(keyBytes: $0) }) <= sequence
+            {
+                try store.put(transaction, store.meta, key: Array("folded-bitmap".utf8), value: [])
+            }
         case let .setMetadata(name, value):
             try store.put(transaction, store.meta, key: Array(name.utf8), value: value)
         case let .setMetadataFromCurrent(name, current):
@@ -140,34 +148,45 @@ final class JournalWriter: Sendable {
                 guard let record = JournalRecord(sequence: UInt64(keyBytes: key), value: value) else { return .delete }
                 return record.offset + UInt64(record.length) <= below ? .delete : .next
             }
-            var bitmap = try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
-            let regionsBelow = below / regionLength
-            for region in 0..<min(regionsBelow, UInt64(bitmap.count) * 8) {
-                bitmap[Int(region / 8)] &= ~(1 << UInt8(region % 8))
+            for name in ["bitmap", "folded-bitmap"] {
+                var bitmap = try store.get(transaction, store.meta, key: Array(name.utf8)) ?? []
+                let regionsBelow = below / regionLength
+                for region in 0..<min(regionsBelow, UInt64(bitmap.count) * 8) {
+                    bitmap[Int(region / 8)] &= ~(1 << UInt8(region % 8))
+                }
+                try store.put(transaction, store.meta, key: Array(name.utf8), value: bitmap)
             }
-            try store.put(transaction, store.meta, key: Array("bitmap".utf8), value: bitmap)
         case .sync:
             break
         }
     }
 
-    private static func loadBitmap(_ transaction: OpaquePointer, _ store: LMDBEnvironment, length: Int) throws(JournalError) -> [UInt8] {
-        var bitmap = try store.get(transaction, store.meta, key: Array("bitmap".utf8)) ?? []
+    private static func loadBitmap(
+        _ transaction: OpaquePointer, _ store: LMDBEnvironment, length: Int, name: String = "bitmap"
+    ) throws(JournalError) -> [UInt8] {
+        var bitmap = try store.get(transaction, store.meta, key: Array(name.utf8)) ?? []
         if bitmap.count < length { bitmap += [UInt8](repeating: 0, count: length - bitmap.count) }
         return bitmap
     }
 
-    /// Moves the oldest records past `keep` into the region bitmap.
+    /// Moves the oldest records past `keep` into the folded-region bitmap,
+    /// remembering the newest sequence folded: an acknowledgement through it
+    /// clears that bitmap as it trims records (markDirty's bitmap is apart,
+    /// so a region a failed write marked is never cleared by a flush).
     private static func fold(
         _ transaction: OpaquePointer, _ store: LMDBEnvironment, keep: Int, regionLength: UInt64, bitmapLength: Int
     ) throws(JournalError) {
         let count = try store.count(transaction, store.records)
         guard count > keep else { return }
         var excess = count - keep
-        var bitmap = try loadBitmap(transaction, store, length: bitmapLength)
+        var bitmap = try loadBitmap(transaction, store, length: bitmapLength, name: "folded-bitmap")
+        var foldedThrough =
+            try store.get(transaction, store.meta, key: Array("folded-through".utf8)).map { $0.withUnsafeBytes { UInt64(keyBytes: $0) } }
+            ?? 0
         try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, value in
             guard excess > 0 else { return .stop }
             excess -= 1
+            foldedThrough = max(foldedThrough, UInt64(keyBytes: key))
             guard let record = JournalRecord(sequence: UInt64(keyBytes: key), value: value) else { return .delete }
             let first = record.offset / regionLength
             let last = (record.offset + UInt64(max(record.length, 1)) - 1) / regionLength
@@ -176,6 +195,7 @@ final class JournalWriter: Sendable {
             }
             return .delete
         }
-        try store.put(transaction, store.meta, key: Array("bitmap".utf8), value: bitmap)
+        try store.put(transaction, store.meta, key: Array("folded-bitmap".utf8), value: bitmap)
+        try store.put(transaction, store.meta, key: Array("folded-through".utf8), value: foldedThrough.keyBytes)
     }
 }

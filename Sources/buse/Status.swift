@@ -48,6 +48,15 @@ struct Status: ParsableCommand {
             Asks the buse process (serve, connect or replica) that has the state folder open.
             --prometheus prints the same figures in the Prometheus text format, for a \
             node-exporter textfile collector or a scrape wrapper.
+
+            What the primary's figures mean. While the peer is in sync it has every \
+            acknowledged write, but only a FLUSH makes writes durable on it (as on a local \
+            disk): "unflushed" counts the log's records of writes since the last FLUSH, and \
+            "dirty" the bytes (those records and the 1 MiB regions older records were folded \
+            into) that would be copied again if the peer restarted before the next FLUSH. \
+            Both drop to 0 at a FLUSH; a client that never flushes keeps them growing, \
+            which is the figure to alert on. While the peer is away or resyncing, "lag" \
+            counts the writes it may lack and "dirty" the bytes the next resync copies.
             """)
 
     @Option(help: ArgumentHelp("The node's state folder.", valueName: "dir"))
@@ -86,8 +95,16 @@ struct Status: ParsableCommand {
         if let refusal = status.refusal { lines.append("refused:     \(refusal)") }
         if let policy = status.policy { lines.append("while away:  \(policy.rawValue)") }
         if status.role == .primary {
-            lines.append("lag:         \(status.lagOperations) write(s), \(status.lagBytes) bytes not yet durable on the peer")
-            lines.append("dirty:       \(status.dirtyBytes) bytes marked for resync")
+            if status.peerState == .inSync {
+                // In sync, the peer has every write; what the log still holds
+                // is what it has not yet been asked to make durable.
+                lines.append(
+                    "unflushed:   \(status.lagOperations) write(s), \(status.lagBytes) bytes on the peer awaiting the next FLUSH")
+                lines.append("dirty:       \(status.dirtyBytes) bytes to copy again should the peer restart before that FLUSH")
+            } else {
+                lines.append("lag:         \(status.lagOperations) write(s), \(status.lagBytes) bytes the peer may lack")
+                lines.append("dirty:       \(status.dirtyBytes) bytes the next resync copies")
+            }
         }
         if let percent = status.resyncPercent {
             let width = 30

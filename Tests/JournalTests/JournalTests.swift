@@ -80,6 +80,31 @@ final class JournalTests {
         }
     }
 
+    /// A peer in sync that hears no FLUSH for a while: records pile up past
+    /// the bound and fold into regions. The FLUSH that acknowledges them
+    /// clears those regions too, so an in-sync pair does not show gigabytes
+    /// "dirty" once its writes are durable on the peer. A region marked dirty
+    /// (a write the peer may hold and this disk refused) waits for a resync.
+    @Test func anAcknowledgementThroughTheFoldedRecordsClearsTheirRegionsButNotMarkedOnes() async throws {
+        var limits = Journal.Limits()
+        limits.recordLimit = 10
+        limits.regionLength = 1 << 20
+        let journal = try Journal(path: freshPath(), volumeSize: 64 << 20, limits: limits)
+        for index in 0..<40 {
+            _ = try await journal.append(offset: UInt64(index % 30) << 20, length: 4096, checksum: 0, generation: 1)
+        }
+        try await journal.enforceBound()
+        #expect(try journal.unacknowledged().count == 10)
+        try await journal.markDirty([(50 << 20)..<((50 << 20) + 1)])
+
+        try await journal.acknowledge(through: 29)  // short of the newest folded record (30)
+        #expect(try journal.dirtyRanges().count > 1, "regions folded from record 30 are not acknowledged yet")
+
+        try await journal.acknowledge(through: 40)
+        #expect(try journal.unacknowledged().isEmpty)
+        #expect(try journal.dirtyRanges() == [(50 << 20)..<(51 << 20)], "only the marked region stays dirty")
+    }
+
     @Test func metadataIsStoredDurably() async throws {
         let path = freshPath()
         do {
