@@ -11,12 +11,16 @@ final class ProgressLine {
     private let unit: Unit
     private let isTerminal = isatty(2) != 0
     private let started = ContinuousClock.now
+    /// Where the operation stood when this line began following it (a
+    /// resync joined half-way): the rate counts only what moved since.
+    private let baseline: UInt64
     private var lastShown = -1
     private var shownAny = false
 
-    init(_ label: String, unit: Unit) {
+    init(_ label: String, unit: Unit, startingAt baseline: UInt64 = 0) {
         self.label = label
         self.unit = unit
+        self.baseline = baseline
     }
 
     func update(done: UInt64, total: UInt64) {
@@ -46,8 +50,8 @@ final class ProgressLine {
     private func speed(done: UInt64, total: UInt64) -> String {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        guard seconds >= 1, done > 0 else { return "" }
-        let rate = Double(done) / seconds
+        guard seconds >= 1, done > baseline else { return "" }
+        let rate = Double(done - baseline) / seconds
         let left = Int(Double(total - min(done, total)) / rate)
         let rateText: String
         switch unit {

@@ -68,12 +68,27 @@ struct Status: ParsableCommand {
     @Flag(help: "Print Prometheus metrics.")
     var prometheus = false
 
+    @Flag(
+        help:
+            "Follow the node until interrupted: a line whenever its peer's state changes, and a running resync's progress (percent, rate, time left; live on a terminal, every tenth otherwise)."
+    )
+    var watch = false
+
+    @Flag(help: "With --watch: exit 0 once the peer is in sync (a script waiting for a resync).")
+    var untilInSync = false
+
+    @Option(help: ArgumentHelp("With --watch: seconds between looks.", valueName: "seconds"))
+    var interval: Double = 1
+
+    func validate() throws {
+        if untilInSync && !watch { throw ValidationError("--until-in-sync goes with --watch") }
+        if watch && (json || prometheus) { throw ValidationError("--watch prints lines: drop --json/--prometheus") }
+        guard interval >= 0.05 && interval <= 3600 else { throw ValidationError("--interval must be from 0.05 to 3600 seconds") }
+    }
+
     func run() throws {
-        var answer: Data?
-        try ControlClient.ask(state, "status") { answer = $0 }
-        guard let answer, let status = try? JSONDecoder().decode(ReplicationStatus.self, from: answer) else {
-            throw CommandLineError("the node answered no status")
-        }
+        if watch { return try follow() }
+        let (answer, status) = try Self.ask(state)
         if json {
             print(String(decoding: answer, as: UTF8.self))
         } else if prometheus {
@@ -81,6 +96,48 @@ struct Status: ParsableCommand {
         } else {
             print(Self.text(status))
         }
+    }
+
+    static func ask(_ state: String) throws -> (Data, ReplicationStatus) {
+        var answer: Data?
+        try ControlClient.ask(state, "status") { answer = $0 }
+        guard let answer, let status = try? JSONDecoder().decode(ReplicationStatus.self, from: answer) else {
+            throw CommandLineError("the node answered no status")
+        }
+        return (answer, status)
+    }
+
+    /// `--watch`: polls the node, printing its peer's state when it changes
+    /// (standard output) and a running resync's progress (standard error).
+    private func follow() throws {
+        var shown: String?
+        var progress: ProgressLine?
+        while true {
+            let status = try Self.ask(state).1
+            if status.resyncTotal > 0 {
+                if progress == nil { progress = ProgressLine("resync", unit: .bytes, startingAt: status.resyncDone) }
+                progress?.update(done: status.resyncDone, total: status.resyncTotal)
+            } else if let running = progress {
+                running.finish()
+                progress = nil
+            }
+            let line = Self.summary(status)
+            if line != shown {
+                progress?.finish()
+                print("\(ISO8601DateFormatter().string(from: Date())) \(line)")
+                fflush(nil)  // a pipe (a script waiting on --watch) sees each line at once
+                shown = line
+            }
+            if untilInSync && status.peerState == .inSync { return }
+            usleep(useconds_t(interval * 1_000_000))
+        }
+    }
+
+    /// One line of what changes: role, peer and its state, and why it was refused.
+    static func summary(_ status: ReplicationStatus) -> String {
+        var line = "\(status.role.rawValue), peer \(status.peer ?? "none") \(status.peerState.rawValue)"
+        if let refusal = status.refusal { line += ": \(refusal)" }
+        return line
     }
 
     static func hex(_ value: UInt64) -> String { String(value, radix: 16) }
