@@ -35,11 +35,13 @@ soak:
 release:
 	$(SWIFT) build -c release --product buse
 
-## Side-by-side speed with nbdkit and qemu-nbd (fio, median of 3), ratios printed.
+## Side-by-side speed with nbdkit and qemu-nbd (fio, median of 3), ratios
+## printed; then the registry against docker-registry 2.8 (skopeo, curl).
 bench:
 	@scripts/install-packages.sh bench
 	$(SWIFT) build -c release --product buse
 	python3 bench/run.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
+	python3 bench/registry_bench.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
 
 ## Format the Swift sources with the checked-in .swift-format; lint only
 ## reports, strictly (CI fails on any finding).
