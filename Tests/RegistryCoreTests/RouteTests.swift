@@ -46,7 +46,15 @@ import Testing
         ("DELETE", "/v2/a/blobs/uploads/" + uploadID, .cancelUpload(name("a"), upload())),
         ("GET", "/v2/a/manifests/latest", .getManifest(name("a"), .tag(tag("latest")))),
         ("HEAD", "/v2/a/manifests/" + digestText, .headManifest(name("a"), .digest(digest()))),
-        ("PUT", "/v2/a/manifests/v1.0", .putManifest(name("a"), .tag(tag("v1.0")))),
+        ("PUT", "/v2/a/manifests/v1.0", .putManifest(name("a"), .tag(tag("v1.0")), tags: [])),
+        (
+            "PUT", "/v2/a/manifests/\(digestText)?tag=v1&tag=latest",
+            .putManifest(name("a"), .digest(digest()), tags: [tag("v1"), tag("latest")])
+        ),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=v1&tag=v1", .putManifest(name("a"), .digest(digest()), tags: [tag("v1")])),
+        // The spec defines `tag` only for a PUT by digest; elsewhere it is ignored.
+        ("PUT", "/v2/a/manifests/v1?tag=latest", .putManifest(name("a"), .tag(tag("v1")), tags: [])),
+        ("PUT", "/v2/a/manifests/v1?tag=..", .putManifest(name("a"), .tag(tag("v1")), tags: [])),
         ("DELETE", "/v2/a/manifests/" + digestText, .deleteManifest(name("a"), .digest(digest()))),
         ("GET", "/v2/a/referrers/" + digestText, .listReferrers(name("a"), digest(), artifactType: nil)),
         (
@@ -114,6 +122,10 @@ import Testing
         ("POST", "/v2/a/blobs/uploads/?mount=\(digestText)&from=BAD", .nameInvalid, 400),
         ("GET", "/v2/a/tags/list?n=-1", .paginationNumberInvalid, 400),
         ("GET", "/v2/_catalog?n=ten", .paginationNumberInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=v1&tag=.bad", .tagInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=", .tagInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=a%2Fb", .tagInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?" + (0...100).map { "tag=t\($0)" }.joined(separator: "&"), .tagInvalid, 414),
     ]
 
     @Test(arguments: invalid)
