@@ -125,10 +125,16 @@ extension Route {
         }
     }
 
+    /// A mount whose digest or `from` is invalid is not an error: the spec
+    /// (and distribution) fall back to the upload the POST would otherwise
+    /// start, 202 with a session.
     private static func uploadStart(_ query: Query) throws(RouteError) -> UploadStart {
-        if let mount = query["mount"] {
-            let from = try query["from"].map { text throws(RouteError) in try repositoryName(text, status: 400) }
-            return .mount(try digest(mount), from: from)
+        if let mount = query["mount"].flatMap({ try? Digest(parsing: $0) }) {
+            switch query["from"].map({ try? RepositoryName(validating: $0) }) {
+            case .none: return .mount(mount, from: nil)
+            case .some(.some(let from)): return .mount(mount, from: from)
+            case .some(.none): break
+            }
         }
         if let digestText = query["digest"] { return .monolithic(try digest(digestText)) }
         return .session

@@ -133,8 +133,11 @@ import Testing
             #expect(mounted.status == .created)
             #expect(mounted.headers[.location] == "/v2/target/repo/blobs/\(digest)")
             #expect(try await client.request(.get, "/v2/target/repo/blobs/\(digest)").bytes == pattern(500))
-            // A source without the blob, or no source at all: an ordinary session.
-            for query in ["mount=\(sha256([1]))&from=source/repo", "mount=\(digest)"] {
+            // A source without the blob, no source at all, or an invalid digest
+            // or source (the spec's fallback, as distribution does): a session.
+            for query in [
+                "mount=\(sha256([1]))&from=source/repo", "mount=\(digest)", "mount=\(digest)&from=BAD", "mount=nope&from=source/repo",
+            ] {
                 let fallback = try await client.request(.post, "/v2/other/repo/blobs/uploads/?\(query)")
                 #expect(fallback.status == .accepted)
                 #expect(fallback.headers[.uploadUUID] != nil)
