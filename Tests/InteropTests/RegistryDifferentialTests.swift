@@ -6,8 +6,10 @@ import Testing
 ///
 /// One request sequence, valid and malformed, goes to both servers; every
 /// step must get the same status, except the steps in `departures`, where
-/// the status each server sends is written down with the reason. Content
-/// both serve (blobs, byte ranges, manifests) must be byte-identical. And
+/// the status each server sends is written down with the reason, and the
+/// same error code where both send one, except in `codeDepartures`. Content
+/// both serve (blobs, byte ranges, manifests) must be byte-identical, and
+/// the listings show 2.8's unsorted, unpaged tags against buse's. And
 /// each serves a root the other wrote, pulled by skopeo with identical
 /// digests: distribution's layout is buse's, so migration works both ways.
 @Suite struct RegistryDifferentialTests {
@@ -104,6 +106,10 @@ import Testing
             } else {
                 #expect(ours.status == theirs.status, "\(line)")
             }
+            if ours.status == theirs.status, let ourCode = ours.errorCode, let theirCode = theirs.errorCode {
+                let expected = Self.codeDepartures[step.label].map { ($0.buse, $0.distribution) } ?? (theirCode, theirCode)
+                #expect(ourCode == expected.0 && theirCode == expected.1, "\(line): error codes")
+            }
             if step.sameBody, ours.status == theirs.status {
                 #expect(ours.body == theirs.body, "\(step.label): the two servers sent different bytes")
             }
@@ -111,8 +117,40 @@ import Testing
             #expect(!ours.truncated, "\(line): buse's body is shorter than its Content-Length")
         }
         print("registry differential, \(steps.count) steps:\n" + report.joined(separator: "\n"))
+        try Self.expectListingDepartures(steps, fromBuse, fromDistribution)
         #expect(await buse.stop() == .exit(0), "\(buse.log)")
         #expect(await distribution.stop() != nil, "docker-registry ignored SIGTERM")
+    }
+
+    /// Where both send the same status with different error codes. Each
+    /// is a code that says more than 2.8's.
+    static let codeDepartures: [String: (buse: String, distribution: String, reason: String)] = [
+        "uppercase name": ("NAME_INVALID", "NAME_UNKNOWN", "2.8 looks the invalid name up; buse says it cannot exist"),
+        "unknown algorithm": ("UNSUPPORTED", "DIGEST_INVALID", "the spec's code for an algorithm the registry does not support"),
+        "malformed upload id": (
+            "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "no session can have that id; 2.8 fails to decode its `_state`"
+        ),
+    ]
+
+    /// The listing departures show in the bodies, not the statuses: 2.8
+    /// ignores `n` (whole list, no `Link`) and lists tags in directory order;
+    /// buse pages with a `Link` and sorts.
+    static func expectListingDepartures(
+        _ steps: [Step], _ fromBuse: [HTTPExchange.Answer], _ fromDistribution: [HTTPExchange.Answer]
+    ) throws {
+        func tags(_ answers: [HTTPExchange.Answer], _ label: String) throws -> (tags: [String], link: String?) {
+            guard let index = steps.firstIndex(where: { $0.label == label }) else { throw InteropError("no step \(label)") }
+            let object = try JSONSerialization.jsonObject(with: Data(answers[index].body)) as? [String: Any]
+            return (object?["tags"] as? [String] ?? [], answers[index].headers["link"])
+        }
+        // 2.8 never created t1 and t2 (it ignores `?tag=`).
+        #expect(try tags(fromBuse, "tags list").tags == ["t1", "t2", "v1", "v2"])
+        #expect(try tags(fromDistribution, "tags list").tags.sorted() == ["v1", "v2"])
+        let ourPage = try tags(fromBuse, "tags page")
+        #expect(ourPage.tags == ["t1"] && ourPage.link == #"</v2/diff/app/tags/list?n=1&last=t1>; rel="next""#, "\(ourPage)")
+        let theirPage = try tags(fromDistribution, "tags page")
+        #expect(theirPage.tags.sorted() == ["v1", "v2"] && theirPage.link == nil, "2.8 now honours n: \(theirPage)")
+        #expect(try tags(fromBuse, "tags page after last").tags == ["t2"])
     }
 
     /// A root buse wrote (skopeo pushed a multi-layer image) is served by 2.8.
@@ -333,6 +371,7 @@ import Testing
             Step("manifest by a lying digest", "PUT", "\(app)/manifests/\(digests.second)", headers: typed, body: content.first),
             Step("manifest by tag", "PUT", "\(app)/manifests/v1", headers: typed, body: content.first),
             Step("manifest by digest", "PUT", "\(app)/manifests/\(digests.first)", headers: typed, body: content.first),
+            Step("second manifest by tag", "PUT", "\(app)/manifests/v2", headers: typed, body: content.second),
             Step(
                 "manifest by digest with tags", "PUT", "\(app)/manifests/\(digests.second)?tag=t1&tag=t2", headers: typed,
                 body: content.second),
