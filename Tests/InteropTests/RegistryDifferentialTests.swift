@@ -151,6 +151,11 @@ import Testing
         let theirPage = try tags(fromDistribution, "tags page")
         #expect(theirPage.tags.sorted() == ["v1", "v2"] && theirPage.link == nil, "2.8 now honours n: \(theirPage)")
         #expect(try tags(fromBuse, "tags page after last").tags == ["t2"])
+        // Over a real connection, the tags a PUT by digest stored come back as OCI-Tag.
+        if let put = steps.firstIndex(where: { $0.label == "manifest by digest with tags" }) {
+            #expect(fromBuse[put].headers["oci-tag"] == "t1, t2")
+            #expect(fromDistribution[put].headers["oci-tag"] == nil)
+        }
     }
 
     /// A root buse wrote (skopeo pushed a multi-layer image) is served by 2.8.
