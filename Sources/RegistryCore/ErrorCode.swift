@@ -25,13 +25,17 @@ public enum ErrorCode: String, Sendable, CaseIterable, Equatable {
     case rangeInvalid = "RANGE_INVALID"
     /// Not in the spec; distribution (v3) answers a bad `n` with it.
     case paginationNumberInvalid = "PAGINATION_NUMBER_INVALID"
+    /// Not in v1.1's table (the spec names it among the codes clients may
+    /// meet); distribution's code for a bad tag, and ours for a `tag` query
+    /// parameter of a manifest PUT that is not a valid tag.
+    case tagInvalid = "TAG_INVALID"
 
     /// The HTTP status distribution sends with this code.
     public var status: Int {
         switch self {
         case .blobUnknown, .blobUploadUnknown, .manifestUnknown, .nameUnknown: 404
         case .blobUploadInvalid, .digestInvalid, .manifestBlobUnknown, .manifestInvalid, .nameInvalid, .sizeInvalid,
-            .paginationNumberInvalid:
+            .paginationNumberInvalid, .tagInvalid:
             400
         case .unauthorized: 401
         case .denied: 403
@@ -60,6 +64,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, Equatable {
         case .tooManyRequests: "too many requests"
         case .rangeInvalid: "invalid content range"
         case .paginationNumberInvalid: "invalid number of results requested"
+        case .tagInvalid: "manifest tag did not match URI"
         }
     }
 }

@@ -19,6 +19,12 @@ public struct Query: Sendable, Equatable {
         pairs.first { $0.name == name }?.value
     }
 
+    /// Every value for `name`, in request order, as Go's `Values[name]`
+    /// answers (`?tag=a&tag=b`).
+    public func values(_ name: String) -> [String] {
+        pairs.filter { $0.name == name }.map(\.value)
+    }
+
     public static func == (lhs: Query, rhs: Query) -> Bool {
         lhs.pairs.elementsEqual(rhs.pairs) { $0.name == $1.name && $0.value == $1.value }
     }

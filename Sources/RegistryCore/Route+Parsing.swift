@@ -47,7 +47,7 @@ extension Route {
             return .listTags(try name(droppingLast: 2), try pageRequest(query))
         }
         if tail(2).first == "manifests" {
-            return try manifestRoute(method: method, name: try name(droppingLast: 2), reference: last)
+            return try manifestRoute(method: method, name: try name(droppingLast: 2), reference: last, query: query)
         }
         if tail(2).first == "blobs", last.utf8.contains(UInt8(ascii: ":")) {
             return try blobRoute(method: method, name: try name(droppingLast: 2), digest: last)
@@ -67,7 +67,9 @@ extension Route {
         throw .notFound
     }
 
-    private static func manifestRoute(method: String, name: RepositoryName, reference text: String) throws(RouteError) -> Route {
+    private static func manifestRoute(
+        method: String, name: RepositoryName, reference text: String, query: Query
+    ) throws(RouteError) -> Route {
         try require(method, in: ["GET", "HEAD", "PUT", "DELETE"])
         let reference: Reference
         do throws(RegistryError) {
@@ -83,9 +85,18 @@ extension Route {
         switch method {
         case "GET": return .getManifest(name, reference)
         case "HEAD": return .headManifest(name, reference)
-        case "PUT": return .putManifest(name, reference)
+        case "PUT": return .putManifest(name, reference, tags: try manifestTags(query, reference: reference))
         default: return .deleteManifest(name, reference)
         }
+    }
+
+    /// The `tag` query parameters of a manifest PUT. The spec defines them
+    /// only for a PUT by digest; on a PUT by tag they are ignored, as
+    /// distribution ignores them everywhere, and the client learns that from
+    /// the missing `OCI-Tag` header.
+    private static func manifestTags(_ query: Query, reference: Reference) throws(RouteError) -> [Tag] {
+        guard case .digest = reference else { return [] }
+        do throws(RegistryError) { return try Tag.list(query.values("tag")) } catch { throw .invalid(error) }
     }
 
     private static func blobRoute(method: String, name: RepositoryName, digest text: String) throws(RouteError) -> Route {
@@ -114,10 +125,16 @@ extension Route {
         }
     }
 
+    /// A mount whose digest or `from` is invalid is not an error: the spec
+    /// (and distribution) fall back to the upload the POST would otherwise
+    /// start, 202 with a session.
     private static func uploadStart(_ query: Query) throws(RouteError) -> UploadStart {
-        if let mount = query["mount"] {
-            let from = try query["from"].map { text throws(RouteError) in try repositoryName(text, status: 400) }
-            return .mount(try digest(mount), from: from)
+        if let mount = query["mount"].flatMap({ try? Digest(parsing: $0) }) {
+            switch query["from"].map({ try? RepositoryName(validating: $0) }) {
+            case .none: return .mount(mount, from: nil)
+            case .some(.some(let from)): return .mount(mount, from: from)
+            case .some(.none): break
+            }
         }
         if let digestText = query["digest"] { return .monolithic(try digest(digestText)) }
         return .session

@@ -28,8 +28,10 @@ public enum Route: Sendable, Equatable {
     case getManifest(RepositoryName, Reference)
     /// end-3 `HEAD /v2/<name>/manifests/<reference>`
     case headManifest(RepositoryName, Reference)
-    /// end-7 `PUT /v2/<name>/manifests/<reference>`
-    case putManifest(RepositoryName, Reference)
+    /// end-7 `PUT /v2/<name>/manifests/<reference>`, and end-7b
+    /// `PUT /v2/<name>/manifests/<digest>?tag=a&tag=b`: `tags` are the extra
+    /// tags to point at the manifest (only ever non-empty for a digest).
+    case putManifest(RepositoryName, Reference, tags: [Tag])
     /// end-9 `DELETE /v2/<name>/manifests/<reference>`
     case deleteManifest(RepositoryName, Reference)
     /// end-12a/12b `GET /v2/<name>/referrers/<digest>?artifactType=`

@@ -12,6 +12,7 @@ extension HeaderName {
     static let dockerDistributionAPIVersion = Self("Docker-Distribution-API-Version")!
     static let ociSubject = Self("OCI-Subject")!
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
+    static let ociTag = Self("OCI-Tag")!
     static let link = Self("Link")!
 }
 

@@ -17,10 +17,11 @@ extension RegistryResponder {
         return Response(status: .ok, headers: headers, body: HTTPResponseBody(byteBuffer: ByteBuffer(bytes: stored.bytes)))
     }
 
-    /// Stores a manifest by tag or digest: 201 with its `Location`, and
+    /// Stores a manifest by tag or digest: 201 with its `Location`,
     /// `OCI-Subject` when it has a subject (the spec's sign that this
-    /// registry indexed it for the referrers API).
-    func putManifest(_ name: RepositoryName, _ reference: Reference, _ request: Request) async throws -> Response {
+    /// registry indexed it for the referrers API), and one `OCI-Tag` for each
+    /// tag of a `?tag=` query, all of which were stored.
+    func putManifest(_ name: RepositoryName, _ reference: Reference, tags: [Tag], _ request: Request) async throws -> Response {
         guard let bytes = try await Self.collect(request.body, upTo: Manifest.sizeMaximum) else {
             // The spec's answer to a manifest over the registry's limit.
             let error = RegistryError(
@@ -30,12 +31,13 @@ extension RegistryResponder {
         let repository = store.repository(name)
         let contentType = request.headers[.contentType]
         let stored = try await pool.run { () throws(StorageError) in
-            try repository.putManifest(bytes, contentType: contentType, reference: reference)
+            try repository.putManifest(bytes, contentType: contentType, reference: reference, tags: tags)
         }
         var headers = HTTPFields()
         headers[.location] = "/v2/\(name)/manifests/\(stored.digest)"
         headers[.dockerContentDigest] = stored.digest.description
         if let subject = stored.manifest?.subject { headers[.ociSubject] = subject.digest.description }
+        for tag in tags { headers.append(HTTPFields.Element(name: .ociTag, value: tag.value)) }
         return Response.empty(.created, headers: headers)
     }
 

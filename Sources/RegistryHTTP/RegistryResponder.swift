@@ -79,7 +79,7 @@ public struct RegistryResponder: HTTPResponder {
         case .cancelUpload(let name, let id): return try await cancelUpload(name, id)
         case .getManifest(let name, let reference): return try await manifest(name, reference)
         case .headManifest(let name, let reference): return try await manifest(name, reference)
-        case .putManifest(let name, let reference): return try await putManifest(name, reference, request)
+        case .putManifest(let name, let reference, let tags): return try await putManifest(name, reference, tags: tags, request)
         case .deleteManifest(let name, let reference): return try await deleteManifest(name, reference)
         case .listReferrers(let name, let subject, let artifactType): return try await referrers(name, subject, artifactType)
         }

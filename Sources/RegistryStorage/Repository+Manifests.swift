@@ -19,7 +19,12 @@ extension Repository {
     /// durable, then touched, so a collection running meanwhile either
     /// finished deleting it first (the push answers MANIFEST_BLOB_UNKNOWN and
     /// the client pushes the blob again) or keeps it.
-    public func putManifest(_ bytes: [UInt8], contentType: String?, reference: Reference) throws(StorageError) -> StoredManifest {
+    ///
+    /// `tags` are further tags to point at it (`PUT .../manifests/<digest>?tag=`),
+    /// each linked as the reference's own tag is, in order.
+    public func putManifest(
+        _ bytes: [UInt8], contentType: String?, reference: Reference, tags: [Tag] = []
+    ) throws(StorageError) -> StoredManifest {
         let manifest: Manifest
         do throws(RegistryError) {
             manifest = try Manifest.parse(bytes, contentType: contentType)
@@ -39,7 +44,9 @@ extension Repository {
         if let subject = manifest.subject {
             try LinkFile.write(digest.description, to: layout.referrerLink(name, subject.digest, digest), below: layout.base)
         }
-        if case .tag(let tag) = reference {
+        var linkedTags = tags
+        if case .tag(let tag) = reference { linkedTags.insert(tag, at: 0) }
+        for tag in linkedTags {
             try LinkFile.write(digest.description, to: layout.tagIndexLink(name, tag, digest), below: layout.base)
             try LinkFile.write(digest.description, to: layout.tagCurrentLink(name, tag), below: layout.base)
         }

@@ -16,6 +16,13 @@ import Testing
         #expect(Query(parsing: raw)["a"] == nil)
     }
 
+    @Test(arguments: [
+        ("tag=a&tag=b", ["a", "b"]), ("tag=b&x=1&tag=a", ["b", "a"]), ("tag=", [""]), ("x=1", []), ("tag=%zz&tag=c", ["c"]),
+    ])
+    func everyValueOfARepeatedNameIsKeptInOrder(_ raw: String, _ values: [String]) {
+        #expect(Query(parsing: raw).values("tag") == values)
+    }
+
     @Test func absentNamesAreNil() {
         #expect(Query(parsing: "")["a"] == nil)
     }

@@ -7,7 +7,7 @@ import Testing
         (ErrorCode.blobUnknown, 404), (.blobUploadInvalid, 400), (.blobUploadUnknown, 404), (.digestInvalid, 400),
         (.manifestBlobUnknown, 400), (.manifestInvalid, 400), (.manifestUnknown, 404), (.nameInvalid, 400), (.nameUnknown, 404),
         (.sizeInvalid, 400), (.unauthorized, 401), (.denied, 403), (.unsupported, 405), (.tooManyRequests, 429),
-        (.rangeInvalid, 416), (.paginationNumberInvalid, 400),
+        (.rangeInvalid, 416), (.paginationNumberInvalid, 400), (.tagInvalid, 400),
     ])
     func eachCodeHasDistributionsStatus(_ code: ErrorCode, _ status: Int) {
         #expect(code.status == status)
@@ -19,7 +19,7 @@ import Testing
             ErrorCode.allCases.map(\.rawValue) == [
                 "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN",
                 "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED",
-                "UNSUPPORTED", "TOOMANYREQUESTS", "RANGE_INVALID", "PAGINATION_NUMBER_INVALID",
+                "UNSUPPORTED", "TOOMANYREQUESTS", "RANGE_INVALID", "PAGINATION_NUMBER_INVALID", "TAG_INVALID",
             ])
     }
 

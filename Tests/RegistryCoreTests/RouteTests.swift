@@ -40,13 +40,26 @@ import Testing
         ("POST", "/v2/a/blobs/uploads/?digest=" + digestText, .startUpload(name("a"), .monolithic(digest()))),
         ("POST", "/v2/a/blobs/uploads/?mount=\(digestText)&from=b/c", .startUpload(name("a"), .mount(digest(), from: name("b/c")))),
         ("POST", "/v2/a/blobs/uploads/?mount=" + digestText, .startUpload(name("a"), .mount(digest(), from: nil))),
+        // A mount with an invalid digest or source falls back to a session, as the spec says.
+        ("POST", "/v2/a/blobs/uploads/?mount=\(digestText)&from=BAD", .startUpload(name("a"), .session)),
+        ("POST", "/v2/a/blobs/uploads/?mount=nope&from=b/c", .startUpload(name("a"), .session)),
+        ("POST", "/v2/a/blobs/uploads/?mount=nope", .startUpload(name("a"), .session)),
+        ("POST", "/v2/a/blobs/uploads/?mount=nope&digest=" + digestText, .startUpload(name("a"), .monolithic(digest()))),
         ("GET", "/v2/a/blobs/uploads/" + uploadID, .getUpload(name("a"), upload())),
         ("PATCH", "/v2/a/blobs/uploads/" + uploadID, .patchUpload(name("a"), upload())),
         ("PUT", "/v2/a/blobs/uploads/\(uploadID)?digest=sha256%3A\(hex)", .finishUpload(name("a"), upload(), digest())),
         ("DELETE", "/v2/a/blobs/uploads/" + uploadID, .cancelUpload(name("a"), upload())),
         ("GET", "/v2/a/manifests/latest", .getManifest(name("a"), .tag(tag("latest")))),
         ("HEAD", "/v2/a/manifests/" + digestText, .headManifest(name("a"), .digest(digest()))),
-        ("PUT", "/v2/a/manifests/v1.0", .putManifest(name("a"), .tag(tag("v1.0")))),
+        ("PUT", "/v2/a/manifests/v1.0", .putManifest(name("a"), .tag(tag("v1.0")), tags: [])),
+        (
+            "PUT", "/v2/a/manifests/\(digestText)?tag=v1&tag=latest",
+            .putManifest(name("a"), .digest(digest()), tags: [tag("v1"), tag("latest")])
+        ),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=v1&tag=v1", .putManifest(name("a"), .digest(digest()), tags: [tag("v1")])),
+        // The spec defines `tag` only for a PUT by digest; elsewhere it is ignored.
+        ("PUT", "/v2/a/manifests/v1?tag=latest", .putManifest(name("a"), .tag(tag("v1")), tags: [])),
+        ("PUT", "/v2/a/manifests/v1?tag=..", .putManifest(name("a"), .tag(tag("v1")), tags: [])),
         ("DELETE", "/v2/a/manifests/" + digestText, .deleteManifest(name("a"), .digest(digest()))),
         ("GET", "/v2/a/referrers/" + digestText, .listReferrers(name("a"), digest(), artifactType: nil)),
         (
@@ -111,9 +124,12 @@ import Testing
         ("PUT", "/v2/a/blobs/uploads/" + uploadID, .digestInvalid, 400),
         ("PUT", "/v2/a/blobs/uploads/\(uploadID)?digest=nope", .digestInvalid, 400),
         ("POST", "/v2/a/blobs/uploads/?digest=nope", .digestInvalid, 400),
-        ("POST", "/v2/a/blobs/uploads/?mount=\(digestText)&from=BAD", .nameInvalid, 400),
         ("GET", "/v2/a/tags/list?n=-1", .paginationNumberInvalid, 400),
         ("GET", "/v2/_catalog?n=ten", .paginationNumberInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=v1&tag=.bad", .tagInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=", .tagInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?tag=a%2Fb", .tagInvalid, 400),
+        ("PUT", "/v2/a/manifests/\(digestText)?" + (0...100).map { "tag=t\($0)" }.joined(separator: "&"), .tagInvalid, 414),
     ]
 
     @Test(arguments: invalid)

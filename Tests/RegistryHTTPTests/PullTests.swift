@@ -25,6 +25,9 @@ import Testing
 /// - PUT with a digest the bytes do not have → 400 `DIGEST_INVALID`: `aLyingDigestIsRefusedAndTheSessionIsGone`
 /// - cross-repository mount → 201; unknown source → 202 session: `aMountLinksTheBlobOrFallsBackToASession`
 /// - manifest PUT → 201 with `Location`; by digest; no layers: `manifestsArePushedByTagAndByDigest`
+/// - PUT by digest with `?tag=` (end-7b, spec after v1.1.1) → 201, one `OCI-Tag` per tag, every tag
+///   pulls: `aPutByDigestWithTagsPointsEveryTagAtTheManifest`; any invalid tag → 400 `TAG_INVALID`,
+///   nothing stored: `anInvalidTagInTheQueryStoresNothing`; past 100 tags → 414: `tooManyTagsIs414`
 ///
 /// Content discovery (DiscoveryTests)
 /// - tags list, `n` limits and `last` starts, `Link` to the next page: `tagsArePagedWithLinksToTheNextPage`

@@ -133,8 +133,11 @@ import Testing
             #expect(mounted.status == .created)
             #expect(mounted.headers[.location] == "/v2/target/repo/blobs/\(digest)")
             #expect(try await client.request(.get, "/v2/target/repo/blobs/\(digest)").bytes == pattern(500))
-            // A source without the blob, or no source at all: an ordinary session.
-            for query in ["mount=\(sha256([1]))&from=source/repo", "mount=\(digest)"] {
+            // A source without the blob, no source at all, or an invalid digest
+            // or source (the spec's fallback, as distribution does): a session.
+            for query in [
+                "mount=\(sha256([1]))&from=source/repo", "mount=\(digest)", "mount=\(digest)&from=BAD", "mount=nope&from=source/repo",
+            ] {
                 let fallback = try await client.request(.post, "/v2/other/repo/blobs/uploads/?\(query)")
                 #expect(fallback.status == .accepted)
                 #expect(fallback.headers[.uploadUUID] != nil)
@@ -154,6 +157,58 @@ import Testing
             // No layers at all is a valid image manifest (an artifact).
             let empty = try await client.pushImage(to: "team/app", reference: "empty", layers: [])
             #expect(try await client.request(.get, "/v2/team/app/manifests/empty").bytes == empty.bytes)
+        }
+    }
+
+    @Test func aPutByDigestWithTagsPointsEveryTagAtTheManifest() async throws {
+        try await TestRegistry().test { client in
+            let (digest, manifest) = try await client.pushImage(to: "team/app", reference: "first", layers: [pattern(10)])
+            let put = try await client.request(
+                .put, "/v2/team/app/manifests/\(digest)?tag=1.2.3&tag=1.2&tag=latest&tag=1.2",
+                headers: [.contentType: Manifests.ociManifest], body: manifest)
+            #expect(put.status == .created)
+            #expect(put.headers[.contentDigest] == digest)
+            #expect(put.headers[values: .ociTag] == ["1.2.3", "1.2", "latest"])
+            for tag in ["1.2.3", "1.2", "latest"] {
+                let pulled = try await client.request(.get, "/v2/team/app/manifests/\(tag)")
+                #expect(pulled.status == .ok)
+                #expect(pulled.headers[.contentDigest] == digest)
+            }
+            let tags = try await client.request(.get, "/v2/team/app/tags/list")
+            #expect(tags.text == #"{"name":"team/app","tags":["1.2","1.2.3","first","latest"]}"#)
+        }
+    }
+
+    @Test func anInvalidTagInTheQueryStoresNothing() async throws {
+        try await TestRegistry().test { client in
+            let (digest, manifest) = try await client.pushImage(to: "team/app", reference: "first", layers: [pattern(10)])
+            let other = Manifests.image(config: sha256([1]), configSize: 1, layers: [], artifactType: "application/x-none")
+            for query in ["tag=good&tag=.bad", "tag=", "tag=a%2Fb"] {
+                let put = try await client.request(
+                    .put, "/v2/team/app/manifests/\(digest)?\(query)", headers: [.contentType: Manifests.ociManifest], body: manifest)
+                #expect(put.status == .badRequest)
+                #expect(put.errorCode == "TAG_INVALID")
+                #expect(put.headers[.ociTag] == nil)
+            }
+            // A manifest not yet stored stays absent when its tags are refused.
+            let refused = try await client.request(
+                .put, "/v2/team/app/manifests/\(sha256(other))?tag=ok&tag=-no", headers: [.contentType: Manifests.ociManifest],
+                body: other)
+            #expect(refused.errorCode == "TAG_INVALID")
+            #expect(try await client.request(.head, "/v2/team/app/manifests/\(sha256(other))").status == .notFound)
+            let tags = try await client.request(.get, "/v2/team/app/tags/list")
+            #expect(tags.text == #"{"name":"team/app","tags":["first"]}"#)
+        }
+    }
+
+    @Test func tooManyTagsIs414() async throws {
+        try await TestRegistry().test { client in
+            let (digest, manifest) = try await client.pushImage(to: "team/app", reference: "first", layers: [])
+            let query = (0...100).map { "tag=t\($0)" }.joined(separator: "&")
+            let put = try await client.request(
+                .put, "/v2/team/app/manifests/\(digest)?\(query)", headers: [.contentType: Manifests.ociManifest], body: manifest)
+            #expect(put.status == .uriTooLong)
+            #expect(put.errorCode == "TAG_INVALID")
         }
     }
 }

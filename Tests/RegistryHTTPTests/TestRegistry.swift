@@ -126,4 +126,5 @@ extension HeaderName {
     static let apiVersion = Self("Docker-Distribution-API-Version")!
     static let ociSubject = Self("OCI-Subject")!
     static let filtersApplied = Self("OCI-Filters-Applied")!
+    static let ociTag = Self("OCI-Tag")!
 }

@@ -78,7 +78,7 @@ import Testing
             digests.append(digest)
         }
         let manifest = Fixture.imageManifest(config: digests[1], layers: [digests[0]])
-        guard case .putManifest(_, let reference) = try route("PUT", "/v2/team/app/manifests/latest") else {
+        guard case .putManifest(_, let reference, _) = try route("PUT", "/v2/team/app/manifests/latest") else {
             Issue.record("manifest PUT did not route")
             return
         }

@@ -16,6 +16,18 @@ enum Tool {
                 + "run `scripts/install-packages.sh test` to install the test tools")
     }
 
+    /// The first `name` on this process's PATH, for tools installed where the
+    /// install script's own shell finds them (`python3` with oras from PyPI
+    /// may be a pyenv or venv interpreter, not /usr/bin/python3).
+    static func pathFromEnvironment(_ name: String) throws -> String {
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        for directory in directories + searchPath {
+            let candidate = directory + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw InteropError("\(name) is not on PATH; run `scripts/install-packages.sh test` to install the test tools")
+    }
+
     /// An environment whose PATH finds the system Python first: nbdsh runs
     /// `python3 -m nbd`, and python3-libnbd exists only for /usr/bin/python3.
     static let systemEnvironment = ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin"]
