@@ -18,7 +18,10 @@ import Testing
 /// - before a restart, fsck finds at most crash leftovers: temp files and
 ///   blob directories without `data`, which nothing serves;
 /// - a restart removes those, fsck is then clean, and the restarted
-///   server serves every acknowledged blob and manifest.
+///   server serves every acknowledged blob and manifest;
+/// - every upload session the kill interrupted either resumes (GET answers
+///   204 with at least the bytes acknowledged, the client sends the rest,
+///   the blob is whole) or is gone because its commit had stored the blob.
 ///
 /// `BUSE_REGISTRY_CRASH_RUNS` sets the number of runs (50 by default;
 /// `make soak` runs more), `BUSE_REGISTRY_CRASH_SEED` the first seed.
@@ -30,25 +33,31 @@ import Testing
     @Test func everyAcknowledgedPushSurvivesKillNineAtSeededPoints() async throws {
         let clock = ContinuousClock()
         let started = clock.now
-        var (killedMidway, withLeftovers, acknowledged) = (0, 0, 0)
+        var (killedMidway, withLeftovers, acknowledged, interrupted, resumed) = (0, 0, 0, 0, 0)
         for run in 0..<Self.runs {
             let seed = Self.firstSeed + UInt64(run)
             let outcome = try await crashAndCheck(seed: seed)
             if outcome.acknowledged < outcome.planned { killedMidway += 1 }
             if outcome.leftovers { withLeftovers += 1 }
             acknowledged += outcome.acknowledged
+            interrupted += outcome.interrupted
+            resumed += outcome.resumed
         }
         print(
             "registry crash: \(Self.runs) runs from seed \(Self.firstSeed) in \(started.duration(to: clock.now)): "
                 + "\(killedMidway) killed mid-push, \(acknowledged) pushes acknowledged and checked, "
-                + "\(withLeftovers) left crash leftovers that the restart removed")
+                + "\(withLeftovers) left crash leftovers that the restart removed, "
+                + "\(resumed) of \(interrupted) interrupted upload sessions resumed (the rest committed just before the kill)")
         // The kill points must mostly fall inside the pushes, or the test proves little.
         #expect(killedMidway * 2 >= Self.runs, "only \(killedMidway) of \(Self.runs) runs were killed before every push finished")
     }
 
-    /// One run; returns how many 201s came, how many the plan had, and
-    /// whether fsck found crash leftovers before the restart.
-    private func crashAndCheck(seed: UInt64) async throws -> (acknowledged: Int, planned: Int, leftovers: Bool) {
+    /// One run; returns how many 201s came, how many the plan had, whether
+    /// fsck found crash leftovers before the restart, and how many upload
+    /// sessions the kill interrupted and how many of those resumed.
+    private func crashAndCheck(
+        seed: UInt64
+    ) async throws -> (acknowledged: Int, planned: Int, leftovers: Bool, interrupted: Int, resumed: Int) {
         let directory = try TemporaryDirectory()
         let plan = CrashPlan(seed: seed)
         var generator = SeededGenerator(seed: seed ^ 0x6b69_6c6c)
@@ -82,10 +91,25 @@ import Testing
         for entry in acknowledgements.entries {
             for problem in try await servedProblems(entry, served) { Issue.record("\(context): after the restart, \(problem)") }
         }
+        var resumed = 0
+        for upload in acknowledgements.interrupted {
+            switch try await onThread({ try Self.resume(upload, served) }) {
+            case .resumed: resumed += 1
+            case .gone:
+                // Only a commit removes a session (nothing here lies about a
+                // digest, and none is a day old), and it renames the blob
+                // into the store first: the blob must be there.
+                if !store.hasBlob(upload.blob.digest) {
+                    Issue.record("\(context): session \(upload.location) is gone but its blob \(upload.blob.digest) is not stored")
+                }
+            case .failed(let problem):
+                Issue.record("\(context): resuming \(upload.location) (\(upload.acknowledged) bytes acknowledged): \(problem)")
+            }
+        }
         let stopped = await restarted.stop()
         #expect(stopped == .exit(0), "\(context): \(restarted.log)")
         let planned = plan.pushers.reduce(0) { $0 + $1.images.reduce(0) { $0 + 2 + $1.layers.count } }
-        return (acknowledgements.entries.count, planned, !findings.isEmpty)
+        return (acknowledgements.entries.count, planned, !findings.isEmpty, acknowledgements.interrupted.count, resumed)
     }
 
     /// What the restarted server gets wrong about one acknowledged push.
@@ -95,6 +119,45 @@ import Testing
                 continuation.resume(with: Result { try Self.servedProblems(entry, wire) })
             }
         }
+    }
+
+    enum Resumption { case resumed, gone, failed(String) }
+
+    /// Resumes an upload session the kill interrupted, as a client does:
+    /// GET answers 204 with the bytes held (at least those acknowledged:
+    /// a killed chunk may have left more, never less), the client sends the
+    /// rest and the final PUT, and the blob is whole. A session that is
+    /// unknown (404: its final PUT committed it just before the kill) is
+    /// fine too when the commit stored the blob (the caller checks).
+    static func resume(_ upload: Acknowledgements.Interrupted, _ wire: HTTPWire) throws -> Resumption {
+        let status = try wire.exchange("GET", upload.location)
+        if status.status == 404 { return .gone }
+        guard status.status == 204, let range = status.headers["range"], range.hasPrefix("0-"), let end = Int(range.dropFirst(2)) else {
+            return .failed("GET answered \(status) with Range \(status.headers["range"] ?? "none")")
+        }
+        // `0-0` is both an empty upload and a one-byte one.
+        let candidates = end == 0 ? [0, 1] : [end + 1]
+        guard candidates.last! >= upload.acknowledged, candidates.first! <= upload.blob.bytes.count else {
+            return .failed("Range \(range) does not fit the \(upload.acknowledged) bytes acknowledged of \(upload.blob.bytes.count)")
+        }
+        for held in candidates where held <= upload.blob.bytes.count {
+            var location = upload.location
+            if held < upload.blob.bytes.count {
+                let reply = try wire.exchange(
+                    "PATCH", location,
+                    headers: [("Content-Range", "\(held)-\(upload.blob.bytes.count - 1)"), ("Content-Type", "application/octet-stream")],
+                    body: Array(upload.blob.bytes[held...]))
+                if reply.status == 416 && candidates.count > 1 { continue }
+                guard reply.status == 202, let next = reply.headers["location"] else { return .failed("PATCH from \(held): \(reply)") }
+                location = next
+            }
+            let put = try wire.exchange("PUT", location + "?digest=\(upload.blob.digest)")
+            guard put.status == 201 else { return .failed("final PUT: \(put)") }
+            let pulled = try wire.exchange("GET", "/v2/\(upload.repository)/blobs/\(upload.blob.digest)")
+            guard pulled.status == 200, sha256Digest(pulled.body) == upload.blob.digest else { return .failed("pull: \(pulled)") }
+            return .resumed
+        }
+        return .failed("no offset in \(candidates) was accepted")
     }
 
     private static func servedProblems(_ entry: Acknowledgements.Entry, _ wire: HTTPWire) throws -> [String] {
@@ -130,7 +193,8 @@ struct CrashStoreView {
         (try? Data(contentsOf: URL(fileURLWithPath: path))).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    private func hasBlob(_ digest: String) -> Bool {
+    /// Whether the store holds `digest` whole.
+    func hasBlob(_ digest: String) -> Bool {
         guard let data = FileManager.default.contents(atPath: blobData(digest)) else { return false }
         return sha256Digest(data) == digest
     }

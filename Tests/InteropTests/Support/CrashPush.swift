@@ -144,9 +144,19 @@ final class Acknowledgements: Sendable {
         case manifest(repository: String, CrashPlan.Image)
     }
 
-    private let state = Mutex((entries: [Entry](), problems: [String]()))
+    /// An upload session the kill interrupted, as its pusher last knew it.
+    struct Interrupted: Sendable {
+        let repository: String
+        let location: String
+        let blob: CrashPlan.Blob
+        let acknowledged: Int
+    }
+
+    private let state = Mutex((entries: [Entry](), problems: [String](), interrupted: [Interrupted]()))
 
     func record(_ entry: Entry) { state.withLock { $0.entries.append(entry) } }
+    func interrupted(_ upload: Interrupted) { state.withLock { $0.interrupted.append(upload) } }
+    var interrupted: [Interrupted] { state.withLock { $0.interrupted } }
     func problem(_ text: String) { state.withLock { $0.problems.append(text) } }
     var entries: [Entry] { state.withLock { $0.entries } }
     var problems: [String] { state.withLock { $0.problems } }
@@ -160,11 +170,21 @@ struct CrashPusher {
     let killSwitch: KillSwitch
     let acknowledgements: Acknowledgements
 
+    /// Where an upload session stands, as far as the pusher knows.
+    struct SessionProgress {
+        var location: String?
+        /// Bytes the registry answered 202 to.
+        var acknowledged = 0
+    }
+
     func run() {
+        var current: (blob: CrashPlan.Blob, session: SessionProgress)?
         do {
             for image in pusher.images {
                 for blob in [image.config] + image.layers {
-                    try push(blob)
+                    current = (blob, SessionProgress())
+                    try push(blob, &current!.session)
+                    current = nil
                     acknowledgements.record(.blob(repository: pusher.repository, blob))
                 }
                 let reply = try exchange(
@@ -176,10 +196,15 @@ struct CrashPusher {
         } catch {
             // After the kill every request fails; before it, none may.
             if !killSwitch.fired { acknowledgements.problem("\(pusher.repository) before the kill: \(error)") }
+            if let current, let location = current.session.location {
+                acknowledgements.interrupted(
+                    .init(repository: pusher.repository, location: location, blob: current.blob, acknowledged: current.session.acknowledged)
+                )
+            }
         }
     }
 
-    private func push(_ blob: CrashPlan.Blob) throws {
+    private func push(_ blob: CrashPlan.Blob, _ progress: inout SessionProgress) throws {
         let uploads = "/v2/\(pusher.repository)/blobs/uploads/"
         let octets = ["Content-Type": "application/octet-stream"]
         if case .monolithic = blob.mode {
@@ -187,16 +212,20 @@ struct CrashPusher {
             return
         }
         var location = try session(try exchange("POST", uploads, [:], []), "POST")
+        progress.location = location
         var finalBody: [UInt8] = []
         switch blob.mode {
         case .monolithic: return
         case .postThenPut: finalBody = blob.bytes
-        case .streamed: location = try session(try exchange("PATCH", location, octets, blob.bytes), "streamed PATCH")
+        case .streamed:
+            location = try session(try exchange("PATCH", location, octets, blob.bytes), "streamed PATCH")
+            progress = SessionProgress(location: location, acknowledged: blob.bytes.count)
         case .chunked(let pieces):
             for piece in CrashPlan.Blob.pieces(blob.bytes.count, pieces) {
                 var headers = octets
                 headers["Content-Range"] = "\(piece.lowerBound)-\(piece.upperBound - 1)"
                 location = try session(try exchange("PATCH", location, headers, Array(blob.bytes[piece])), "chunk PATCH")
+                progress = SessionProgress(location: location, acknowledged: piece.upperBound)
             }
         }
         let separator = location.contains("?") ? "&" : "?"
