@@ -27,10 +27,13 @@ check:
 test:
 	scripts/test.sh
 
-## The replication simulation over 10,000 seeds (about an hour).
+## The replication simulation over 10,000 seeds (about an hour), and 1,000
+## registry kill -9 runs (about half an hour).
 soak:
 	$(SWIFT) build --build-tests
 	BUSE_SIMULATION_SEEDS=10000 $(SWIFT) test --skip-build --disable-xctest --filter ReplicationSimulationTests
+	BUSE_REGISTRY_CRASH_RUNS=1000 BUSE_BINARY=$$($(SWIFT) build --show-bin-path)/buse \
+		$(SWIFT) test --skip-build --disable-xctest --filter RegistryCrashTests
 
 release:
 	$(SWIFT) build -c release --product buse

@@ -11,6 +11,11 @@ public struct RegistryServer: Sendable {
         public var port: Int
         /// Upload sessions older than this are purged.
         public var uploadTimeToLive: Duration
+        /// How often the server collects garbage itself; nil (the default)
+        /// leaves it to `buse registry gc`.
+        public var collectionInterval: Duration?
+        /// The grace period of those collections (see `GarbageCollection`).
+        public var collectionGracePeriod: Duration = .seconds(3600)
 
         public init(root: String, host: String = "127.0.0.1", port: Int = 5000, uploadTimeToLive: Duration = .seconds(24 * 3600)) {
             self.root = root
@@ -55,13 +60,21 @@ public struct RegistryServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then stops accepting, lets requests
     /// in flight finish and returns. Upload sessions past their time are
-    /// purged now and periodically meanwhile.
+    /// purged now and periodically meanwhile; garbage is collected every
+    /// `collectionInterval` when there is one.
     public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
         let purge = UploadPurge(
             uploads: store.uploads, timeToLive: configuration.uploadTimeToLive, interval: configuration.purgeInterval,
             pool: .shared, logger: logger)
         let purging = Task { await purge.run() }
         defer { purging.cancel() }
+        let collecting = configuration.collectionInterval.map { interval in
+            let collection = PeriodicCollection(
+                store: store, collection: GarbageCollection(gracePeriod: configuration.collectionGracePeriod), interval: interval,
+                pool: .shared, logger: logger)
+            return Task { await collection.run() }
+        }
+        defer { collecting?.cancel() }
         // Hummingbird's service group catches SIGTERM and SIGINT (its
         // defaults) and shuts the server down gracefully.
         try await application(onListening: onListening).runService()

@@ -33,7 +33,5 @@ final class BlobPin {
     /// Marks the blob as just referenced: its modification time becomes now,
     /// so a collection that began before the reference keeps it (the
     /// collector re-reads the time under its exclusive lock).
-    func touch() throws(StorageError) {
-        guard futimens(file.descriptor, nil) == 0 else { throw .system(operation: "futimens", path: file.path, errno: errno) }
-    }
+    func touch() throws(StorageError) { try file.touch() }
 }

@@ -31,6 +31,10 @@ extension BlobStore {
     /// manifest being stored (its `BlobPin`) would hold shared: see
     /// `GarbageCollection` for why this keeps every blob a push relies on.
     ///
+    /// The removal itself happens under the blob's shard held exclusively
+    /// (`BlobShardLock`), so no push is renaming the same content into the
+    /// directory being removed.
+    ///
     /// Sync order: `unlink` of `data` → `fsync` of the blob's directory's
     /// parent after the directory is removed.
     func deleteIfOlder(_ digest: Digest, than cutoff: Int, dryRun: Bool) throws(StorageError) -> Collected {
@@ -49,10 +53,13 @@ extension BlobStore {
         guard status.st_mtim.tv_sec < cutoff else { return .kept }
         let bytes = UInt64(status.st_size)
         if dryRun { return .deleted(bytes: bytes) }
+        let shard = try BlobShardLock(digest, in: layout, exclusive: true)
         try Directory.removeFile(path)
         let directory = layout.blobDirectory(digest)
         try? Directory.removeTree(directory)
         try Directory.sync(LinkFile.parent(of: directory))
+        _ = consume shard
+        _ = consume file
         return .deleted(bytes: bytes)
     }
 }

@@ -45,10 +45,18 @@ public struct BlobStore: Sendable {
     ///
     /// Sync order: blob directory created (parents synced) → temp file
     /// written and `fsync`ed → `rename` to `data` → `fsync` of the blob
-    /// directory. Storing content that is already there is a no-op.
+    /// directory. Content that is already there is only touched (pinned
+    /// first, as `BlobPin` says), so that a collection that began before
+    /// this call and did not see it referenced keeps it: an unreferenced
+    /// manifest pushed again must not go the moment it is acknowledged.
     func put(_ bytes: [UInt8], algorithm: DigestAlgorithm) throws(StorageError) -> Digest {
         let digest = ContentHasher.digest(of: bytes, algorithm: algorithm)
-        guard try size(of: digest) == nil else { return digest }
+        if let pin = try BlobPin(digest, in: layout) {
+            try pin.touch()
+            return digest
+        }
+        // Shared: the collector must not remove the directory we write into.
+        let shard = try BlobShardLock(digest, in: layout, exclusive: false)
         let directory = layout.blobDirectory(digest)
         try Directory.create(directory, below: layout.base)
         let temporary = directory + "/.tmp-data-" + String(UInt64.random(in: .min ... .max), radix: 16)
@@ -62,11 +70,13 @@ public struct BlobStore: Sendable {
             throw error
         }
         try Directory.sync(directory)
+        _ = consume shard
         return digest
     }
 
     /// Moves a complete, synced, verified file (an upload's `data`) into the
-    /// store under `digest`. The file must be on the same filesystem.
+    /// store under `digest`. The file must be on the same filesystem, and
+    /// the caller holds the blob's shard (`BlobShardLock`) shared.
     ///
     /// Sync order: the caller has `fsync`ed the file → blob directory created
     /// (parents synced) → `rename` into place → `fsync` of the blob directory.

@@ -49,6 +49,11 @@ struct DurableFile: ~Copyable {
         guard fsync(descriptor) == 0 else { throw .system(operation: "fsync", path: path, errno: errno) }
     }
 
+    /// Sets the modification (and access) time to now (`futimens(2)`).
+    func touch() throws(StorageError) {
+        guard futimens(descriptor, nil) == 0 else { throw .system(operation: "futimens", path: path, errno: errno) }
+    }
+
     /// The size from `fstat(2)`.
     func size() throws(StorageError) -> UInt64 {
         var status = stat()

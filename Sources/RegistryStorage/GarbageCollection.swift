@@ -57,9 +57,10 @@ public struct GarbageCollection: Sendable {
         public let total: Int
     }
 
-    /// Collects `store`; `afterMark` runs between the phases (a test hook).
+    /// Collects `store`; `afterMark` runs between the phases and `afterSweep`
+    /// before the links of deleted blobs go (test hooks).
     public func run(
-        _ store: RegistryStore, progress: (Progress) -> Void = { _ in }, afterMark: () -> Void = {}
+        _ store: RegistryStore, progress: (Progress) -> Void = { _ in }, afterMark: () -> Void = {}, afterSweep: () -> Void = {}
     ) throws(StorageError) -> Summary {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -68,6 +69,7 @@ public struct GarbageCollection: Sendable {
         let marked = try mark(store, &summary, progress)
         afterMark()
         let deleted = try sweep(store, marked: marked, cutoff: cutoff, &summary, progress)
+        afterSweep()
         try unlink(deleted, in: store, &summary)
         return summary
     }
@@ -127,8 +129,19 @@ public struct GarbageCollection: Sendable {
             guard let name = try? RepositoryName(validating: text) else { continue }
             let repository = store.repository(name)
             for digest in try repository.layerDigests() where deleted.contains(digest) {
-                summary.linksRemoved += 1
-                if !dryRun { try repository.unlinkLayer(digest) }
+                guard !dryRun else {
+                    summary.linksRemoved += 1
+                    continue
+                }
+                // A push may have stored the blob again since the sweep and
+                // linked it here: that link stays. The shard, held exclusively,
+                // keeps such a push from landing between the check and the removal.
+                let shard = try BlobShardLock(digest, in: store.layout, exclusive: true)
+                if !store.blobs.hasData(digest) {
+                    summary.linksRemoved += 1
+                    try repository.unlinkLayer(digest)
+                }
+                _ = consume shard
             }
         }
     }

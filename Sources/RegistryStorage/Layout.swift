@@ -34,9 +34,12 @@ public struct Layout: Sendable {
     var blobs: String { base + "/blobs" }
     var repositories: String { base + "/repositories" }
 
-    func blobDirectory(_ digest: Digest) -> String {
-        "\(blobs)/\(digest.algorithm.rawValue)/\(digest.encoded.prefix(2))/\(digest.encoded)"
+    /// `blobs/<alg>/<first two hex>`, which holds many blobs (see `BlobShardLock`).
+    func blobShard(_ digest: Digest) -> String {
+        "\(blobs)/\(digest.algorithm.rawValue)/\(digest.encoded.prefix(2))"
     }
+
+    func blobDirectory(_ digest: Digest) -> String { blobShard(digest) + "/" + digest.encoded }
 
     func blobData(_ digest: Digest) -> String { blobDirectory(digest) + "/data" }
 

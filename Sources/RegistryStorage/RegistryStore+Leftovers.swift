@@ -8,8 +8,18 @@ extension RegistryStore {
     /// Removes crash leftovers everywhere under the registry; returns how
     /// many. Call it at startup, before serving: a temp file of a write in
     /// progress looks exactly like a leftover.
+    ///
+    /// A blob directory without `data` is a leftover too: a crash between
+    /// its `mkdir` and the rename into it (or between the collector's
+    /// `unlink` and `rmdir`). Nothing serves it, fsck calls it a partial
+    /// blob, and while serving it is a push in progress.
     public func removeLeftovers() throws(StorageError) -> Int {
-        try removeLeftovers(in: layout.base)
+        var removed = try removeLeftovers(in: layout.base)
+        for digest in try blobs.all() where !blobs.hasData(digest) {
+            try Directory.removeTree(layout.blobDirectory(digest))
+            removed += 1
+        }
+        return removed
     }
 
     private func removeLeftovers(in directory: String) throws(StorageError) -> Int {

@@ -31,11 +31,12 @@ public struct RegistryStore: Sendable {
     /// Finishes an upload and links the blob into its repository: the whole of
     /// a successful final PUT. See `UploadStore.finish` and `Repository.linkLayer`
     /// for the sync order.
+    ///
+    /// The link is written under the blob's shard lock, taken by `finish`
+    /// before the rename (`BlobShardLock`).
     public func commit(_ upload: consuming Upload, as digest: Digest) throws(StorageError) -> UInt64 {
-        let name = upload.name
-        let size = try uploads.finish(upload, as: digest)
-        try repository(name).linkLayer(digest)
-        return size
+        let repository = repository(upload.name)
+        return try uploads.finish(upload, as: digest) { (digest: Digest) throws(StorageError) in try repository.linkLayer(digest) }
     }
 
     /// Cross-repository mount (`POST …/blobs/uploads/?mount=&from=`): links
@@ -45,8 +46,11 @@ public struct RegistryStore: Sendable {
     /// digest a client can name would bypass per-repository access control.
     public func mount(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName) throws(StorageError) -> Bool {
         guard let source, try repository(source).hasLink(layout.layerLink(source, digest), to: digest) else { return false }
+        // Shared from the check to the link, as in `commit`.
+        let shard = try BlobShardLock(digest, in: layout, exclusive: false)
         guard try blobs.size(of: digest) != nil else { return false }
         try repository(target).linkLayer(digest)
+        _ = consume shard
         return true
     }
 

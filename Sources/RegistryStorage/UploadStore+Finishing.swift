@@ -8,13 +8,23 @@ extension UploadStore {
     /// On a digest mismatch the session is cancelled, as distribution does,
     /// and nothing becomes visible in the blob store.
     ///
-    /// Sync order: upload `data` `fsync`ed → renamed into the blob store and
+    /// The file is touched first: a blob is young when it is committed, even
+    /// if its last chunk came long ago, so the collector's grace period keeps
+    /// it until the manifest that references it comes.
+    ///
+    /// Sync order: upload `data` touched and `fsync`ed → renamed into the blob store and
     /// the blob directory synced (`BlobStore.adopt`) → session directory
     /// removed (unsynced: a leftover session is only garbage for `purge`).
     /// Linking the blob into the repository is the caller's next, separate
-    /// durable step (`Repository.linkLayer`).
-    public func finish(_ upload: consuming Upload, as expected: Digest) throws(StorageError) -> UInt64 {
+    /// durable step (`Repository.linkLayer`), in `link`: it runs with the
+    /// blob's shard held shared from the rename on (`BlobShardLock`), so the
+    /// collector can remove neither the new blob's directory nor its link in
+    /// between. A mismatch takes no lock and creates nothing in the store.
+    public func finish(
+        _ upload: consuming Upload, as expected: Digest, link: (Digest) throws(StorageError) -> Void = { _ in }
+    ) throws(StorageError) -> UInt64 {
         let (name, id, size) = (upload.name, upload.id, upload.size)
+        try upload.file.touch()
         try upload.file.sync()
         var actual = upload.hasher.digest()
         if expected.algorithm != actual.algorithm {
@@ -26,10 +36,13 @@ extension UploadStore {
             try? remove(name, id)
             throw .digestMismatch(expected: expected, actual: actual)
         }
+        let shard = try BlobShardLock(expected, in: layout, exclusive: false)
         try blobs.adopt(file: layout.uploadData(name, id), as: expected)
         try remove(name, id)
         // The lock is held until the session is gone (see `lockedData`).
         _ = consume upload
+        try link(expected)
+        _ = consume shard
         return size
     }
 

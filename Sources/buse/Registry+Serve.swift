@@ -14,13 +14,16 @@
                 Listens on loopback by default: there is no TLS and no authentication, so put \
                 a TLS-terminating proxy in front before listening on other addresses. Runs \
                 until SIGINT or SIGTERM, then stops accepting, finishes requests in flight and \
-                exits 0. Upload sessions unused past --upload-ttl are removed.
+                exits 0. Upload sessions unused past --upload-ttl are removed. With \
+                --gc-interval, the server also collects garbage itself, as `buse registry gc \
+                --grace` does, and logs a summary of each run.
 
                 Examples:
                   mkdir -p /srv/registry
                   buse registry serve --root /srv/registry
                   buse registry serve --root /srv/registry --listen 127.0.0.1:5001 \\
                                       --upload-ttl 6h
+                  buse registry serve --root /srv/registry --gc-interval 6h --gc-grace 1h
 
                 The root on a buse volume, attached as /dev/nbdX by this process, ext4 made on \
                 it only with --format and only if it is blank, unmounted and detached on SIGTERM \
@@ -54,6 +57,17 @@
             help: ArgumentHelp("How long an unfinished upload session is kept, such as 90m, 24h or 7d.", valueName: "duration"))
         var uploadTtl = "24h"
 
+        @Option(
+            help: ArgumentHelp(
+                "Collect garbage inside the server this often, such as 30m or 6h (default: never; see buse registry gc).",
+                valueName: "duration"))
+        var gcInterval: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "With --gc-interval: keep unreferenced blobs younger than this, such as 0s, 30m or 2h.", valueName: "duration"))
+        var gcGrace = "1h"
+
         @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
         var logLevel: Logger.Level = .info
 
@@ -63,6 +77,12 @@
             }
             guard TimeToLive.parse(uploadTtl) != nil else {
                 throw ValidationError("--upload-ttl \(uploadTtl) is not a duration; write it as 90m, 24h or 7d")
+            }
+            if let gcInterval, TimeToLive.parse(gcInterval) == nil {
+                throw ValidationError("--gc-interval \(gcInterval) is not a duration of at least 1s; write it as 90s, 30m or 6h")
+            }
+            guard TimeToLive.parse(gcGrace, minimum: 0) != nil else {
+                throw ValidationError("--gc-grace \(gcGrace) is not a duration; write it as 0s, 30m or 2h")
             }
         }
 
@@ -85,6 +105,8 @@
         private func serve(root: String, host: String, port: Int, logger: Logger) async throws {
             var configuration = RegistryServer.Configuration(root: root, host: host, port: port)
             configuration.uploadTimeToLive = TimeToLive.parse(uploadTtl) ?? configuration.uploadTimeToLive
+            configuration.collectionInterval = gcInterval.flatMap { TimeToLive.parse($0) }
+            configuration.collectionGracePeriod = TimeToLive.parse(gcGrace, minimum: 0) ?? configuration.collectionGracePeriod
             let server: RegistryServer
             do {
                 server = try RegistryServer(configuration, logger: logger)

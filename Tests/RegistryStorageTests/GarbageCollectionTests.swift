@@ -112,4 +112,57 @@ import Testing
                 reference: .tag(Fixture.tag("late")))
         }
     }
+    /// A push that stores a deleted blob again between the sweep and the
+    /// removal of its links keeps its new link (the collector re-checks the
+    /// blob under its shard lock): a blob answered 201 stays visible.
+    @Test func aBlobPushedAgainAfterTheSweepKeepsItsLink() throws {
+        let registry = try Registry()
+        try registry.age()
+        let app = try Fixture.name("library/app")
+        let summary = try GarbageCollection().run(
+            registry.store,
+            afterSweep: {
+                #expect(throws: Never.self) { try Fixture.push(Array("only in the deleted image".utf8), to: app, in: registry.store) }
+            })
+        #expect(try registry.store.repository(app).blobSize(registry.orphanLayer) != nil, "the new link went: \(summary)")
+        #expect(summary.blobsDeleted == 3 && summary.linksRemoved == 1, "\(summary)")
+        let check = try Fsck().run(registry.store)
+        #expect(check.isClean, "\(check.findings)")
+    }
+
+    /// A manifest pushed again while the collection runs, whose blob is
+    /// still in the store from before its deletion, is touched like a new
+    /// one: the sweep keeps it, so the 201 it got is not a lie.
+    @Test func aManifestPushedAgainDuringTheCollectionKeepsItsOwnBlob() throws {
+        let registry = try Registry()
+        try registry.age()
+        let app = try Fixture.name("library/app")
+        let bytes = Fixture.imageManifest(config: registry.orphanConfig, layers: [registry.shared, registry.orphanLayer])
+        let summary = try GarbageCollection().run(
+            registry.store,
+            afterMark: {
+                let stored = try? registry.store.repository(app).putManifest(bytes, contentType: nil, reference: .tag(Fixture.tag("old")))
+                #expect(stored?.digest == registry.deletedManifest)
+            })
+        #expect(try registry.has(registry.deletedManifest), "\(summary)")
+        #expect(try registry.store.repository(app).manifest(.tag(Fixture.tag("old"))).digest == registry.deletedManifest)
+        #expect(try Fsck().run(registry.store).isClean)
+    }
+
+    /// An upload whose last chunk came long before its final PUT commits a
+    /// young blob: the grace period counts from the commit, not the chunk.
+    @Test func aBlobIsYoungWhenItIsCommittedNotWhenItsLastChunkCame() throws {
+        let directory = TemporaryDirectory()
+        let store = try directory.store()
+        let name = try Fixture.name("slow/app")
+        let bytes = Array("sent two hours before its PUT".utf8)
+        let id = try store.uploads.start(name, now: Int64(time(nil)))
+        var upload = try store.uploads.open(name, id)
+        try upload.append(bytes)
+        var times = [timespec(tv_sec: time(nil) - 7200, tv_nsec: 0), timespec(tv_sec: time(nil) - 7200, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, store.layout.uploadData(name, id), &times, 0) == 0)
+        _ = try store.commit(upload, as: Fixture.sha256(bytes))
+        let summary = try GarbageCollection(gracePeriod: .seconds(3600)).run(store)
+        #expect(summary.blobsKept == 1 && summary.blobsDeleted == 0, "\(summary)")
+    }
 }

@@ -20,4 +20,18 @@ import Testing
         #expect(try image.directory.allPaths() == before)
         #expect(try image.repository.manifest(.tag(Fixture.tag("v1"))).digest == stored.digest)
     }
+    /// A blob directory without `data` (a crash between `mkdir` and the
+    /// rename into it) is a leftover: nothing serves it, and fsck, which
+    /// calls it a partial blob, is clean once it is gone.
+    @Test func aBlobDirectoryWithoutDataIsALeftover() throws {
+        let image = try ManifestStoreTests.Image()
+        let layout = image.store.layout
+        let orphan = Fixture.sha256(Array("never renamed into place".utf8))
+        try Directory.create(layout.blobDirectory(orphan), below: layout.base)
+        _ = try DurableFile(path: layout.blobDirectory(orphan) + "/.tmp-data-4c", flags: O_WRONLY | O_CREAT)
+        #expect(try Fsck().run(image.store).findings.contains(.partialBlob(path: layout.blobDirectory(orphan))))
+        #expect(try image.store.removeLeftovers() == 2)
+        #expect(!Directory.exists(layout.blobDirectory(orphan)))
+        #expect(try Fsck().run(image.store).isClean)
+    }
 }
