@@ -18,7 +18,10 @@ extension RegistryResponder {
             return try await monolithicUpload(name, digest, request)
         case .mount(let digest, let source):
             let store = store
-            let mounted = try await pool.run { () throws(StorageError) in try store.mount(digest, from: source, into: name) }
+            let automatic = automaticMount
+            let mounted = try await pool.run { () throws(StorageError) in
+                try store.mount(digest, from: source, into: name, automatic: automatic)
+            }
             return mounted ? Self.created(name, digest) : try await openSession(name)
         }
     }

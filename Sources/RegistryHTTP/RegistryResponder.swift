@@ -20,10 +20,13 @@ public struct RegistryResponder: HTTPResponder {
     let store: RegistryStore
     let pool: BlockingPool
     let logger: Logger
+    /// A mount without `from` links any stored blob (see `RegistryStore.mount`).
+    let automaticMount: Bool
 
-    public init(store: RegistryStore, pool: BlockingPool = .shared, logger: Logger) {
+    public init(store: RegistryStore, pool: BlockingPool = .shared, automaticMount: Bool = true, logger: Logger) {
         self.store = store
         self.pool = pool
+        self.automaticMount = automaticMount
         self.logger = logger
     }
 

@@ -16,6 +16,9 @@ public struct RegistryServer: Sendable {
         public var collectionInterval: Duration?
         /// The grace period of those collections (see `GarbageCollection`).
         public var collectionGracePeriod: Duration = .seconds(3600)
+        /// `?mount=` without `from` links any blob the root holds (the spec's
+        /// automatic mount); off, it starts an upload session instead.
+        public var automaticMount = true
 
         public init(root: String, host: String = "127.0.0.1", port: Int = 5000, uploadTimeToLive: Duration = .seconds(24 * 3600)) {
             self.root = root
@@ -52,7 +55,7 @@ public struct RegistryServer: Sendable {
     /// in process with HummingbirdTesting).
     public func application(onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> Application<RegistryResponder> {
         Application(
-            responder: RegistryResponder(store: store, logger: logger),
+            responder: RegistryResponder(store: store, automaticMount: configuration.automaticMount, logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)

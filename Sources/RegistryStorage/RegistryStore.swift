@@ -42,10 +42,19 @@ public struct RegistryStore: Sendable {
     /// Cross-repository mount (`POST …/blobs/uploads/?mount=&from=`): links
     /// `digest` into `target` when `source` has it linked. Returns false when
     /// it does not (the caller then starts an ordinary upload, as the spec
-    /// says). Without a `source` nothing is mounted: linking any blob whose
-    /// digest a client can name would bypass per-repository access control.
-    public func mount(_ digest: Digest, from source: RepositoryName?, into target: RepositoryName) throws(StorageError) -> Bool {
-        guard let source, try repository(source).hasLink(layout.layerLink(source, digest), to: digest) else { return false }
+    /// says). Without a `source`, the spec's automatic mount: with
+    /// `automatic`, any stored blob is linked. That lets a client that can
+    /// name a digest read a blob of any repository, which is no leak while
+    /// every client may read every repository (no per-repository access
+    /// control): turn it off when there is.
+    public func mount(
+        _ digest: Digest, from source: RepositoryName?, into target: RepositoryName, automatic: Bool = false
+    ) throws(StorageError) -> Bool {
+        if let source {
+            guard try repository(source).hasLink(layout.layerLink(source, digest), to: digest) else { return false }
+        } else if !automatic {
+            return false
+        }
         // Shared from the check to the link, as in `commit`.
         let shard = try BlobShardLock(digest, in: layout, exclusive: false)
         guard try blobs.size(of: digest) != nil else { return false }

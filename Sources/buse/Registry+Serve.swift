@@ -68,6 +68,13 @@
                 "With --gc-interval: keep unreferenced blobs younger than this, such as 0s, 30m or 2h.", valueName: "duration"))
         var gcGrace = "1h"
 
+        @Flag(
+            inversion: .prefixedNo,
+            help:
+                "A mount request without from (?mount=DIGEST) links any blob the registry holds, so a client pushing a layer another repository has skips the upload. Turn it off when repositories must not learn of each other's blobs."
+        )
+        var automaticMount = true
+
         @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
         var logLevel: Logger.Level = .info
 
@@ -107,6 +114,7 @@
             configuration.uploadTimeToLive = TimeToLive.parse(uploadTtl) ?? configuration.uploadTimeToLive
             configuration.collectionInterval = gcInterval.flatMap { TimeToLive.parse($0) }
             configuration.collectionGracePeriod = TimeToLive.parse(gcGrace, minimum: 0) ?? configuration.collectionGracePeriod
+            configuration.automaticMount = automaticMount
             let server: RegistryServer
             do {
                 server = try RegistryServer(configuration, logger: logger)

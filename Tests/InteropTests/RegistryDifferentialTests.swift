@@ -74,6 +74,9 @@ import Testing
             buse: 200, distribution: 400,
             reason: "buse's choice: `n` over 1000 is clamped (the spec lets a page hold fewer than n); 2.8.2 refuses it"),
         "referrers of m1": Departure(buse: 200, distribution: 404, reason: "2.8 has no referrers API (spec end-12a)"),
+        "mount without from": Departure(
+            buse: 201, distribution: 202,
+            reason: "the spec's automatic mount (end-11 without `from`): buse links a blob it holds; 2.8 starts a session"),
         "oversized manifest": Departure(
             buse: 413, distribution: 400, reason: "2.8 answers MANIFEST_INVALID to a manifest over its limit (spec: 413)"),
         "DELETE a tag": Departure(

@@ -24,6 +24,8 @@ import Testing
 /// - GET nonexistent upload → 404 `BLOB_UPLOAD_UNKNOWN`; DELETE cancels: `cancellingAnUploadForgetsIt`
 /// - PUT with a digest the bytes do not have → 400 `DIGEST_INVALID`: `aLyingDigestIsRefusedAndTheSessionIsGone`
 /// - cross-repository mount → 201; unknown source → 202 session: `aMountLinksTheBlobOrFallsBackToASession`
+/// - automatic mount (no `from`) on and off: `aMountWithoutFromLinksAnyStoredBlobWhenAutomaticMountIsOn`
+/// - a retried final PUT of a committed blob → 201 again: `aRetriedFinalPutOfACommittedBlobIs201`
 /// - manifest PUT → 201 with `Location`; by digest; no layers: `manifestsArePushedByTagAndByDigest`
 /// - PUT by digest with `?tag=` (end-7b, spec after v1.1.1) → 201, one `OCI-Tag` per tag, every tag
 ///   pulls: `aPutByDigestWithTagsPointsEveryTagAtTheManifest`; any invalid tag → 400 `TAG_INVALID`,

@@ -126,6 +126,26 @@ import Testing
         }
     }
 
+    /// A client whose final PUT's answer was lost (a timeout, a failover)
+    /// sends it again: the blob is committed, so it gets the same 201. A
+    /// retry naming another digest still finds no session.
+    @Test func aRetriedFinalPutOfACommittedBlobIs201() async throws {
+        try await TestRegistry().test { client in
+            let blob = pattern(4321)
+            let location = try await Self.startSession(client, "team/app")
+            #expect(try await client.request(.put, location + "?digest=\(sha256(blob))", body: blob).status == .created)
+            let retried = try await client.request(.put, location + "?digest=\(sha256(blob))", body: blob)
+            #expect(retried.status == .created)
+            #expect(retried.headers[.location] == "/v2/team/app/blobs/\(sha256(blob))")
+            let other = try await client.request(.put, location + "?digest=\(sha256(pattern(7)))", body: pattern(7))
+            #expect(other.status == .notFound)
+            #expect(String(decoding: other.bytes, as: UTF8.self).contains("BLOB_UPLOAD_UNKNOWN"))
+            let elsewhere = try await client.request(
+                .put, "/v2/team/other/blobs/uploads/\(location.split(separator: "/").last!)?digest=\(sha256(blob))", body: blob)
+            #expect(elsewhere.status == .notFound, "another repository does not hold the blob: no 201 there")
+        }
+    }
+
     @Test func aMountLinksTheBlobOrFallsBackToASession() async throws {
         try await TestRegistry().test { client in
             let digest = try await client.pushBlob(pattern(500), to: "source/repo")
@@ -133,16 +153,30 @@ import Testing
             #expect(mounted.status == .created)
             #expect(mounted.headers[.location] == "/v2/target/repo/blobs/\(digest)")
             #expect(try await client.request(.get, "/v2/target/repo/blobs/\(digest)").bytes == pattern(500))
-            // A source without the blob, no source at all, or an invalid digest
-            // or source (the spec's fallback, as distribution does): a session.
-            for query in [
-                "mount=\(sha256([1]))&from=source/repo", "mount=\(digest)", "mount=\(digest)&from=BAD", "mount=nope&from=source/repo",
-            ] {
+            // A source without the blob, an invalid digest or source (the
+            // spec's fallback, as distribution does): a session.
+            for query in ["mount=\(sha256([1]))&from=source/repo", "mount=\(digest)&from=BAD", "mount=nope&from=source/repo"] {
                 let fallback = try await client.request(.post, "/v2/other/repo/blobs/uploads/?\(query)")
                 #expect(fallback.status == .accepted)
                 #expect(fallback.headers[.uploadUUID] != nil)
             }
             #expect(try await client.request(.head, "/v2/other/repo/blobs/\(digest)").status == .notFound)
+        }
+    }
+
+    /// The spec's automatic mount: `?mount=` without `from` links a blob the
+    /// registry holds in any repository (201), and starts a session for one
+    /// it does not; with automatic mount off, always a session.
+    @Test(arguments: [true, false])
+    func aMountWithoutFromLinksAnyStoredBlobWhenAutomaticMountIsOn(automaticMount: Bool) async throws {
+        try await TestRegistry(automaticMount: automaticMount).test { client in
+            let digest = try await client.pushBlob(pattern(600), to: "source/repo")
+            let mounted = try await client.request(.post, "/v2/target/repo/blobs/uploads/?mount=\(digest)")
+            #expect(mounted.status == (automaticMount ? .created : .accepted))
+            let linked = try await client.request(.head, "/v2/target/repo/blobs/\(digest)").status
+            #expect(linked == (automaticMount ? .ok : .notFound))
+            let unknown = try await client.request(.post, "/v2/target/repo/blobs/uploads/?mount=\(sha256([9]))")
+            #expect(unknown.status == .accepted)
         }
     }
 

@@ -13,14 +13,16 @@ final class TestRegistry: Sendable {
     let path: String
     let server: RegistryServer
 
-    init(logger: Logger? = nil) throws {
+    init(logger: Logger? = nil, automaticMount: Bool = true) throws {
         var template = Array("/tmp/registry-http-test-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
         guard created != nil else { throw TestFailure("mkdtemp failed: errno \(errno)") }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var quiet = Logger(label: "registry-test")
         quiet.logLevel = .critical
-        server = try RegistryServer(.init(root: path, port: 0), logger: logger ?? quiet)
+        var configuration = RegistryServer.Configuration(root: path, port: 0)
+        configuration.automaticMount = automaticMount
+        server = try RegistryServer(configuration, logger: logger ?? quiet)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
