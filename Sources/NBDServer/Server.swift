@@ -109,10 +109,12 @@ public final class Server: Sendable {
                 table.values.filter { $0.isNegotiating(at: now, timeout: admission.handshakeTimeout) }
             }
             for connection in late {
-                connection.terminate()
+                // Counted before the close, so a client that sees it close
+                // also sees it counted.
                 let line = closedHandshakes.withLock {
                     $0.record("not negotiated within \(admission.handshakeTimeout)", at: now)
                 }
+                connection.terminate()
                 if let line { logger.notice("closed a handshake: \(line)") }
             }
         }
