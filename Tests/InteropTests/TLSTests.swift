@@ -153,6 +153,19 @@ import Testing
         await server.stopExpectingCleanExit()
     }
 
+    @Test func theConfigFileCanRequireTLS() async throws {
+        let directory = try TemporaryDirectory()
+        let keys = directory.file("keys.psk")
+        try await TLSFiles.psk(user: "alice", at: keys, in: directory)
+        let config = directory.file("serve.yaml")
+        try "tls: require\ntls-psk: \(keys)\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let server = try await BuseServer(exports: ["disk=memory:16M"], options: ["--config", config], in: directory)
+        let plain = try await run("nbdinfo", ["--size", server.uri("disk")], in: directory)
+        #expect(!plain.succeeded, "a plain client was served with tls: require in the config:\n\(plain)")
+        try await runChecked("nbdinfo", ["--size", pskURI(server, keys: keys)], in: directory)
+        await server.stopExpectingCleanExit()
+    }
+
     @Test func garbageAfterTheStartTLSAckClosesOnlyThatConnection() async throws {
         let directory = try TemporaryDirectory()
         let (server, keys) = try await pskServer(directory)
