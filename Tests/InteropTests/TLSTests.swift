@@ -178,6 +178,23 @@ import Testing
         await server.stopExpectingCleanExit()
     }
 
+    @Test func recordsThatDoNotDecryptCloseOnlyThatConnectionInEitherPhase() async throws {
+        let directory = try TemporaryDirectory()
+        let files = try await TLSFiles.certificates(in: directory)
+        let server = try await BuseServer(
+            exports: ["disk=memory:16M"], options: ["--tls", "require", "--tls-certificates", files.serverDirectory],
+            in: directory)
+        let result = try await runChecked(
+            "python3", ["-c", Self.badRecordScript, server.socketPath, files.clientDirectory + "/ca-cert.pem"],
+            in: directory, environment: Tool.systemEnvironment)
+        #expect(result.standardOutput.contains("options=closed"), "\(result)")
+        #expect(result.standardOutput.contains("read=ok"), "\(result)")
+        #expect(result.standardOutput.contains("transmission=closed"), "\(result)")
+        #expect(result.standardOutput.contains("after=ok"), "the server stopped serving:\n\(result)")
+        #expect(server.process.standardError.contains("TLS receive"), "\(server.log)")
+        await server.stopExpectingCleanExit()
+    }
+
     @Test func badTLSConfigurationStopsStartUpWithAClearError() async throws {
         let directory = try TemporaryDirectory()
         let garbage = directory.file("garbage.psk")
@@ -217,6 +234,64 @@ import Testing
         }
         return nil
     }
+
+    /// Python's ssl module (X.509 only: it has no PSK before 3.13) upgrades
+    /// three connections; on the first it writes a record that does not
+    /// decrypt straight to the socket during option haggling, on the second
+    /// after a good READ in transmission; the third must still be served.
+    static let badRecordScript = """
+        import os, socket, ssl, struct, sys
+        path, authority = sys.argv[1], sys.argv[2]
+        IHAVEOPT = 0x49484156454f5054
+        def receive(sock, count):
+            data = b""
+            while len(data) < count:
+                piece = sock.recv(count - len(data))
+                if not piece:
+                    raise EOFError("closed")
+                data += piece
+            return data
+        def upgraded():
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(30)
+            sock.connect(path)
+            receive(sock, 18)
+            sock.sendall(struct.pack(">I", 3))
+            sock.sendall(struct.pack(">QII", IHAVEOPT, 5, 0))
+            assert struct.unpack(">QIII", receive(sock, 20))[2] == 1, "STARTTLS was not acknowledged"
+            context = ssl.create_default_context(cafile=authority)
+            return context.wrap_socket(sock, server_hostname="localhost")
+        def go_and_read(tls):
+            payload = struct.pack(">I", 4) + b"disk" + struct.pack(">H", 0)
+            tls.sendall(struct.pack(">QII", IHAVEOPT, 7, len(payload)) + payload)
+            while True:
+                _, _, kind, length = struct.unpack(">QIII", receive(tls, 20))
+                receive(tls, length)
+                if kind == 1:
+                    break
+                assert kind < 0x80000000, f"GO failed: {kind:#x}"
+            tls.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 0, 1, 0, 512))
+            magic, error, cookie = struct.unpack(">IIQ", receive(tls, 16))
+            receive(tls, 512)
+            return "ok" if (magic, error, cookie) == (0x67446698, 0, 1) else f"{magic:#x} {error} {cookie}"
+        def closed(tls):
+            try:
+                while tls.recv(4096):
+                    pass
+                return "closed"
+            except TimeoutError:
+                return "still open after 30 s"
+            except (ssl.SSLError, ConnectionError, EOFError):
+                return "closed"
+        tls = upgraded()
+        os.write(tls.fileno(), b"\\x17\\x03\\x03\\x00\\x40" + os.urandom(64))
+        print("options=" + closed(tls), flush=True)
+        tls = upgraded()
+        print("read=" + go_and_read(tls), flush=True)
+        os.write(tls.fileno(), b"\\x17\\x03\\x03\\x00\\x40" + os.urandom(64))
+        print("transmission=" + closed(tls), flush=True)
+        print("after=" + go_and_read(upgraded()), flush=True)
+        """
 
     /// STARTTLS, its ACK, then bytes that are no TLS handshake: the server
     /// must close this connection. Prints `ack=ok` and `closed=yes`.
