@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA ?= $(CURDIR)/data
 LISTEN ?= 127.0.0.1:10809
 
-.PHONY: run build check test bench release clean format lint soak
+.PHONY: run build check test bench bench-tls release clean format lint soak
 
 ## Build and serve the default export: a 1 GiB sparse file under ./data.
 ## Built without the registry and snapshotter (their HTTP, gRPC and TLS
@@ -45,6 +45,12 @@ bench:
 	$(SWIFT) build -c release --product buse
 	python3 bench/run.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
 	python3 bench/registry_bench.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
+
+## NBD over TLS: buse against nbdkit with the same PSK file (libnbd load, not fio).
+bench-tls:
+	@scripts/install-packages.sh bench
+	$(SWIFT) build -c release --product buse
+	python3 bench/tls_bench.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
 
 ## Format the Swift sources with the checked-in .swift-format; lint only
 ## reports, strictly (CI fails on any finding).

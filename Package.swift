@@ -93,13 +93,19 @@ let package = Package(
         // buffer pool and the batching writer (a sender never blocks on the
         // socket): what the NBD server and the replication link share.
         .target(name: "Sockets", dependencies: ["Threading"], swiftSettings: strict),
+        // GnuTLS, through pkg-config: what nbdkit, qemu and libnbd use for NBD
+        // over TLS, so certificate directories and PSK files behave alike.
+        .systemLibrary(name: "CGnuTLS", path: "Sources/CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
+        // TLS sessions over a socket (a record layer for Sockets) and the
+        // credentials they use: certificate directories and PSK files.
+        .target(name: "TLS", dependencies: ["CGnuTLS", "Sockets"], swiftSettings: strict),
         // The NBD wire protocol as codecs and state machines, with no I/O.
         .target(name: "NBDProtocol", swiftSettings: strict),
         // Sockets, connections and exports: joins NBDProtocol to devices.
         .target(
             name: "NBDServer",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "Sockets", "Threading",
+                "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "Sockets", "TLS", "Threading",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -160,8 +166,9 @@ let package = Package(
         .executableTarget(
             name: "buse",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal",
-                "Sockets", "Threading", "Filesystems",
+                "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDProtocol", "NBDServer", "KernelAttach", "RadosDevice", "Replication",
+                "Journal",
+                "Sockets", "TLS", "Threading", "Filesystems",
                 .target(name: "RegistryStorage", condition: .when(traits: ["Services"])),
                 .target(name: "RegistryHTTP", condition: .when(traits: ["Services"])),
                 .target(name: "SnapshotterGRPC", condition: .when(traits: ["Services"])),

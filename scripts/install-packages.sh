@@ -7,7 +7,7 @@
 #   scripts/install-packages.sh ceph   what scripts/ceph-cluster.sh needs (mon, osd, rados/rbd CLIs)
 set -eu
 
-build="pkg-config liblmdb-dev libnbd-dev librados-dev"
+build="pkg-config liblmdb-dev libnbd-dev librados-dev libgnutls28-dev"
 run="$build libnbd-bin"
 test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux curl skopeo umoci golang-go golang-github-containerd-containerd-dev containerd runc busybox-static docker-registry podman erofs-utils gnutls-bin libgnutls28-dev prometheus apache2-utils stress-ng"
 bench="$test nbdkit qemu-utils qemu-block-extra fio"

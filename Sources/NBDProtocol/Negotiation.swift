@@ -8,6 +8,15 @@
 /// handshake with ``Action/startTransmission(_:reply:)``; NBD_OPT_ABORT and
 /// protocol violations end it with a close. The driver owns the socket and
 /// performs the actions in order.
+///
+/// TLS (``TLSPolicy``): NBD_OPT_STARTTLS, when offered, is acknowledged with
+/// ``Action/startTLS(reply:)``; the driver sends the ACK, runs the TLS
+/// handshake and reports success with ``tlsEstablished()`` (a failed
+/// handshake closes the connection). The options phase then starts again
+/// over TLS: what was negotiated in plain text (structured replies, a meta
+/// context) is forgotten, since anyone on the path could have sent it. Under ``TLSPolicy/require``, before TLS every option
+/// but STARTTLS and ABORT is refused with NBD_REP_ERR_TLS_REQD, and
+/// NBD_OPT_EXPORT_NAME (which has no error reply) closes the connection.
 public struct Negotiation {
     public enum Action: Equatable {
         /// Send these bytes and keep negotiating.
@@ -16,6 +25,14 @@ public struct Negotiation {
         case sendAndClose([UInt8], reason: String)
         /// Send these bytes, then serve requests for the negotiated export.
         case startTransmission(NegotiatedSession, reply: [UInt8])
+        /// Send this error reply, log `reason`, and keep negotiating: an
+        /// option refused by policy (TLS required), which the operator
+        /// should be able to see.
+        case refuse([UInt8], reason: String)
+        /// Send this acknowledgement of NBD_OPT_STARTTLS, then run the TLS
+        /// handshake; call ``tlsEstablished()`` once it succeeds and
+        /// negotiate on over TLS; close if it fails.
+        case startTLS(reply: [UInt8])
     }
 
     /// What to do with an option's payload, decided from its header alone.
@@ -31,13 +48,29 @@ public struct Negotiation {
     public static let serverFlags: HandshakeFlags = [.fixedNewstyle, .noZeroes]
 
     private let directory: any ExportDirectory
+    private let tls: TLSPolicy
+    /// TLS is up: every later byte of the connection is inside it.
+    private var tlsActive = false
+    /// STARTTLS was acknowledged and the handshake has not yet succeeded.
+    private var tlsHandshaking = false
     private var clientFlags: ClientFlags = []
     private var structuredReplies = false
     /// The export whose `base:allocation` context was selected, if any.
     private var baseAllocationExport: String?
 
-    public init(directory: any ExportDirectory) {
+    public init(directory: any ExportDirectory, tls: TLSPolicy = .off) {
         self.directory = directory
+        self.tls = tls
+    }
+
+    /// The TLS handshake after ``Action/startTLS(reply:)`` succeeded: the
+    /// options phase starts again, remembering nothing from before.
+    public mutating func tlsEstablished() {
+        precondition(tlsHandshaking, "a TLS handshake finished that STARTTLS did not start")
+        tlsHandshaking = false
+        tlsActive = true
+        structuredReplies = false
+        baseAllocationExport = nil
     }
 
     /// NBDMAGIC, IHAVEOPT, handshake flags: 18 bytes.
@@ -87,6 +120,8 @@ public struct Negotiation {
             // so this comes before the ERR_UNSUP for unknown options too.
             return .sendAndClose([], reason: "option \(code) from a client without fixed newstyle")
         }
+        precondition(!tlsHandshaking, "an option was read while the TLS handshake was due")
+        if tls == .require && !tlsActive, let refusal = refuseBeforeTLS(code) { return refusal }
         guard let option = Option(rawValue: code) else {
             return unsupported(code, "unknown option \(code)")
         }
@@ -97,13 +132,41 @@ public struct Negotiation {
         case .info, .go: return infoOrGo(option, payload)
         case .structuredReply: return structuredReply(payload)
         case .listMetaContext, .setMetaContext: return metaContext(option, payload)
-        case .peekExport, .startTLS, .extendedHeaders:
+        case .startTLS: return startTLS(payload)
+        case .peekExport, .extendedHeaders:
             return unsupported(code, "option \(option) is not supported by this server")
         }
     }
 
     private func unsupported(_ code: UInt32, _ message: String) -> Action {
         .send(Self.reply(code, .errorUnsupported, message: message))
+    }
+
+    // MARK: - TLS
+
+    /// Under ``TLSPolicy/require`` before TLS: nil for the options allowed
+    /// then (STARTTLS, ABORT), the refusal for every other, known or not.
+    private func refuseBeforeTLS(_ code: UInt32) -> Action? {
+        switch Option(rawValue: code) {
+        case .startTLS, .abort: return nil
+        case .exportName:
+            return .sendAndClose([], reason: "client chose an export with NBD_OPT_EXPORT_NAME before TLS, which this server requires")
+        default:
+            return .refuse(
+                Self.reply(code, .errorTLSRequired, message: "this server requires TLS: send NBD_OPT_STARTTLS first"),
+                reason: "client sent option \(code) before TLS, which this server requires (NBD_REP_ERR_TLS_REQD)")
+        }
+    }
+
+    private mutating func startTLS(_ payload: [UInt8]) -> Action {
+        let code = Option.startTLS.rawValue
+        guard tls != .off else {
+            return .send(Self.reply(code, .errorPolicy, message: "this server is not configured for TLS"))
+        }
+        guard !tlsActive else { return .send(Self.reply(code, .errorInvalid, message: "TLS is already active")) }
+        guard payload.isEmpty else { return .send(Self.reply(code, .errorInvalid, message: "STARTTLS takes no payload")) }
+        tlsHandshaking = true
+        return .startTLS(reply: Self.reply(code, .ack))
     }
 
     // MARK: - Options

@@ -30,6 +30,8 @@ public final class Connection: Sendable {
 
     let socket: Socket
     let exports: ExportTable
+    /// TLS offered to or required of this client; nil on the kernel path.
+    let tls: TLSSettings?
     let limits: ConnectionLimits
     let pool: BufferPool
     let logger: Logger
@@ -43,9 +45,13 @@ public final class Connection: Sendable {
     private let startingSession: NegotiatedSession?
 
     /// Serves a client that will negotiate.
-    public init(socket: Socket, exports: ExportTable, limits: ConnectionLimits, pool: BufferPool, logger: Logger) {
+    public init(
+        socket: Socket, exports: ExportTable, tls: TLSSettings = .off, limits: ConnectionLimits, pool: BufferPool,
+        logger: Logger
+    ) {
         self.socket = socket
         self.exports = exports
+        self.tls = tls
         self.limits = limits
         self.pool = pool
         self.logger = logger
@@ -61,6 +67,7 @@ public final class Connection: Sendable {
     ) {
         self.socket = socket
         self.exports = ExportTable([export])
+        self.tls = nil
         self.limits = limits
         self.pool = pool
         self.logger = logger
@@ -77,13 +84,16 @@ public final class Connection: Sendable {
             }
         }
         let session: NegotiatedSession
+        // After STARTTLS, the same descriptor read and written through TLS.
+        var served = socket
         if let startingSession {
             session = startingSession
         } else {
             do {
-                guard let negotiated = try negotiate() else { return }
+                guard let (negotiated, upgraded) = try negotiate() else { return }
                 negotiatingSince.withLock { $0 = nil }
                 session = negotiated
+                served = upgraded
             } catch {
                 logEnd(error, phase: "negotiation")
                 return
@@ -97,7 +107,7 @@ public final class Connection: Sendable {
             metadata: [
                 "export": "\(export.name)", "structured-replies": "\(session.structuredReplies)",
             ])
-        Transmission(connection: self, export: export, session: session).run()
+        Transmission(connection: self, socket: served, export: export, session: session).run()
         logHeldEvents()
     }
 

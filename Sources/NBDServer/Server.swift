@@ -20,6 +20,7 @@ public final class Server: Sendable {
     public let exports: ExportTable
     public let limits: ConnectionLimits
     public let admission: AdmissionLimits
+    public let tls: TLSSettings
     private let logger: Logger
     private let pool = BufferPool()
     private let listeners = Mutex<[Listener]>([])
@@ -32,11 +33,12 @@ public final class Server: Sendable {
 
     public init(
         exports: ExportTable, limits: ConnectionLimits = ConnectionLimits(), admission: AdmissionLimits = AdmissionLimits(),
-        logger: Logger
+        tls: TLSSettings = .off, logger: Logger
     ) {
         self.exports = exports
         self.limits = limits
         self.admission = admission
+        self.tls = tls
         self.logger = logger
     }
 
@@ -71,7 +73,8 @@ public final class Server: Sendable {
     public func accept(_ socket: Socket) {
         var connectionLogger = logger
         connectionLogger[metadataKey: "connection"] = "\(socket.descriptor)"
-        let connection = Connection(socket: socket, exports: exports, limits: limits, pool: pool, logger: connectionLogger)
+        let connection = Connection(
+            socket: socket, exports: exports, tls: tls, limits: limits, pool: pool, logger: connectionLogger)
         let key = ObjectIdentifier(connection)
         // Checked under the lock `shutdown` sets `stopping` with, so that a
         // connection is either refused here or in shutdown's list of
@@ -109,10 +112,12 @@ public final class Server: Sendable {
                 table.values.filter { $0.isNegotiating(at: now, timeout: admission.handshakeTimeout) }
             }
             for connection in late {
-                connection.terminate()
+                // Counted before the close, so a client that sees it close
+                // also sees it counted.
                 let line = closedHandshakes.withLock {
                     $0.record("not negotiated within \(admission.handshakeTimeout)", at: now)
                 }
+                connection.terminate()
                 if let line { logger.notice("closed a handshake: \(line)") }
             }
         }

@@ -15,19 +15,22 @@ import Threading
 /// connection closes.
 struct Transmission: Sendable {
     let connection: Connection
+    /// The connection's socket, or the same descriptor through TLS.
+    let socket: Socket
     let export: Export
     let session: NegotiatedSession
     let validation: RequestValidation
     let replies: ReplyChannel
 
-    init(connection: Connection, export: Export, session: NegotiatedSession) {
+    init(connection: Connection, socket: Socket, export: Export, session: NegotiatedSession) {
         self.connection = connection
+        self.socket = socket
         self.export = export
         self.session = session
         self.validation = RequestValidation(session: session)
         let gate = connection.gate
         self.replies = ReplyChannel(
-            socket: connection.socket, pool: connection.pool,
+            socket: socket, pool: connection.pool,
             completed: { count, bytes in
                 gate.withLock {
                     $0.requests -= count
@@ -72,7 +75,7 @@ struct Transmission: Sendable {
         } else {
             plug.finish()
         }
-        let header = try stream.next(ProtocolLimits.requestHeaderLength, from: connection.socket)
+        let header = try stream.next(ProtocolLimits.requestHeaderLength, from: socket)
         let request: Request
         switch Result(catching: { () throws(Request.DecodeError) in try Request.decode(header) }) {
         case let .success(decoded): request = decoded
@@ -87,14 +90,14 @@ struct Transmission: Sendable {
         if let (error, reason) = validation.check(request) {
             connection.logEvent(
                 connection.refusals, "refused request: \(reason)", metadata: ["error": "\(error)"], summaryLevel: .notice)
-            if request.hasPayload { try stream.skip(UInt64(request.length), from: connection.socket) }
+            if request.hasPayload { try stream.skip(UInt64(request.length), from: socket) }
             admit(bytes: 0, plug)
             replies.send(errorReply(request, error, reason))
             return true
         }
         let payloadLength = (request.command == .read || request.command == .write) ? Int(request.length) : 0
         guard admit(bytes: payloadLength, plug) else {
-            if request.hasPayload { try stream.skip(UInt64(request.length), from: connection.socket) }
+            if request.hasPayload { try stream.skip(UInt64(request.length), from: socket) }
             replies.send(errorReply(request, .shutdown, "server is shutting down"))
             return true
         }
@@ -104,7 +107,7 @@ struct Transmission: Sendable {
             buffer = taken
             if request.hasPayload {
                 do {
-                    try stream.fill(UnsafeMutableRawBufferPointer(rebasing: taken.data[..<payloadLength]), from: connection.socket)
+                    try stream.fill(UnsafeMutableRawBufferPointer(rebasing: taken.data[..<payloadLength]), from: socket)
                 } catch {
                     connection.pool.release(taken)
                     release(bytes: payloadLength, requests: 1)

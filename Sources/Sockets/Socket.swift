@@ -5,13 +5,32 @@ import Glibc
 /// calls; errno becomes ``SocketError`` right here.
 public struct Socket: Sendable {
     public let descriptor: Int32
+    /// TLS, once negotiated: reads and writes then go through it.
+    public let records: (any RecordLayer)?
 
-    public init(descriptor: Int32) { self.descriptor = descriptor }
+    public init(descriptor: Int32) {
+        self.descriptor = descriptor
+        self.records = nil
+    }
+
+    /// The same socket, its reads and writes through `records` from now on.
+    public init(descriptor: Int32, records: any RecordLayer) {
+        self.descriptor = descriptor
+        self.records = records
+    }
 
     /// Fills `buffer` entirely. Throws `.closed` on a clean end of stream
     /// before the first byte, `.truncated` on one in the middle.
     public func readExactly(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) {
         var done = 0
+        if let records {
+            while done < buffer.count {
+                let result = try records.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), waiting: false)
+                if result == 0 { throw done == 0 ? .closed : .truncated }
+                done += result
+            }
+            return
+        }
         while done < buffer.count {
             let result = recv(descriptor, buffer.baseAddress! + done, buffer.count - done, 0)
             if result > 0 {
@@ -28,6 +47,7 @@ public struct Socket: Sendable {
     /// Polls first (``receive(into:count:)``): this is how the reader waits
     /// for the next request.
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
+        if let records { return try records.receive(into: buffer, waiting: true) }
         while true {
             let result = receive(into: buffer.baseAddress!, count: buffer.count)
             if result >= 0 { return result }
@@ -48,7 +68,8 @@ public struct Socket: Sendable {
     /// One `recv`: polls with non-blocking calls for up to ``pollNanoseconds``,
     /// yielding the CPU between them so a poll never keeps the client (which
     /// may share this CPU) from running, then blocks. Returns as `recv` does.
-    private func receive(into pointer: UnsafeMutableRawPointer, count: Int) -> Int {
+    /// Public for a ``RecordLayer`` that waits for its peer's next record.
+    public func receive(into pointer: UnsafeMutableRawPointer, count: Int) -> Int {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         while true {
@@ -86,6 +107,13 @@ public struct Socket: Sendable {
     /// Writes all of `bytes`, blocking as needed.
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SocketError) {
         var done = 0
+        if let records {
+            while done < bytes.count {
+                var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + done), iov_len: bytes.count - done)
+                done += try records.send(&vector, count: 1, blocking: true)
+            }
+            return
+        }
         while done < bytes.count {
             let result = send(descriptor, bytes.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
             if result >= 0 {
@@ -114,9 +142,12 @@ public enum SocketError: Error, CustomStringConvertible, Equatable {
     /// The peer closed the connection in the middle of a frame.
     case truncated
     case system(String, Int32)
+    /// The record layer (TLS) failed: a bad record, a failed handshake.
+    case records(String)
 
     public var description: String {
         switch self {
+        case let .records(message): message
         case .closed: "connection closed by peer"
         case .truncated: "connection closed by peer in the middle of a frame"
         case let .system(call, code): "\(call): \(String(cString: strerror(code)))"

@@ -27,6 +27,11 @@ public import Threading
 /// Every `sendmsg` says `MSG_NOSIGNAL`: a peer that has gone costs the
 /// connection (EPIPE), never the process (SIGPIPE).
 ///
+/// A socket with a ``RecordLayer`` (TLS) sends through it instead, in the
+/// same three ways: way 1 and 2 send without blocking and leave what the
+/// layer did not take to the writer thread, which resumes exactly where the
+/// layer stopped (TLS must finish a record it began before the next one).
+///
 /// ## Why bytes never interleave
 /// Ways 1 and 2 send only under the state lock and only while the writer
 /// thread is idle; the sender that leaves a remainder marks the writer busy
@@ -225,13 +230,23 @@ public final class SocketWriter: Sendable, SubmissionPlug.Holder {
         let vectorCount = state.queue.withUnsafeBufferPointer { queue in
             Self.gather(queue[..<count], vectors, heads)
         }
-        var written = Self.sendmsg(socket.descriptor, vectors, vectorCount, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-        if written < 0 {
-            guard errno == EAGAIN || errno == EINTR else {
-                fail(.system("sendmsg", errno), &state, &outcome)
+        var written: Int
+        if let records = socket.records {
+            do throws(SocketError) {
+                written = try records.send(vectors, count: vectorCount, blocking: false)
+            } catch {
+                fail(error, &state, &outcome)
                 return
             }
-            written = 0
+        } else {
+            written = Self.sendmsg(socket.descriptor, vectors, vectorCount, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            if written < 0 {
+                guard errno == EAGAIN || errno == EINTR else {
+                    fail(.system("sendmsg", errno), &state, &outcome)
+                    return
+                }
+                written = 0
+            }
         }
         let done = state.queue.withUnsafeMutableBufferPointer { Self.advance($0, by: written) }
         for message in state.queue[..<done] { release(message, &outcome) }
@@ -326,6 +341,15 @@ public final class SocketWriter: Sendable, SubmissionPlug.Holder {
             var first = 0
             while first < batch.count {
                 let count = Self.gather(UnsafeBufferPointer(rebasing: batch[first...]), vectors, heads)
+                if let records = socket.records {
+                    do throws(SocketError) {
+                        let written = try records.send(vectors, count: count, blocking: true)
+                        first += Self.advance(UnsafeMutableBufferPointer(rebasing: batch[first...]), by: written)
+                    } catch {
+                        return error
+                    }
+                    continue
+                }
                 let written = Self.sendmsg(socket.descriptor, vectors, count, Int32(MSG_NOSIGNAL))
                 if written < 0 {
                     if errno == EINTR { continue }

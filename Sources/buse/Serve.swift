@@ -22,11 +22,14 @@ struct Serve: AsyncParsableCommand {
               buse serve --export a=memory:1G --export b=file:/dev/sdb?readonly \\
                          --listen 0.0.0.0:10809 --unix /run/buse.sock
               buse serve --config /etc/buse/serve.yaml
+              buse serve --export vol1=memory:1G --listen 0.0.0.0:10809 \\
+                         --tls require --tls-psk /etc/buse/keys.psk
               buse serve --export vol=file:/srv/vol.img?size=10G \\
                          --replicate-to peer.example:10810 --state /var/lib/buse/vol
 
             Reach an export with:
               nbdinfo nbd://127.0.0.1:10809/vol1
+              nbdinfo 'nbds://alice@127.0.0.1:10809/vol1?tls-psk-file=keys.psk'   (with --tls)
               qemu-img info nbd://127.0.0.1:10809/vol1
               nbd-client -N vol1 127.0.0.1 10809 /dev/nbd0
             """)
@@ -71,6 +74,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
+    @OptionGroup(title: "TLS")
+    var tls: TLSFlags
+
     @OptionGroup(title: "Replication")
     var replication: ReplicationFlags
 
@@ -100,16 +106,22 @@ struct Serve: AsyncParsableCommand {
             level = parsed
         }
         let logger = Logging.bootstrap(level: level)
+        // Before any export opens: a bad certificate or key file stops start-up here.
+        let tlsSettings = try tls.settings(file)
+        if let credentials = tlsSettings.credentials {
+            logger.notice("TLS \(tlsSettings.policy.rawValue): \(credentials.summary)")
+        }
         var replicated: ReplicatedVolume?
         let (table, counters) = try await openExports(file) { device, name in
             replicated = try await replication.open(device, export: name, logger: logger)
             return replicated?.device ?? device
         }
         let addresses = try listenAddresses(file)
+        TLSFlags.warnIfExposed(tlsSettings, addresses, logger)
         var limits = ConnectionLimits()
         limits.requestsInFlight = maxRequests
         let admission = AdmissionLimits(handshakeTimeout: .seconds(handshakeTimeout), connectionsMaximum: maxConnections)
-        let server = Server(exports: table, limits: limits, admission: admission, logger: logger)
+        let server = Server(exports: table, limits: limits, admission: admission, tls: tlsSettings, logger: logger)
         let ports: [UInt16]
         do {
             ports = try server.start(listening: addresses)

@@ -6,6 +6,9 @@ import Yams
 ///     unix: ["/run/buse/nbd.sock"]
 ///     default-export: vol1
 ///     log-level: info
+///     tls: require                 # off, on or require
+///     tls-certificates: /etc/buse/tls   # or tls-psk: /etc/buse/keys.psk
+///     tls-verify-peer: false
 ///     exports:
 ///       - name: vol1
 ///         device: file:/var/lib/buse/vol1.img?size=10G
@@ -28,12 +31,20 @@ struct ServeConfiguration: Decodable {
     var unix: [String]?
     var defaultExport: String?
     var logLevel: String?
+    var tls: String?
+    var tlsCertificates: String?
+    var tlsPsk: String?
+    var tlsVerifyPeer: Bool?
     var exports: [ExportEntry]?
 
     enum CodingKeys: String, CodingKey {
         case listen, unix, exports
         case defaultExport = "default-export"
         case logLevel = "log-level"
+        case tls
+        case tlsCertificates = "tls-certificates"
+        case tlsPsk = "tls-psk"
+        case tlsVerifyPeer = "tls-verify-peer"
     }
 
     static func load(path: String) throws -> ServeConfiguration {

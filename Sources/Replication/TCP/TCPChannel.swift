@@ -134,6 +134,7 @@ public final class TCPChannel: ReplicationChannel {
         case .closed: .linkLost("\(peer) closed the connection")
         case .truncated: .linkLost("\(peer) closed the connection in the middle of a frame")
         case let .system(call, code): .linkLost("\(call) from \(peer): \(String(cString: strerror(code)))")
+        case let .records(message): .linkLost("\(message) from \(peer)")
         }
     }
 

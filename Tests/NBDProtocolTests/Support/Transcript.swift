@@ -4,11 +4,12 @@ import Testing
 /// Feeds whole client frames to a ``Negotiation`` the way the server's driver
 /// does: the 16-byte option header first, then the payload if it is admitted.
 struct Transcript {
-    var negotiation = Negotiation(directory: Directory())
+    var negotiation: Negotiation
 
     /// A client that sent `flags` after the greeting (fixed newstyle and no
-    /// zeroes unless told otherwise).
-    init(clientFlags: ClientFlags = [.fixedNewstyle, .noZeroes]) {
+    /// zeroes unless told otherwise), to a server with `tls`.
+    init(clientFlags: ClientFlags = [.fixedNewstyle, .noZeroes], tls: TLSPolicy = .off) {
+        negotiation = Negotiation(directory: Directory(), tls: tls)
         let action = negotiation.receiveClientFlags(clientFlags.rawValue)
         #expect(action == nil, "the client flags were refused")
     }

@@ -13,7 +13,13 @@ enum OptionGenerator {
             return reply(
                 "unknown option \(code)", make(code, random.bytes(Int.random(in: 0...64, using: &random))), code, .errorUnsupported)
         case 2:
-            let code = [Option.peekExport, .startTLS, .extendedHeaders].randomElement(using: &random)!.rawValue
+            if random.chance(0.3) {
+                // This server has no TLS: STARTTLS is refused by policy, payload or not.
+                let code = Option.startTLS.rawValue
+                return reply(
+                    "STARTTLS without TLS", make(code, random.bytes(Int.random(in: 0...16, using: &random))), code, .errorPolicy)
+            }
+            let code = [Option.peekExport, .extendedHeaders].randomElement(using: &random)!.rawValue
             return reply(
                 "unimplemented option \(code)", make(code, random.bytes(Int.random(in: 0...16, using: &random))), code, .errorUnsupported)
         case 3, 4:
