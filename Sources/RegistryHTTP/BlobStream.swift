@@ -14,9 +14,10 @@ final class OpenBlob: Sendable {
 
 /// A response body that streams a byte range of a blob from its file.
 ///
-/// Reads are at most `chunkLength` each, run on the blocking pool, and each
-/// is written to the connection (which applies back-pressure) before the
-/// next starts: one chunk per response in memory, whatever the blob's size.
+/// Reads are at most `chunkLength` each and run on the blocking pool; the
+/// next chunk is read while the connection (which applies back-pressure)
+/// takes the current one, so the disk and the socket overlap: at most two
+/// chunks per response in memory, whatever the blob's size.
 enum BlobStream {
     /// 1 MiB: large enough that the thread hop per read is noise, small
     /// enough that a thousand concurrent pulls stay within a gigabyte.
@@ -24,20 +25,30 @@ enum BlobStream {
 
     static func body(_ blob: OpenBlob, offset: UInt64, length: UInt64, pool: BlockingPool) -> ResponseBody {
         ResponseBody(contentLength: Int(length)) { writer in
-            var position = offset
             let end = offset + length
-            while position < end {
-                let (at, wanted) = (position, Int(min(UInt64(chunkLength), end - position)))
-                let chunk = try await pool.run { () throws(StorageError) -> ByteBuffer in
-                    try read(blob, at: at, length: wanted)
-                }
+            /// Reads the chunk at `at` on the pool, started at once.
+            func reading(at: UInt64) -> Task<ByteBuffer, any Error> {
+                let wanted = Int(min(UInt64(chunkLength), end - at))
+                return Task { try await pool.run { () throws(StorageError) -> ByteBuffer in try read(blob, at: at, length: wanted) } }
+            }
+            var next = length > 0 ? reading(at: offset) : nil
+            var position = offset
+            while let current = next {
+                let chunk = try await current.value
                 // A file that shrank under us (damage from outside: blobs are
                 // never rewritten) must end the response, not loop forever.
                 guard chunk.readableBytes > 0 else {
                     throw StorageError.system(operation: "read blob (shorter than its size)", path: "", errno: EIO)
                 }
                 position += UInt64(chunk.readableBytes)
-                try await writer.write(chunk)
+                next = position < end ? reading(at: position) : nil
+                do {
+                    try await writer.write(chunk)
+                } catch {
+                    next?.cancel()
+                    _ = try? await next?.value  // never leave a read running on a blob being closed
+                    throw error
+                }
             }
             try await writer.finish(nil)
         }

@@ -65,12 +65,29 @@ extension RegistryResponder {
     private func appendBody(_ body: RequestBody, to handle: UploadHandle) async throws -> UInt64 {
         var written: UInt64 = 0
         var chunks = body.makeAsyncIterator()
+        // The connection hands over small buffers (tens of KiB): gathered to
+        // about a MiB per trip to the blocking pool, not one trip each.
+        var batch: [ByteBuffer] = []
+        var batched = 0
         while true {
-            guard let chunk = try await BodyError.next(&chunks) else { return written }
-            try await pool.run { () throws(StorageError) in try handle.append(chunk) }
-            written += UInt64(chunk.readableBytes)
+            let chunk = try await BodyError.next(&chunks)
+            if let chunk {
+                batch.append(chunk)
+                batched += chunk.readableBytes
+            }
+            if (chunk == nil && !batch.isEmpty) || batched >= Self.appendBatchLength {
+                let full = batch
+                try await pool.run { () throws(StorageError) in try handle.append(full) }
+                written += UInt64(batched)
+                batch.removeAll(keepingCapacity: true)
+                batched = 0
+            }
+            if chunk == nil { return written }
         }
     }
+
+    /// Bytes of a request body written per trip to the blocking pool.
+    static let appendBatchLength = 1 << 20
 
     /// `Location` and `Docker-Upload-UUID` of a session.
     static func sessionHeaders(_ name: RepositoryName, _ id: UploadID) -> HTTPFields {

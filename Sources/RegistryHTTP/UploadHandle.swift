@@ -24,16 +24,19 @@ final class UploadHandle: Sendable {
         upload = Mutex(Optional(consume opened))
     }
 
-    /// Appends one chunk of a request body where the upload ends.
-    func append(_ chunk: ByteBuffer) throws(StorageError) {
+    /// Appends chunks of a request body, in order, where the upload ends.
+    func append(_ chunks: [ByteBuffer]) throws(StorageError) {
         try upload.withLock { (held: inout Upload?) throws(StorageError) in
             guard var current = held.take() else { preconditionFailure("append to an upload this request no longer holds") }
-            let failure = chunk.withUnsafeReadableBytes { bytes -> StorageError? in
-                do throws(StorageError) {
-                    try current.append(bytes)
-                    return nil
-                } catch {
-                    return error
+            var failure: StorageError?
+            for chunk in chunks where failure == nil {
+                failure = chunk.withUnsafeReadableBytes { bytes -> StorageError? in
+                    do throws(StorageError) {
+                        try current.append(bytes)
+                        return nil
+                    } catch {
+                        return error
+                    }
                 }
             }
             held = consume current
