@@ -126,7 +126,7 @@ let package = Package(
         // The registry's storage on a directory, in distribution's own layout.
         .target(
             name: "RegistryStorage",
-            dependencies: ["RegistryCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["RegistryCore", "Threading", "CSystemShims", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // The registry over HTTP: Hummingbird joined to the core and storage,
         // translating only; storage calls run on its own blocking threads.

@@ -49,3 +49,7 @@ static _Thread_local void *current_plug;
 void *buse_current_plug(void) { return current_plug; }
 
 void buse_set_current_plug(void *plug) { current_plug = plug; }
+
+int buse_syncfs(int fd) {
+    return syncfs(fd);
+}

@@ -19,6 +19,8 @@ public struct RegistryServer: Sendable {
         /// `?mount=` without `from` links any blob the root holds (the spec's
         /// automatic mount); off, it starts an upload session instead.
         public var automaticMount = true
+        /// How directory changes are made durable (see `SyncPolicy`).
+        public var syncPolicy = SyncPolicy.each
 
         public init(root: String, host: String = "127.0.0.1", port: Int = 5000, uploadTimeToLive: Duration = .seconds(24 * 3600)) {
             self.root = root
@@ -45,7 +47,7 @@ public struct RegistryServer: Sendable {
     public init(_ configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        store = try RegistryStore(root: configuration.root)
+        store = try RegistryStore(root: configuration.root, syncPolicy: configuration.syncPolicy)
         lock = try RootLock(root: configuration.root)
         let removed = try store.removeLeftovers()
         if removed > 0 { logger.notice("removed \(removed) leftovers of interrupted writes under \(configuration.root)") }

@@ -29,7 +29,7 @@ struct BlobShardLock: ~Copyable {
 
     init(_ digest: Digest, in layout: Layout, exclusive: Bool) throws(StorageError) {
         let path = layout.blobShard(digest)
-        try Directory.create(path, below: layout.base)
+        try Directory.create(path, below: layout.base, layout.durability)
         let file = try DurableFile(path: path, flags: O_RDONLY | O_DIRECTORY)
         while flock(file.descriptor, exclusive ? LOCK_EX : LOCK_SH) != 0 {
             guard errno == EINTR else { throw .system(operation: "flock", path: path, errno: errno) }

@@ -57,7 +57,7 @@ extension BlobStore {
         try Directory.removeFile(path)
         let directory = layout.blobDirectory(digest)
         try? Directory.removeTree(directory)
-        try Directory.sync(LinkFile.parent(of: directory))
+        try layout.durability.sync(LinkFile.parent(of: directory))
         _ = consume shard
         _ = consume file
         return .deleted(bytes: bytes)

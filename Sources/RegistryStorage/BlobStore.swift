@@ -58,7 +58,7 @@ public struct BlobStore: Sendable {
         // Shared: the collector must not remove the directory we write into.
         let shard = try BlobShardLock(digest, in: layout, exclusive: false)
         let directory = layout.blobDirectory(digest)
-        try Directory.create(directory, below: layout.base)
+        try Directory.create(directory, below: layout.base, layout.durability)
         let temporary = directory + "/.tmp-data-" + String(UInt64.random(in: .min ... .max), radix: 16)
         do throws(StorageError) {
             let file = try DurableFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
@@ -69,7 +69,7 @@ public struct BlobStore: Sendable {
             _ = try? Directory.removeFile(temporary)
             throw error
         }
-        try Directory.sync(directory)
+        try layout.durability.sync(directory)
         _ = consume shard
         return digest
     }
@@ -84,15 +84,15 @@ public struct BlobStore: Sendable {
     /// which makes a retried commit idempotent.
     func adopt(file path: String, as digest: Digest) throws(StorageError) {
         let directory = layout.blobDirectory(digest)
-        try Directory.create(directory, below: layout.base)
+        try Directory.create(directory, below: layout.base, layout.durability)
         try Directory.rename(path, to: layout.blobData(digest))
-        try Directory.sync(directory)
+        try layout.durability.sync(directory)
     }
 
     /// Removes a blob from the store (for garbage collection: nothing checks
     /// here whether a repository still links it). Removal is made durable.
     public func delete(_ digest: Digest) throws(StorageError) {
-        guard try LinkFile.remove(layout.blobData(digest)) else { throw .blobUnknown(digest) }
+        guard try LinkFile.remove(layout.blobData(digest), layout.durability) else { throw .blobUnknown(digest) }
         try? Directory.removeTree(layout.blobDirectory(digest))
     }
 }

@@ -5,26 +5,28 @@ import Glibc
 /// and what ext4 and XFS honour.
 enum Directory {
     /// `fsync(2)` on a directory, making its entries (creations, renames,
-    /// removals) durable.
-    static func sync(_ path: String) throws(StorageError) {
+    /// removals) durable. Callers go through `Durability.sync`, which may
+    /// sync the whole filesystem instead.
+    static func fsync(_ path: String) throws(StorageError) {
         let directory = try DurableFile(path: path, flags: O_RDONLY | O_DIRECTORY)
         try directory.sync()
     }
 
     /// Creates `path` and any missing parents below `base` (which exists).
     ///
-    /// Sync order: each `mkdir` is followed by an `fsync` of its parent, so
-    /// that when this returns, the whole chain of new directories is durable;
-    /// a later entry added to the leaf is made durable by the caller's own
-    /// sync of the leaf.
-    static func create(_ path: String, below base: String) throws(StorageError) {
+    /// Sync order (`SyncPolicy.each`): each `mkdir` is followed by an `fsync`
+    /// of its parent, so that when this returns, the whole chain of new
+    /// directories is durable; a later entry added to the leaf is made
+    /// durable by the caller's own sync of the leaf. (`.grouped`: no sync
+    /// here; the caller's `Durability.sync` syncs the whole filesystem.)
+    static func create(_ path: String, below base: String, _ durability: Durability) throws(StorageError) {
         precondition(path.hasPrefix(base + "/"), "\(path) is not below \(base)")
         var current = base
         for component in path.dropFirst(base.count + 1).split(separator: "/") {
             let parent = current
             current += "/" + component
             if mkdir(current, 0o755) == 0 {
-                try sync(parent)
+                if durability.syncsEachNewDirectory { try fsync(parent) }
             } else if errno != EEXIST {
                 throw .system(operation: "mkdir", path: current, errno: errno)
             }

@@ -91,7 +91,9 @@ public struct Fsck: Sendable {
     private func checkLinks(of repository: Repository, _ report: inout Report) throws(StorageError) {
         for (path, digest) in try repository.allLinks() {
             guard let digest else {
-                try note(.corruptLink(path: path), &report) { () throws(StorageError) in try LinkFile.remove(path) }
+                try note(.corruptLink(path: path), &report) { () throws(StorageError) in
+                    try LinkFile.remove(path, repository.layout.durability)
+                }
                 continue
             }
             guard repository.blobs.hasData(digest) else {

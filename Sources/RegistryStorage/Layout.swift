@@ -25,10 +25,14 @@ public struct Layout: Sendable {
     /// `<root>/docker/registry/v2`
     public let base: String
 
-    public init(root: String) {
+    /// How directory changes under the root are made durable.
+    public let durability: Durability
+
+    public init(root: String, syncPolicy: SyncPolicy = .each) {
         let trimmed = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         self.root = trimmed
         self.base = trimmed + "/docker/registry/v2"
+        durability = Durability(syncPolicy, root: trimmed)
     }
 
     var blobs: String { base + "/blobs" }

@@ -14,9 +14,9 @@ enum LinkFile {
     /// Sync order: parents created (each `mkdir` followed by `fsync` of its
     /// parent) → temp file written and `fsync`ed → `rename` over `path` →
     /// `fsync` of the directory, which makes the rename durable.
-    static func write(_ contents: String, to path: String, below base: String) throws(StorageError) {
+    static func write(_ contents: String, to path: String, below base: String, _ durability: Durability) throws(StorageError) {
         let directory = parent(of: path)
-        try Directory.create(directory, below: base)
+        try Directory.create(directory, below: base, durability)
         let temporary = directory + "/.tmp-" + String(UInt64.random(in: .min ... .max), radix: 16)
         do throws(StorageError) {
             let file = try DurableFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
@@ -27,7 +27,7 @@ enum LinkFile {
             _ = try? Directory.removeFile(temporary)
             throw error
         }
-        try Directory.sync(directory)
+        try durability.sync(directory)
     }
 
     /// The digest in a link file; nil when there is no such file.
@@ -55,9 +55,9 @@ enum LinkFile {
     /// Removes a file and makes the removal durable (`unlink` → `fsync` of its
     /// directory); false when there was nothing to remove.
     @discardableResult
-    static func remove(_ path: String) throws(StorageError) -> Bool {
+    static func remove(_ path: String, _ durability: Durability) throws(StorageError) -> Bool {
         guard try Directory.removeFile(path) else { return false }
-        try Directory.sync(parent(of: path))
+        try durability.sync(parent(of: path))
         return true
     }
 

@@ -12,13 +12,16 @@ public struct RegistryStore: Sendable {
     public let uploads: UploadStore
 
     /// Opens (creating if needed) the registry under `root`, which must exist.
-    public init(root: String, uploadSizeMaximum: UInt64 = UploadStore.sizeMaximumDefault) throws(StorageError) {
-        let layout = Layout(root: root)
+    public init(
+        root: String, syncPolicy: SyncPolicy = .each, uploadSizeMaximum: UInt64 = UploadStore.sizeMaximumDefault
+    ) throws(StorageError) {
+        let layout = Layout(root: root, syncPolicy: syncPolicy)
         guard Directory.isDirectoryAt(layout.root) else {
             throw .system(operation: "open registry root (not a directory)", path: layout.root, errno: ENOTDIR)
         }
-        try Directory.create(layout.repositories, below: layout.root)
-        try Directory.create(layout.blobs, below: layout.root)
+        try Directory.create(layout.repositories, below: layout.root, layout.durability)
+        try Directory.create(layout.blobs, below: layout.root, layout.durability)
+        try layout.durability.sync(layout.blobs)
         self.layout = layout
         self.blobs = BlobStore(layout: layout)
         self.uploads = UploadStore(layout: layout, blobs: blobs, sizeMaximum: uploadSizeMaximum)

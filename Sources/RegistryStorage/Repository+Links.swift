@@ -40,7 +40,7 @@ extension Repository {
             try deleteTag(tag)
             return
         }
-        try LinkFile.remove(path)
+        try LinkFile.remove(path, layout.durability)
         try? Directory.removeTree(LinkFile.parent(of: path))
     }
 

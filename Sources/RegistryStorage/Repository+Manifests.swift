@@ -39,16 +39,17 @@ extension Repository {
         }
         let pins = try checkReferences(of: manifest)
         let digest = try blobs.put(bytes, algorithm: algorithm)
-        try LinkFile.write(digest.description, to: layout.revisionLink(name, digest), below: layout.base)
+        try LinkFile.write(digest.description, to: layout.revisionLink(name, digest), below: layout.base, layout.durability)
         for pin in pins { try pin.touch() }
         if let subject = manifest.subject {
-            try LinkFile.write(digest.description, to: layout.referrerLink(name, subject.digest, digest), below: layout.base)
+            try LinkFile.write(
+                digest.description, to: layout.referrerLink(name, subject.digest, digest), below: layout.base, layout.durability)
         }
         var linkedTags = tags
         if case .tag(let tag) = reference { linkedTags.insert(tag, at: 0) }
         for tag in linkedTags {
-            try LinkFile.write(digest.description, to: layout.tagIndexLink(name, tag, digest), below: layout.base)
-            try LinkFile.write(digest.description, to: layout.tagCurrentLink(name, tag), below: layout.base)
+            try LinkFile.write(digest.description, to: layout.tagIndexLink(name, tag, digest), below: layout.base, layout.durability)
+            try LinkFile.write(digest.description, to: layout.tagCurrentLink(name, tag), below: layout.base, layout.durability)
         }
         return StoredManifest(digest: digest, bytes: bytes, mediaType: manifest.mediaType.rawValue, manifest: manifest)
     }
@@ -150,10 +151,10 @@ extension Repository {
         }
         if let stored = try manifestIfPresent(digest), let subject = stored.manifest?.subject {
             let link = layout.referrerLink(name, subject.digest, digest)
-            try LinkFile.remove(link)
+            try LinkFile.remove(link, layout.durability)
             try? Directory.removeTree(LinkFile.parent(of: link))
         }
-        try LinkFile.remove(layout.revisionLink(name, digest))
+        try LinkFile.remove(layout.revisionLink(name, digest), layout.durability)
         try? Directory.removeTree(LinkFile.parent(of: layout.revisionLink(name, digest)))
     }
 }

@@ -19,8 +19,8 @@ extension Repository {
         guard Directory.exists(layout.tagCurrentLink(name, tag)) else { throw .manifestUnknown(.tag(tag)) }
         let trash = layout.manifests(name) + "/.deleted-tag-" + String(UInt64.random(in: .min ... .max), radix: 16)
         try Directory.rename(layout.tag(name, tag), to: trash)
-        try Directory.sync(layout.tags(name))
-        try Directory.sync(layout.manifests(name))
+        try layout.durability.sync(layout.tags(name))
+        try layout.durability.sync(layout.manifests(name))
         try Directory.removeTree(trash)
     }
 }

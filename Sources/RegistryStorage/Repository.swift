@@ -28,7 +28,7 @@ public struct Repository: Sendable {
     /// Sync order: see `LinkFile.write` (parents, temp file, rename, directory).
     public func linkLayer(_ digest: Digest) throws(StorageError) {
         guard try blobs.size(of: digest) != nil else { throw .blobUnknown(digest) }
-        try LinkFile.write(digest.description, to: layout.layerLink(name, digest), below: layout.base)
+        try LinkFile.write(digest.description, to: layout.layerLink(name, digest), below: layout.base, layout.durability)
     }
 
     /// The size of a blob this repository may serve, or nil. As in
@@ -48,7 +48,7 @@ public struct Repository: Sendable {
     /// Removes the repository's link to a blob (`DELETE /v2/<name>/blobs/<digest>`);
     /// the blob itself stays for garbage collection, as in distribution.
     public func unlinkLayer(_ digest: Digest) throws(StorageError) {
-        guard try LinkFile.remove(layout.layerLink(name, digest)) else { throw .blobUnknown(digest) }
+        guard try LinkFile.remove(layout.layerLink(name, digest), layout.durability) else { throw .blobUnknown(digest) }
         try? Directory.removeTree(LinkFile.parent(of: layout.layerLink(name, digest)))
     }
 

@@ -42,9 +42,10 @@ public final class UploadStore: Sendable {
     /// also syncs the upload directory, making `data` durable with it.
     public func start(_ name: RepositoryName, now epochSeconds: Int64) throws(StorageError) -> UploadID {
         let id = Self.randomID()
-        try Directory.create(layout.upload(name, id), below: layout.base)
+        try Directory.create(layout.upload(name, id), below: layout.base, layout.durability)
         _ = try DurableFile(path: layout.uploadData(name, id), flags: O_WRONLY | O_CREAT | O_EXCL)
-        try LinkFile.write(RFC3339.format(epochSeconds: epochSeconds), to: layout.uploadStartedAt(name, id), below: layout.base)
+        try LinkFile.write(
+            RFC3339.format(epochSeconds: epochSeconds), to: layout.uploadStartedAt(name, id), below: layout.base, layout.durability)
         return id
     }
 

@@ -1,8 +1,9 @@
 #if Services
-    import ArgumentParser
+    public import ArgumentParser
     import Glibc
     import Logging
     import RegistryHTTP
+    public import RegistryStorage
     import Sockets
 
     /// `buse registry serve`.
@@ -75,6 +76,12 @@
         )
         var automaticMount = true
 
+        @Option(
+            help: ArgumentHelp(
+                "How directory changes are made durable before a 201: each (fsync every directory that changed: for a root sharing its filesystem) or grouped (one syncfs of the whole filesystem per step, shared by concurrent pushes: a few device flushes per blob instead of dozens, for a filesystem the registry has to itself). (default: grouped with --volume, each with --root)",
+                valueName: "mode"))
+        var sync: SyncPolicy?
+
         @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
         var logLevel: Logger.Level = .info
 
@@ -115,6 +122,7 @@
             configuration.collectionInterval = gcInterval.flatMap { TimeToLive.parse($0) }
             configuration.collectionGracePeriod = TimeToLive.parse(gcGrace, minimum: 0) ?? configuration.collectionGracePeriod
             configuration.automaticMount = automaticMount
+            configuration.syncPolicy = sync ?? (volume.volume == nil ? .each : .grouped)
             let server: RegistryServer
             do {
                 server = try RegistryServer(configuration, logger: logger)
@@ -156,4 +164,6 @@
             return .seconds(count * unit.1)
         }
     }
+
+    extension SyncPolicy: ExpressibleByArgument {}
 #endif

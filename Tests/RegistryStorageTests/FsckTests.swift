@@ -26,7 +26,7 @@ import Testing
         try Directory.removeTree(layout.blobDirectory(registry.shared))
         // A partial blob: a directory without data, and a leftover temp file.
         let partial = Fixture.sha256(Array("never finished".utf8))
-        try Directory.create(layout.blobDirectory(partial), below: layout.base)
+        try Directory.create(layout.blobDirectory(partial), below: layout.base, layout.durability)
         let tool = try Fixture.name("library/tool")
         let keptDirectory = layout.blobDirectory(registry.keptManifest)
         _ = try DurableFile(path: keptDirectory + "/.tmp-data-1", flags: O_WRONLY | O_CREAT)

@@ -15,7 +15,7 @@ import Testing
             layout.blobDirectory(stored.digest) + "/.tmp-data-2e",
         ]
         for path in leftovers { _ = try DurableFile(path: path, flags: O_WRONLY | O_CREAT) }
-        try Directory.create(layout.manifests(image.name) + "/.deleted-tag-3d/current", below: layout.base)
+        try Directory.create(layout.manifests(image.name) + "/.deleted-tag-3d/current", below: layout.base, layout.durability)
         #expect(try image.store.removeLeftovers() == 3)
         #expect(try image.directory.allPaths() == before)
         #expect(try image.repository.manifest(.tag(Fixture.tag("v1"))).digest == stored.digest)
@@ -27,7 +27,7 @@ import Testing
         let image = try ManifestStoreTests.Image()
         let layout = image.store.layout
         let orphan = Fixture.sha256(Array("never renamed into place".utf8))
-        try Directory.create(layout.blobDirectory(orphan), below: layout.base)
+        try Directory.create(layout.blobDirectory(orphan), below: layout.base, layout.durability)
         _ = try DurableFile(path: layout.blobDirectory(orphan) + "/.tmp-data-4c", flags: O_WRONLY | O_CREAT)
         #expect(try Fsck().run(image.store).findings.contains(.partialBlob(path: layout.blobDirectory(orphan))))
         #expect(try image.store.removeLeftovers() == 2)

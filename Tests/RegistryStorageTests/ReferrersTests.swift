@@ -53,7 +53,7 @@ import Testing
         let stored = try image.repository.putManifest(referrer, contentType: nil, reference: .digest(Fixture.sha256(referrer)))
         // What distribution's garbage collector does: it removes the revision
         // link and knows nothing of our index.
-        try LinkFile.remove(image.store.layout.revisionLink(image.name, stored.digest))
+        try LinkFile.remove(image.store.layout.revisionLink(image.name, stored.digest), image.store.layout.durability)
         #expect(try image.repository.referrers(of: subject).isEmpty)
     }
 }

@@ -20,8 +20,8 @@ final class TemporaryDirectory {
 
     deinit { try? Directory.removeTree(path) }
 
-    func store(uploadSizeMaximum: UInt64 = UploadStore.sizeMaximumDefault) throws -> RegistryStore {
-        try RegistryStore(root: root, uploadSizeMaximum: uploadSizeMaximum)
+    func store(syncPolicy: SyncPolicy = .each, uploadSizeMaximum: UInt64 = UploadStore.sizeMaximumDefault) throws -> RegistryStore {
+        try RegistryStore(root: root, syncPolicy: syncPolicy, uploadSizeMaximum: uploadSizeMaximum)
     }
 
     /// Every path under the directory, relative to it, sorted.

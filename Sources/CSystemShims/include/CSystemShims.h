@@ -31,6 +31,10 @@ ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t of
 off_t buse_seek_data(int fd, uint64_t offset);
 off_t buse_seek_hole(int fd, uint64_t offset);
 
+// syncfs(2): every change of the filesystem holding fd made durable
+// (Swift's Glibc module does not declare it).
+int buse_syncfs(int fd);
+
 // A per-thread flag: whether a task resumed from this thread may run on it
 // right away (see Threading's CompletionExecutor). A C thread-local,
 // because Swift has none that is cheap to read on every resumption.
