@@ -146,6 +146,11 @@ let package = Package(
         .target(name: "SnapshotterCore", swiftSettings: strict),
         // Snapshot metadata in LMDB and snapshot directories under the root.
         .target(name: "SnapshotterStorage", dependencies: ["SnapshotterCore", "CLMDB"], swiftSettings: strict),
+        // zlib, for gzip-compressed layers.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // OCI layer tars: a pure USTAR/PAX encoder and the overlay upper
+        // directory walker that makes a layer in time proportional to the change.
+        .target(name: "LayerDiff", dependencies: ["CSystemShims", "CZlib"], swiftSettings: strict),
         // The gRPC service over the storage, on a unix socket: it only translates.
         .target(
             name: "SnapshotterGRPC",
@@ -161,7 +166,7 @@ let package = Package(
             name: "buse",
             dependencies: [
                 "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDServer", "KernelAttach", "RadosDevice", "Replication", "Journal",
-                "Sockets", "Threading", "Filesystems",
+                "Sockets", "Threading", "Filesystems", "LayerDiff", "SnapshotterStorage",
                 .target(name: "RegistryStorage", condition: .when(traits: ["Services"])),
                 .target(name: "RegistryHTTP", condition: .when(traits: ["Services"])),
                 .target(name: "SnapshotterGRPC", condition: .when(traits: ["Services"])),
@@ -211,6 +216,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "LayerDiffTests", dependencies: ["CSystemShims", "LayerDiff"], swiftSettings: strict),
         .testTarget(name: "SnapshotterCoreTests", dependencies: ["SnapshotterCore"], swiftSettings: strict),
         .testTarget(
             name: "SnapshotterStorageTests", dependencies: ["SnapshotterCore", "SnapshotterStorage"], swiftSettings: strict),
@@ -227,7 +233,7 @@ let package = Package(
         // Real clients (nbdinfo, nbdsh, nbdcopy, qemu-img, qemu-io, fio,
         // nbdfuse, nbdkit) against the built `buse` binary.
         .testTarget(
-            name: "InteropTests", dependencies: ["TestSupport"], exclude: ["containerd-suite"], swiftSettings: strict),
+            name: "InteropTests", dependencies: ["CSystemShims", "TestSupport"], exclude: ["containerd-suite"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
