@@ -12,7 +12,9 @@
 /// 3. A member only the fast layer has changes nothing the walking differ
 ///    compares (a directory or file copied up unchanged but for xattrs).
 ///
-/// Prints what differs and exits 1; prints a summary and exits 0.
+/// Prints what differs and exits 1; prints a summary and, on its second
+/// line, how many members of each special kind the fast layer has
+/// (`device=N hardlink=N opaque=N symlink=N whiteout=N`), and exits 0.
 enum LayerComparisonScript {
     static let source = #"""
         import hashlib, os, stat, sys, tarfile
@@ -133,6 +135,15 @@ enum LayerComparisonScript {
                 print('\n'.join(problems[:40]))
                 sys.exit(1)
             print('%d walking members, %d fast members, %d paths after applying' % (len(walking), len(fast), len(fast_tree)))
+            kinds = {'opaque': 0, 'whiteout': 0, 'hardlink': 0, 'device': 0, 'symlink': 0}
+            for m, _ in fast:
+                base = os.path.basename(clean(m.name))
+                if base == '.wh..wh..opq': kinds['opaque'] += 1
+                elif base.startswith('.wh.'): kinds['whiteout'] += 1
+                elif m.islnk(): kinds['hardlink'] += 1
+                elif m.ischr() or m.isblk(): kinds['device'] += 1
+                elif m.issym(): kinds['symlink'] += 1
+            print(' '.join('%s=%d' % item for item in sorted(kinds.items())))
 
         main()
         """#

@@ -4,7 +4,9 @@ import TestSupport
 
 /// Seeded random files under a mounted snapshot: a base to commit, then
 /// changes over it (create, delete, rename, chmod, a file replaced by a
-/// directory, a directory deleted and recreated, hard links, xattrs).
+/// directory, a directory deleted and recreated, hard links, xattrs, and
+/// what a differ must write and never follow: device nodes and absolute
+/// symbolic links, to files and to directories).
 /// Every step is a plain system call through the mount, as a container's
 /// processes would make it. `log` says what was done, for failure messages.
 struct RandomTree {
@@ -18,10 +20,38 @@ struct RandomTree {
         random = SeededGenerator(seed: seed)
     }
 
-    /// Every path under the root, relative, parents before children.
+    /// Every path under the root, relative, parents before children. Never
+    /// follows a symbolic link: the tree holds links to `/` and `/etc`.
     func paths() -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
-        return (enumerator.allObjects as? [String] ?? []).sorted()
+        var found: [String] = []
+        func visit(_ relative: String) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + relative)) ?? []
+            for name in names.sorted() {
+                let path = relative.isEmpty ? name : relative + "/" + name
+                found.append(path)
+                if isDirectory(path) { visit(path) }
+            }
+        }
+        visit("")
+        return found
+    }
+
+    /// Removes `path` and, for a real directory, everything under it; a
+    /// symbolic link is removed itself, never what it points to.
+    func remove(_ path: String) {
+        if isDirectory(path) {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + path)) ?? [] {
+                remove(path + "/" + name)
+            }
+            rmdir(root + "/" + path)
+        } else {
+            unlink(root + "/" + path)
+        }
+    }
+
+    func isSymbolicLink(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(root + "/" + path, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK
     }
 
     func isDirectory(_ path: String) -> Bool {
@@ -72,19 +102,29 @@ struct RandomTree {
             let all = paths()
             guard let target = all.randomElement(using: &random) else { continue }
             let full = root + "/" + target
-            switch Int.random(in: 0..<10, using: &random) {
+            switch Int.random(in: 0..<12, using: &random) {
             case 0:
                 let path = join(someDirectory(), freshName())
                 writeFile(path)
                 log.append("create \(path)")
+            case 10:
+                let path = join(someDirectory(), freshName())
+                let major: UInt64 = Bool.random(using: &random) ? 1 : 8
+                mknod(root + "/" + path, (major == 1 ? S_IFCHR : S_IFBLK) | 0o640, dev_t(major << 8 | 3))
+                log.append("device \(path)")
+            case 11:
+                let path = join(someDirectory(), freshName())
+                symlink(["/", "/etc", "/etc/passwd", "../../../../.."].randomElement(using: &random)!, root + "/" + path)
+                log.append("symbolic link \(path)")
             case 1:
-                _ = try? FileManager.default.removeItem(atPath: full)
+                remove(target)
                 log.append("delete \(target)")
             case 2 where isFile(target):
                 let destination = join(someDirectory(), freshName())
                 let result = rename(full, root + "/" + destination)
                 log.append("rename \(target) \(destination): \(result)")
-            case 3:
+            case 3 where !isSymbolicLink(target):
+                // chmod follows a symbolic link: never given one.
                 chmod(full, [0o700, 0o755, 0o1777, 0o2755, 0o640].randomElement(using: &random)!)
                 log.append("chmod \(target)")
             case 4 where isFile(target):
@@ -93,7 +133,7 @@ struct RandomTree {
                 writeFile(target + "/inside")
                 log.append("file to directory \(target)")
             case 5 where isDirectory(target):
-                _ = try? FileManager.default.removeItem(atPath: full)
+                remove(target)
                 mkdir(full, 0o750)
                 writeFile(target + "/recreated")
                 log.append("delete and recreate directory \(target)")
