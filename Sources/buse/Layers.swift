@@ -29,7 +29,7 @@ struct LayersDiff: ParsableCommand {
             Example (the layer of a container's snapshot, like `ctr snapshots diff`):
               ctr snapshots --snapshotter buse prepare my-work BASE-CHAIN-ID
               # ... change files under the mounted snapshot ...
-              buse layers diff my-work --root /var/lib/buse/snapshotter --gzip --output layer.tar.gz
+              buse layers diff my-work --root /var/lib/buse/snapshotter --gzip > layer.tar.gz
             """)
 
     @Argument(help: ArgumentHelp("The active (or committed) snapshot's key.", valueName: "key"))
@@ -50,6 +50,9 @@ struct LayersDiff: ParsableCommand {
     func run() throws {
         let directories = try Self.directories(key: key, namespace: namespace, root: root)
         let toStandardOutput = output == "-"
+        if toStandardOutput && isatty(STDOUT_FILENO) == 1 {
+            throw CommandLineError("refusing to write a tar to a terminal: redirect standard output or give --output FILE")
+        }
         let descriptor = toStandardOutput ? STDOUT_FILENO : open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw CommandLineError("cannot create \(output): \(String(cString: strerror(errno)))") }
         do {
