@@ -25,10 +25,7 @@ import Testing
         let containerd = try await PrivateContainerd(in: directory)
         defer { containerd.stop() }
         try await containerd.ctr(["images", "import", "--snapshotter", "buse", directory.file("image.tar")])
-        // ctr does not label a view as a garbage collection root; nothing
-        // collects between here and the comparison (collections run when a
-        // ctr command's lease ends, and none runs after this).
-        try await containerd.snapshots(["view", "oracle-view", chainID])
+        try await containerd.view("oracle-view", parent: chainID)
         let view = directory.file("view")
         try await containerd.mount("oracle-view", at: view, cleanup: cleanup)
         let compared = try await run(

@@ -59,6 +59,22 @@ final class PrivateContainerd: Sendable {
         try await ctr(["snapshots", "--snapshotter", "buse"] + arguments)
     }
 
+    /// A View `key` of `parent`, labelled a garbage collection root. ctr
+    /// labels what it prepares and commits as a root but not a view, and
+    /// containerd's collector (run when a lease ends, or scheduled after
+    /// many changes) removes an unlabelled view: if one does so before the
+    /// label lands, the view is made again, a few times at most.
+    func view(_ key: String, parent: String) async throws {
+        for attempt in 1...5 {
+            try await snapshots(["view", key, parent])
+            let labelled = try await run(
+                "ctr", ["-a", socket, "snapshots", "--snapshotter", "buse", "label", key, "containerd.io/gc.root=test"],
+                in: directory)
+            if labelled.succeeded { return }
+            if attempt == 5 { throw InteropError("view \(key) was collected before it could be labelled:\n\(labelled)") }
+        }
+    }
+
     /// Mounts snapshot `key` at `target` with the mount command `ctr` prints.
     func mount(_ key: String, at target: String, cleanup: Cleanup) async throws {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)

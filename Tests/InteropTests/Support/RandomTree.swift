@@ -76,8 +76,13 @@ struct RandomTree {
 
     mutating func writeFile(_ path: String) {
         let size = [0, 1, 100, 5000, 70000].randomElement(using: &random)!
-        let content = Data(random.bytes(size))
-        _ = FileManager.default.createFile(atPath: root + "/" + path, contents: content)
+        let content = random.bytes(size)
+        // O_CLOEXEC: tests run in parallel, and a child another test spawns
+        // while this is open would keep the mount busy (umount: target is busy).
+        let descriptor = open(root + "/" + path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { return }
+        _ = content.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
         chmod(root + "/" + path, [0o644, 0o600, 0o755, 0o4755].randomElement(using: &random)!)
     }
 
