@@ -14,6 +14,9 @@
 /// 3. an empty layer;
 /// 4. a sparse file (GNU tar --sparse, PAX 1.0 sparse map) and a long name.
 ///
+/// With a third argument `link-to-lower` it writes instead two layers, the
+/// second a hard link to a file only the first has.
+///
 /// The manifest is annotated `io.containerd.image.name` so `ctr images
 /// import` names it `docker.io/library/oracle:latest`; its ref is `img`.
 enum OracleImageScript {
@@ -129,8 +132,15 @@ enum OracleImageScript {
         with open(scratch + '/sparse.tar', 'rb') as f:
             sparse = f.read()
 
+        chosen = [base.bytes(), changes.bytes(), empty.bytes(), sparse]
+        if len(sys.argv) > 3 and sys.argv[3] == 'link-to-lower':
+            # A layer whose hard link names a file only a lower layer has.
+            lower, upper = Layer(), Layer()
+            lower.file('target', b'in the lower layer\n')
+            upper.hardlink('link', 'target')
+            chosen = [lower.bytes(), upper.bytes()]
         diff_ids, layers = [], []
-        for data in [base.bytes(), changes.bytes(), empty.bytes(), sparse]:
+        for data in chosen:
             digest, size = put_blob(data)
             diff_ids.append(digest)
             layers.append({'mediaType': 'application/vnd.oci.image.layer.v1.tar', 'digest': digest, 'size': size})
