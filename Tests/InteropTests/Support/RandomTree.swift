@@ -4,9 +4,9 @@ import TestSupport
 
 /// Seeded random files under a mounted snapshot: a base to commit, then
 /// changes over it (create, delete, rename, chmod, a file replaced by a
-/// directory, a directory deleted and recreated, hard links, xattrs, and
-/// what a differ must write and never follow: device nodes and absolute
-/// symbolic links, to files and to directories).
+/// directory and a directory by a file, a directory deleted and recreated,
+/// hard links, xattrs, and what a differ must write and never follow:
+/// device nodes and absolute symbolic links, to files and to directories).
 /// Every step is a plain system call through the mount, as a container's
 /// processes would make it. `log` says what was done, for failure messages.
 struct RandomTree {
@@ -107,7 +107,7 @@ struct RandomTree {
             let all = paths()
             guard let target = all.randomElement(using: &random) else { continue }
             let full = root + "/" + target
-            switch Int.random(in: 0..<12, using: &random) {
+            switch Int.random(in: 0..<13, using: &random) {
             case 0:
                 let path = join(someDirectory(), freshName())
                 writeFile(path)
@@ -117,6 +117,10 @@ struct RandomTree {
                 let major: UInt64 = Bool.random(using: &random) ? 1 : 8
                 mknod(root + "/" + path, (major == 1 ? S_IFCHR : S_IFBLK) | 0o640, dev_t(major << 8 | 3))
                 log.append("device \(path)")
+            case 12 where isDirectory(target):
+                remove(target)
+                writeFile(target)
+                log.append("directory to file \(target)")
             case 11:
                 let path = join(someDirectory(), freshName())
                 symlink(["/", "/etc", "/etc/passwd", "../../../../.."].randomElement(using: &random)!, root + "/" + path)
