@@ -152,6 +152,11 @@ let package = Package(
         .target(name: "SnapshotterCore", swiftSettings: strict),
         // Snapshot metadata in LMDB and snapshot directories under the root.
         .target(name: "SnapshotterStorage", dependencies: ["SnapshotterCore", "CLMDB"], swiftSettings: strict),
+        // zlib, for gzip-compressed layers.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // OCI layer tars: a pure USTAR/PAX encoder and the overlay upper
+        // directory walker that makes a layer in time proportional to the change.
+        .target(name: "LayerDiff", dependencies: ["CSystemShims", "CZlib"], swiftSettings: strict),
         // The gRPC service over the storage, on a unix socket: it only translates.
         .target(
             name: "SnapshotterGRPC",
@@ -167,8 +172,7 @@ let package = Package(
             name: "buse",
             dependencies: [
                 "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDProtocol", "NBDServer", "KernelAttach", "RadosDevice", "Replication",
-                "Journal",
-                "Sockets", "TLS", "Threading", "Filesystems",
+                "Journal", "Sockets", "TLS", "Threading", "Filesystems", "LayerDiff", "SnapshotterStorage",
                 .target(name: "RegistryStorage", condition: .when(traits: ["Services"])),
                 .target(name: "RegistryHTTP", condition: .when(traits: ["Services"])),
                 .target(name: "SnapshotterGRPC", condition: .when(traits: ["Services"])),
@@ -218,6 +222,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "LayerDiffTests", dependencies: ["CSystemShims", "LayerDiff"], swiftSettings: strict),
         .testTarget(name: "SnapshotterCoreTests", dependencies: ["SnapshotterCore"], swiftSettings: strict),
         .testTarget(
             name: "SnapshotterStorageTests", dependencies: ["SnapshotterCore", "SnapshotterStorage"], swiftSettings: strict),
@@ -236,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "InteropTests",
             // Crypto: the registry crash test checks digests of thousands of blobs.
-            dependencies: ["TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CSystemShims", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["containerd-suite"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -13,14 +13,16 @@ final class MetadataDatabase: @unchecked Sendable {
     private let snapshots: MDB_dbi
     private let meta: MDB_dbi
 
-    init(path: String, mapSize: Int) throws(SnapshotStoreError) {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SnapshotStoreError("create \(path)", errno: errno) }
+    /// `readOnly` opens an existing database for reading only, beside a
+    /// running snapshotter (LMDB allows readers in other processes).
+    init(path: String, mapSize: Int, readOnly: Bool = false) throws(SnapshotStoreError) {
+        if !readOnly && mkdir(path, 0o755) != 0 && errno != EEXIST { throw SnapshotStoreError("create \(path)", errno: errno) }
         var environment: OpaquePointer?
         var status = mdb_env_create(&environment)
         guard status == 0, let environment else { throw Self.error("mdb_env_create", status) }
         mdb_env_set_mapsize(environment, mapSize)
         mdb_env_set_maxdbs(environment, 2)
-        status = mdb_env_open(environment, path, UInt32(MDB_NOTLS), 0o644)
+        status = mdb_env_open(environment, path, UInt32(MDB_NOTLS) | (readOnly ? UInt32(MDB_RDONLY) : 0), 0o644)
         guard status == 0 else {
             mdb_env_close(environment)
             throw Self.error("open metadata \(path)", status)
@@ -29,9 +31,10 @@ final class MetadataDatabase: @unchecked Sendable {
         var snapshots = MDB_dbi()
         var meta = MDB_dbi()
         var transaction: OpaquePointer?
-        status = mdb_txn_begin(environment, nil, 0, &transaction)
-        if status == 0 { status = mdb_dbi_open(transaction, "snapshots", UInt32(MDB_CREATE), &snapshots) }
-        if status == 0 { status = mdb_dbi_open(transaction, "meta", UInt32(MDB_CREATE), &meta) }
+        let create = readOnly ? 0 : UInt32(MDB_CREATE)
+        status = mdb_txn_begin(environment, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &transaction)
+        if status == 0 { status = mdb_dbi_open(transaction, "snapshots", create, &snapshots) }
+        if status == 0 { status = mdb_dbi_open(transaction, "meta", create, &meta) }
         if status == 0 { status = mdb_txn_commit(transaction) } else { mdb_txn_abort(transaction) }
         guard status == 0 else {
             mdb_env_close(environment)

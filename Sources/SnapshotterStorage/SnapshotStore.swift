@@ -38,6 +38,15 @@ public final class SnapshotStore: Sendable {
         database = try MetadataDatabase(path: root + "/metadata", mapSize: mapSize)
     }
 
+    /// Opens an existing store for reading only, beside a running
+    /// snapshotter: LMDB allows readers in other processes, and nothing
+    /// here writes (`buse layers diff`).
+    public init(readingOnly root: String) throws(SnapshotStoreError) {
+        self.root = root
+        self.now = SnapshotStore.wallClock
+        database = try MetadataDatabase(path: root + "/metadata", mapSize: Self.mapSizeDefault, readOnly: true)
+    }
+
     public static func wallClock() -> Timestamp {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
@@ -178,6 +187,21 @@ public final class SnapshotStore: Sendable {
         }
     }
 
+    /// The directories of an active or committed snapshot: its own `fs`
+    /// (an overlay's upper directory) and its parents' `fs`, nearest first.
+    public func layerDirectories(key: String) throws(SnapshotStoreError) -> LayerDirectories {
+        try lock.withLock { _ throws(SnapshotStoreError) in
+            let snapshot = try stat(unlocked: key)
+            guard snapshot.kind != .view else {
+                throw .refused(.failedPrecondition("snapshot \(key) is a view: it has no layer of its own"))
+            }
+            let parents = try database.transaction(readOnly: true) { transaction throws(SnapshotStoreError) in
+                try parentDirectories(snapshot, transaction)
+            }
+            return LayerDirectories(upper: directory(snapshot.id) + "/fs", lowers: parents)
+        }
+    }
+
     // MARK: Inside the lock
 
     private func stat(unlocked key: String) throws(SnapshotStoreError) -> Snapshot {
@@ -189,19 +213,26 @@ public final class SnapshotStore: Sendable {
         }
     }
 
+    /// The `fs` directories of `snapshot`'s parent chain, nearest first.
+    private func parentDirectories(
+        _ snapshot: Snapshot, _ transaction: MetadataDatabase.Transaction
+    ) throws(SnapshotStoreError) -> [String] {
+        var parents: [String] = []
+        var next = snapshot.parent
+        while let key = next {
+            guard let parent = try Self.snapshot(key, transaction) else {
+                throw .io("snapshot \(snapshot.key): parent \(key) is missing from the metadata")
+            }
+            parents.append(directory(parent.id) + "/fs")
+            next = parent.parent
+        }
+        return parents
+    }
+
     /// The mounts of `snapshot`, reading its parent chain.
     private func mounts(_ snapshot: Snapshot) throws(SnapshotStoreError) -> [SnapshotMount] {
         let parents = try database.transaction(readOnly: true) { transaction throws(SnapshotStoreError) in
-            var parents: [String] = []
-            var next = snapshot.parent
-            while let key = next {
-                guard let parent = try Self.snapshot(key, transaction) else {
-                    throw .io("snapshot \(snapshot.key): parent \(key) is missing from the metadata")
-                }
-                parents.append(directory(parent.id) + "/fs")
-                next = parent.parent
-            }
-            return parents
+            try parentDirectories(snapshot, transaction)
         }
         return SnapshotMount.mounts(kind: snapshot.kind, directory: directory(snapshot.id), parents: parents)
     }

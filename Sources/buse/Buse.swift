@@ -29,7 +29,7 @@ struct Buse: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Connect.self, Disconnect.self, List.self, Image.self,
-            Replica.self, Promote.self, DiscardMyData.self, Status.self, Verify.self,
+            Replica.self, Promote.self, DiscardMyData.self, Status.self, Verify.self, Layers.self,
         ] + Services.commands)
 
     static func main() async {

@@ -11,42 +11,16 @@ import Testing
     func containerdImportsAndRunsAnImageOnBuseSnapshots() async throws {
         let directory = try TemporaryDirectory()
         try await makeImage(in: directory)
-        let socket = directory.file("containerd.sock")
-        let config = """
-            version = 2
-            root = "\(directory.file("containerd-root"))"
-            state = "\(directory.file("containerd-state"))"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
-            [grpc]
-              address = "\(socket)"
-            [proxy_plugins.buse]
-              type = "snapshot"
-              address = "\(directory.file("buse.sock"))"
-            """
-        try config.write(toFile: directory.file("config.toml"), atomically: true, encoding: .utf8)
-        // containerd dials the snapshotter with backoff: start it first.
-        let snapshotter = try ChildProcess(
-            try Tool.buse(), ["snapshotter", "serve", "--root", directory.file("snapshots"), "--socket", directory.file("buse.sock")],
-            outputPrefix: directory.file("buse"))
-        let containerd = try ChildProcess(
-            try Tool.path("containerd"), ["--config", directory.file("config.toml")], outputPrefix: directory.file("containerd"))
-        defer {
-            containerd.send(SIGTERM)
-            _ = containerd.waitBlocking(seconds: 30)
-            snapshotter.send(SIGTERM)
-            _ = snapshotter.waitBlocking(seconds: 30)
-        }
-        try await waitUntil("containerd listens") { FileManager.default.fileExists(atPath: socket) }
-        let ctr = ["-a", socket]
-        try await runChecked("ctr", ctr + ["images", "import", "--snapshotter", "buse", directory.file("image.tar")], in: directory)
-        let snapshots = try await runChecked("ctr", ctr + ["snapshots", "--snapshotter", "buse", "ls"], in: directory)
+        let containerd = try await PrivateContainerd(in: directory)
+        defer { containerd.stop() }
+        try await containerd.ctr(["images", "import", "--snapshotter", "buse", directory.file("image.tar")])
+        let snapshots = try await containerd.snapshots(["ls"])
         #expect(snapshots.standardOutput.components(separatedBy: "Committed").count == 3, "\(snapshots)")
-        let container = try await runChecked(
-            "ctr",
-            ctr + [
+        let container = try await containerd.ctr(
+            [
                 "run", "--rm", "--snapshotter", "buse", "docker.io/library/buse-test:latest", "c1",
                 "/bin/busybox", "sh", "-c", "cat /greeting && echo written > /written && cat /written",
-            ], in: directory, timeout: .seconds(120))
+            ], timeout: .seconds(120))
         #expect(container.standardOutput == "hello from a layer\nwritten\n", "\(container)")
     }
 

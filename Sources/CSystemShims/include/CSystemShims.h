@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+// llistxattr, lgetxattr, lsetxattr: Glibc's Swift module leaves this header out
+// (the layer differ reads extended attributes without following links).
+#include <sys/xattr.h>
 
 // The size in bytes of a block device (BLKGETSIZE64); ioctl is variadic.
 // Returns 0 or -1 with errno set.
