@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 
 /// A private containerd 1.6 (its own config, root, state and socket in a
@@ -9,7 +10,8 @@ final class PrivateContainerd: Sendable {
     let socket: String
     /// The snapshotter's `--root`.
     let snapshotterRoot: String
-    private let snapshotter: ChildProcess
+    /// The running `buse snapshotter serve`; replaced by `restartSnapshotter()`.
+    private let snapshotter: Mutex<ChildProcess>
     private let containerd: ChildProcess
 
     init(in directory: TemporaryDirectory) async throws {
@@ -28,19 +30,7 @@ final class PrivateContainerd: Sendable {
               address = "\(directory.file("buse.sock"))"
             """
         try config.write(toFile: directory.file("config.toml"), atomically: true, encoding: .utf8)
-        let snapshotter = try ChildProcess(
-            try Tool.buse(), ["snapshotter", "serve", "--root", snapshotterRoot, "--socket", directory.file("buse.sock")],
-            outputPrefix: directory.file("buse"))
-        self.snapshotter = snapshotter
-        // containerd dials the snapshotter with backoff, but a ctr call made
-        // before the snapshotter listens fails: wait for its socket first.
-        let snapshotterSocket = directory.file("buse.sock")
-        do {
-            try await waitUntil("the snapshotter listens") { FileManager.default.fileExists(atPath: snapshotterSocket) }
-        } catch {
-            snapshotter.send(SIGKILL)
-            throw error
-        }
+        snapshotter = Mutex(try await Self.startSnapshotter(root: snapshotterRoot, in: directory))
         containerd = try ChildProcess(
             try Tool.path("containerd"), ["--config", directory.file("config.toml")], outputPrefix: directory.file("containerd"))
         let socket = socket
@@ -86,7 +76,57 @@ final class PrivateContainerd: Sendable {
     func stop() {
         containerd.send(SIGTERM)
         _ = containerd.waitBlocking(seconds: 30)
+        let snapshotter = snapshotter.withLock { $0 }
         snapshotter.send(SIGTERM)
         _ = snapshotter.waitBlocking(seconds: 30)
+    }
+
+    /// `kill -9` of the snapshotter, then a new one on the same root and
+    /// socket (containerd reconnects to it by itself).
+    func restartSnapshotterAfterKillNine() async throws {
+        let killed = snapshotter.withLock { $0 }
+        killed.send(SIGKILL)
+        _ = await killed.waitForTermination(timeout: .seconds(30))
+        let started = try await Self.startSnapshotter(root: snapshotterRoot, in: directory, log: "buse-after-kill")
+        snapshotter.withLock { $0 = started }
+    }
+
+    /// Waits until containerd reaches the snapshotter again: after a
+    /// restart, its gRPC connection retries with backoff. The probe is a
+    /// Prepare (List and Stat are answered from containerd's own database),
+    /// removed again at once.
+    func waitUntilTheSnapshotterAnswers(timeout: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        let probe = "probe-\(UInt32.random(in: 0 ... .max))"
+        while true {
+            let listing = try await run("ctr", ["-a", socket, "snapshots", "--snapshotter", "buse", "prepare", probe], in: directory)
+            if listing.succeeded {
+                try await snapshots(["rm", probe])
+                return
+            }
+            guard ContinuousClock.now < deadline else {
+                throw InteropError("containerd did not reach the snapshotter in \(timeout):\n\(listing)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Starts `buse snapshotter serve` and waits until it listens: containerd
+    /// dials it with backoff, but a ctr call made before it listens fails.
+    private static func startSnapshotter(
+        root: String, in directory: TemporaryDirectory, log: String = "buse"
+    ) async throws -> ChildProcess {
+        let socket = directory.file("buse.sock")
+        // A killed snapshotter leaves its socket file: only a new one counts.
+        try? FileManager.default.removeItem(atPath: socket)
+        let process = try ChildProcess(
+            try Tool.buse(), ["snapshotter", "serve", "--root", root, "--socket", socket], outputPrefix: directory.file(log))
+        do {
+            try await waitUntil("the snapshotter listens") { FileManager.default.fileExists(atPath: socket) }
+        } catch {
+            process.send(SIGKILL)
+            throw error
+        }
+        return process
     }
 }
