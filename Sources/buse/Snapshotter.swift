@@ -29,10 +29,22 @@
                   buse snapshotter serve --root /var/lib/buse/snapshotter --socket /run/buse/snapshotter.sock
                   ctr images pull --snapshotter buse docker.io/library/busybox:latest
                   ctr run --rm --snapshotter buse docker.io/library/busybox:latest c1 /bin/true
+
+                The root on a buse volume, attached as /dev/nbdX by this process, ext4 made on \
+                it only with --format and only if it is blank, unmounted and detached on SIGTERM \
+                (root and the nbd module; --replicate-to/--state replicate it as buse connect does):
+                  buse snapshotter serve --volume 'file:/var/lib/buse/layers.img?size=100G' \\
+                                         --mount /var/lib/buse/snapshotter --format --socket /run/buse/snapshotter.sock
                 """)
 
-        @Option(help: ArgumentHelp("The directory holding snapshots and their metadata (created if missing).", valueName: "dir"))
-        var root: String
+        @Option(
+            help: ArgumentHelp(
+                "The directory holding snapshots and their metadata (created if missing). (or --volume and --mount)",
+                valueName: "dir"))
+        var root: String?
+
+        @OptionGroup(title: "The root on a buse volume")
+        var volume: VolumeOptions
 
         @Option(help: ArgumentHelp("The Unix socket to serve on (a stale socket file is replaced).", valueName: "path"))
         var socket: String
@@ -40,8 +52,27 @@
         @Option(help: "The least severe log level shown.")
         var logLevel: Logger.Level = .info
 
+        func validate() throws {
+            if (root == nil) == (volume.volume == nil) {
+                throw ValidationError("give --root DIR, or --volume DEVICE-URI with --mount DIR (not both)")
+            }
+        }
+
         func run() async throws {
             let logger = Logging.bootstrap(level: logLevel)
+            // As `buse registry serve --volume`: attached, formatted if asked
+            // and mounted first; unmounted and detached however serving ends.
+            let mounted = try await MountedVolume.open(volume, label: "snapshotter", logger: logger)
+            do {
+                try await serve(root: mounted?.mountPoint ?? root ?? "", logger: logger)
+            } catch {
+                await mounted?.close()
+                throw error
+            }
+            await mounted?.close()
+        }
+
+        private func serve(root: String, logger: Logger) async throws {
             let signals = SignalWaiter()
             let server: SnapshotterServer
             do {
