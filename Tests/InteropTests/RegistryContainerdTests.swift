@@ -6,8 +6,7 @@ import Testing
 /// `ctr images pull --plain-http`, and unpacks the layers into its default
 /// snapshotter (overlayfs) or into buse's (`buse snapshotter serve` as a
 /// proxy plugin): registry to running-container storage, all buse. A
-/// private containerd (its own config, root, state and socket in the
-/// test's directory, CRI disabled), as root.
+/// private containerd (`PrivateContainerd`), as root.
 @Suite struct RegistryContainerdTests {
     @Test(.timeLimit(.minutes(5)), arguments: [nil, "buse"])
     func ctrPullsAndUnpacksAnImageFromTheRegistry(snapshotter: String?) async throws {
@@ -20,40 +19,9 @@ import Testing
             "skopeo", ["copy", "--dest-tls-verify=false", "oci:\(layout):v1", "docker://\(reference)"], in: directory,
             timeout: .seconds(120))
 
-        let socket = directory.file("containerd.sock")
-        var config = """
-            version = 2
-            root = "\(directory.file("containerd-root"))"
-            state = "\(directory.file("containerd-state"))"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
-            [grpc]
-              address = "\(socket)"
-
-            """
-        // containerd dials a proxy snapshotter with backoff: start it first.
-        var buseSnapshotter: ChildProcess?
-        if let snapshotter {
-            config += """
-                [proxy_plugins.\(snapshotter)]
-                  type = "snapshot"
-                  address = "\(directory.file("snapshotter.sock"))"
-                """
-            buseSnapshotter = try ChildProcess(
-                try Tool.buse(),
-                ["snapshotter", "serve", "--root", directory.file("snapshots"), "--socket", directory.file("snapshotter.sock")],
-                outputPrefix: directory.file("snapshotter"))
-        }
-        try config.write(toFile: directory.file("containerd.toml"), atomically: true, encoding: .utf8)
-        let containerd = try ChildProcess(
-            try Tool.path("containerd"), ["--config", directory.file("containerd.toml")], outputPrefix: directory.file("containerd"))
-        defer {
-            containerd.send(SIGTERM)
-            _ = containerd.waitBlocking(seconds: 30)
-            buseSnapshotter?.send(SIGTERM)
-            _ = buseSnapshotter?.waitBlocking(seconds: 30)
-        }
-        try await waitUntil("containerd listens") { FileManager.default.fileExists(atPath: socket) }
-        let ctr = ["-a", socket]
+        let containerd = try await PrivateContainerd(in: directory)
+        defer { containerd.stop() }
+        let ctr = ["-a", containerd.socket]
         let chosen = snapshotter.map { ["--snapshotter", $0] } ?? []
         let pulled = try await run(
             "ctr", ctr + ["images", "pull", "--plain-http"] + chosen + [reference], in: directory, timeout: .seconds(120))
