@@ -34,7 +34,7 @@ public enum PeerHandshake {
         } catch {
             socket.close()
             throw .refused(
-                "TLS handshake with \(peerName) failed (\(error)): the replica holds another --peer-psk, or none; nothing was sent")
+                "\(peerName) is not authenticated: it holds another --peer-psk, or none (\(error)); nothing was sent")
         }
     }
 
@@ -57,7 +57,7 @@ public enum PeerHandshake {
             logger.info("replication: \(peerName) authenticated by --peer-psk, \(session.summary)")
             return secured
         } catch {
-            logger.error("replication: refusing \(peerName): TLS handshake failed (\(error)): it holds another --peer-psk, or none")
+            logger.error("replication: refusing \(peerName): it holds another --peer-psk, or none (\(error))")
             socket.close()
             return nil
         }
