@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "Replication",
             dependencies: [
-                "BlockDevices", "DeviceLayers", "Journal", "Sockets", "Threading",
+                "BlockDevices", "DeviceLayers", "Journal", "Sockets", "Threading", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -27,6 +27,10 @@ final class ReplicaSession: Sendable {
         if admitted.withLock({ $0 }) {
             node.release()
             node.logger.warning("replication: the primary \(channel.peerName) left: \(reason)")
+        } else if case .malformed = reason {
+            // Garbage before any greeting (a TLS peer, a port scanner): the
+            // channel sent its refusal; say here too why it was hung up on.
+            node.logger.error("replication: refusing \(channel.peerName): \(reason)")
         }
         return reason
     }

@@ -10,8 +10,13 @@ enum PSKFile {
 
     /// The usernames in `path`, or why it is not a usable PSK file.
     static func usernames(in path: String) throws(TLSSetupError) -> [String] {
+        try entries(in: path).map(\.username)
+    }
+
+    /// The `username:hexkey` lines of `path`, in order, or why it is not a usable PSK file.
+    static func entries(in path: String) throws(TLSSetupError) -> [(username: String, key: String)] {
         let text = try read(path)
-        var users: [String] = []
+        var users: [(username: String, key: String)] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.hasSuffix("\r") ? line.dropLast() : line[...]
             if trimmed.isEmpty { continue }
@@ -22,7 +27,7 @@ enum PSKFile {
             guard !key.isEmpty, key.count % 2 == 0, key.allSatisfy(\.isHexDigit) else {
                 throw TLSSetupError("\(path) line \(number + 1): the key must be an even number of hex digits")
             }
-            users.append(String(trimmed[..<colon]))
+            users.append((String(trimmed[..<colon]), String(key)))
         }
         guard !users.isEmpty else { throw TLSSetupError("\(path) holds no username:hexkey line") }
         return users

@@ -18,6 +18,8 @@ public final class TLSCredentials: @unchecked Sendable {
     enum Kind {
         case certificates(gnutls_certificate_credentials_t)
         case psk(gnutls_psk_server_credentials_t)
+        /// The client's side of a PSK (a replication primary): one identity and its key.
+        case pskClient(gnutls_psk_client_credentials_t)
     }
 
     private let kind: Kind
@@ -38,7 +40,14 @@ public final class TLSCredentials: @unchecked Sendable {
         switch kind {
         case let .certificates(credentials): gnutls_certificate_free_credentials(credentials)
         case let .psk(credentials): gnutls_psk_free_server_credentials(credentials)
+        case let .pskClient(credentials): gnutls_psk_free_client_credentials(credentials)
         }
+    }
+
+    /// Whether sessions with these credentials are TLS clients (they start the handshake).
+    var isClient: Bool {
+        if case .pskClient = kind { return true }
+        return false
     }
 
     /// Loads `server-cert.pem` and `server-key.pem` from `directory`, and
@@ -95,11 +104,54 @@ public final class TLSCredentials: @unchecked Sendable {
         }
     }
 
-    /// Runs the server's handshake on `socket` (after NBD_OPT_STARTTLS was
-    /// acknowledged) and returns the socket that reads and writes through
-    /// the session, and the session for its log line.
-    public func handshake(on socket: Socket) throws(SocketError) -> (Socket, TLSSession) {
+    /// The replication link's key (`--peer-psk`): the first `username:hexkey`
+    /// line of `file` (as `psktool -u buse -p FILE` writes it), the same file
+    /// on both nodes. The primary is the TLS client (`client`), the replica
+    /// the server. Only TLS 1.3 with an ephemeral (EC)DHE exchange under the
+    /// PSK: a stolen key later does not decrypt a recorded link.
+    public static func peerPSK(file: String, client: Bool) throws(TLSSetupError) -> TLSCredentials {
+        let entries = try PSKFile.entries(in: file)
+        let priority = try priorityCache("NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+DHE-PSK")
+        guard client else {
+            var made: gnutls_psk_server_credentials_t?
+            try check(gnutls_psk_allocate_server_credentials(&made), "allocating PSK credentials")
+            guard let credentials = made else { throw TLSSetupError("gnutls_psk_allocate_server_credentials gave nothing") }
+            let status = gnutls_psk_set_server_credentials_file(credentials, file)
+            guard status >= 0 else {
+                gnutls_psk_free_server_credentials(credentials)
+                gnutls_priority_deinit(priority)
+                throw TLSSetupError("loading \(file): \(message(status))")
+            }
+            return TLSCredentials(kind: .psk(credentials), priority: priority, verifyPeer: false, summary: "TLS 1.3 PSK from \(file)")
+        }
+        let (username, key) = entries[0]
+        var made: gnutls_psk_client_credentials_t?
+        try check(gnutls_psk_allocate_client_credentials(&made), "allocating PSK credentials")
+        guard let credentials = made else { throw TLSSetupError("gnutls_psk_allocate_client_credentials gave nothing") }
+        var keyBytes = Array(key.utf8)
+        let status = keyBytes.withUnsafeMutableBytes { bytes in
+            var datum = gnutls_datum_t(data: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), size: UInt32(bytes.count))
+            return gnutls_psk_set_client_credentials(credentials, username, &datum, GNUTLS_PSK_KEY_HEX)
+        }
+        guard status >= 0 else {
+            gnutls_psk_free_client_credentials(credentials)
+            gnutls_priority_deinit(priority)
+            throw TLSSetupError("loading the key of \(username) from \(file): \(message(status))")
+        }
+        return TLSCredentials(
+            kind: .pskClient(credentials), priority: priority, verifyPeer: false, summary: "TLS 1.3 PSK \(username) from \(file)")
+    }
+
+    /// Runs the handshake on `socket` (the server's after NBD_OPT_STARTTLS
+    /// was acknowledged; either side's on a replication link) and returns
+    /// the socket that reads and writes through the session, and the
+    /// session for its log line. `timeout` bounds the handshake (nil: the
+    /// caller's own watchdog does).
+    public func handshake(on socket: Socket, timeout: Duration? = nil) throws(SocketError) -> (Socket, TLSSession) {
         let session = try TLSSession(descriptor: socket.descriptor, credentials: self)
+        if let timeout {
+            gnutls_handshake_set_timeout(session.session, UInt32(timeout.components.seconds * 1000))
+        }
         try session.handshake()
         return (Socket(descriptor: socket.descriptor, records: session), session)
     }
@@ -116,6 +168,8 @@ public final class TLSCredentials: @unchecked Sendable {
                 gnutls_session_set_verify_cert(session, nil, 0)
             }
         case let .psk(credentials):
+            gnutls_credentials_set(session, GNUTLS_CRD_PSK, UnsafeMutableRawPointer(credentials))
+        case let .pskClient(credentials):
             gnutls_credentials_set(session, GNUTLS_CRD_PSK, UnsafeMutableRawPointer(credentials))
         }
     }

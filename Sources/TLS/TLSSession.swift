@@ -50,9 +50,9 @@ public final class TLSSession: RecordLayer, @unchecked Sendable {
 
     init(descriptor: Int32, credentials: TLSCredentials) throws(SocketError) {
         var made: gnutls_session_t?
-        // GNUTLS_SERVER (1) | GNUTLS_NO_SIGNAL (1 << 6), spelled out: the
-        // header declares the latter both as a macro and an enum case.
-        let status = gnutls_init(&made, 1 | (1 << 6))
+        // GNUTLS_SERVER (1) or GNUTLS_CLIENT (2), | GNUTLS_NO_SIGNAL (1 << 6),
+        // spelled out: the header declares the latter both as a macro and an enum case.
+        let status = gnutls_init(&made, (credentials.isClient ? 2 : 1) | (1 << 6))
         guard status == GNUTLS_E_SUCCESS, let made else {
             gathered.deallocate()
             throw .records("gnutls_init: \(TLSCredentials.message(status))")
@@ -64,7 +64,8 @@ public final class TLSSession: RecordLayer, @unchecked Sendable {
         gnutls_transport_set_vec_push_function(session, tlsPush)
         gnutls_transport_set_pull_function(session, tlsPull)
         gnutls_transport_set_pull_timeout_function(session, tlsPullTimeout)
-        // The server's handshake watchdog bounds the whole negotiation.
+        // The server's handshake watchdog bounds the whole negotiation (a
+        // replication link sets a timeout instead: TLSCredentials.handshake).
         gnutls_handshake_set_timeout(session, 0)
     }
 
@@ -73,7 +74,7 @@ public final class TLSSession: RecordLayer, @unchecked Sendable {
         gathered.deallocate()
     }
 
-    /// Runs the server's side of the handshake on the calling thread.
+    /// Runs this side's handshake on the calling thread.
     func handshake() throws(SocketError) {
         receiveWaiting = false
         while true {

@@ -5,6 +5,8 @@ import Glibc
 import Logging
 import Replication
 import Sockets
+import TLS
+import Threading
 
 struct Replica: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,6 +39,12 @@ struct Replica: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The node's state folder (generation ids, log, control socket).", valueName: "dir"))
     var state: String
 
+    @Option(
+        help: ArgumentHelp(
+            "Authenticate and encrypt the link with TLS 1.3 and this PSK file (`psktool -u buse -p FILE`); the primary must have the same file in its --peer-psk. Without it, a primary that starts TLS is refused.",
+            valueName: "file"))
+    var peerPsk: String?
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
@@ -48,6 +56,12 @@ struct Replica: AsyncParsableCommand {
         let node: ReplicaNode
         let control: ControlServer
         let listener: Listener
+        var credentials: TLSCredentials?
+        if let peerPsk {
+            do { credentials = try TLSCredentials.peerPSK(file: peerPsk, client: false) } catch {
+                throw CommandLineError("--peer-psk: \(error)")
+            }
+        }
         do {
             let opened = try DeviceCatalog.open(try DeviceURI(parsing: device))
             let folder = try NodeFolder(path: state)
@@ -60,12 +74,30 @@ struct Replica: AsyncParsableCommand {
             throw CommandLineError("\(error)")
         }
         let port = listener.boundPort
-        Thread.detachNewThread {
+        Thread.detachNewThread { [credentials] in
             listener.acceptLoop { socket in
                 PeerAddress.configure(socket.descriptor, userTimeout: .seconds(30))
-                let channel = TCPChannel(socket: socket, peerName: Self.peerName(socket.descriptor))
-                Task { _ = await node.serve(channel) }
+                let peerName = Self.peerName(socket.descriptor)
+                guard let credentials else {
+                    let channel = TCPChannel(socket: socket, peerName: peerName)
+                    Task { _ = await node.serve(channel) }
+                    return
+                }
+                // The handshake blocks for up to PeerHandshake.timeout: on a
+                // thread of its own, so a silent connection never holds up
+                // the accept loop (and the real primary behind it).
+                SystemThread.start {
+                    guard let secured = PeerHandshake.server(socket, credentials: credentials, peerName: peerName, logger: logger)
+                    else { return }
+                    let channel = TCPChannel(socket: secured, peerName: peerName)
+                    Task { _ = await node.serve(channel) }
+                }
             }
+        }
+        if let credentials {
+            logger.notice("replication: the primary must authenticate with \(credentials.summary)")
+        } else if case let .tcp(host, _) = address, !TLSFlags.isLoopback(host) {
+            logger.warning("replication: listening on \(address) without --peer-psk: anyone who can reach it can pose as the primary")
         }
         let volume = node.volume
         print("replica of volume \(String(volume.volumeID, radix: 16)) listening on \(address) (port \(port)), state in \(state)")

@@ -6,6 +6,7 @@ import Journal
 import Logging
 public import Replication
 import Sockets
+import TLS
 
 /// The options that make `serve` and `connect` replicate their device to a peer.
 struct ReplicationFlags: ParsableArguments {
@@ -29,6 +30,12 @@ struct ReplicationFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Cap resync bandwidth, e.g. 50M (bytes per second). (default: none)", valueName: "rate"))
     var resyncRate: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Authenticate and encrypt the link to the replica with TLS 1.3 and this PSK file (`psktool -u buse -p FILE`); the replica must have the same file in its --peer-psk.",
+            valueName: "file"))
+    var peerPsk: String?
+
     @Option(help: ArgumentHelp("Seconds an unanswered peer is given before the primary carries on without it.", valueName: "seconds"))
     var peerTimeout: Int = 10
 
@@ -50,6 +57,7 @@ struct ReplicationFlags: ParsableArguments {
             throw ValidationError("--resync-rate \(resyncRate) is not a size such as 50M")
         }
         guard peerTimeout >= 1 else { throw ValidationError("--peer-timeout must be at least 1 second") }
+        if peerPsk != nil && replicateTo == nil { throw ValidationError("--peer-psk needs --replicate-to") }
     }
 
     static func address(_ text: String) throws -> ListenAddress {
@@ -80,6 +88,14 @@ struct ReplicationFlags: ParsableArguments {
         options.resyncRate = resyncRate.flatMap { ByteSize.parse($0) }
         options.peerTimeout = .seconds(peerTimeout)
         options.nodeName = ReplicationFlags.nodeName
+        // Checked before the state folder is opened: a bad key file stops
+        // start-up. (The connector reads it again for each connection.)
+        var credentials: TLSCredentials?
+        if let peerPsk {
+            do { credentials = try TLSCredentials.peerPSK(file: peerPsk, client: true) } catch {
+                throw CommandLineError("--peer-psk: \(error)")
+            }
+        }
         do {
             let folder = try NodeFolder(path: folderPath)
             var settings = JournalSettings()
@@ -93,9 +109,12 @@ struct ReplicationFlags: ParsableArguments {
                 logger.notice("serving with no peer (state in \(folderPath)): the log records what a future peer misses")
                 return ReplicatedVolume(device: replicated, connector: nil, control: control)
             }
-            let connector = PeerConnector(device: replicated, address: try Self.address(replicateTo), logger: logger)
+            let connector = PeerConnector(
+                device: replicated, address: try Self.address(replicateTo), peerKeyFile: peerPsk, logger: logger)
             let task = Task { await connector.run() }
-            logger.notice("replicating to \(replicateTo) (state in \(folderPath), while away: \(degraded.rawValue))")
+            let authentication = credentials.map { "authenticated by \($0.summary)" } ?? "plain, no --peer-psk"
+            logger.notice(
+                "replicating to \(replicateTo) (state in \(folderPath), while away: \(degraded.rawValue), link: \(authentication))")
             return ReplicatedVolume(device: replicated, connector: task, control: control)
         } catch let error as ReplicationError {
             throw CommandLineError(error.description)

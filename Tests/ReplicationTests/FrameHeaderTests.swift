@@ -48,4 +48,18 @@ struct FrameHeaderTests {
         let bytes = FrameHeader(.write, tag: 1, length: length, payloadLength: length).encoded
         #expect(throws: ReplicationError.self) { try bytes.withUnsafeBytes { try FrameHeader(decoding: $0) } }
     }
+
+    /// A TLS ClientHello (a primary with --peer-psk) or alert (a replica
+    /// with one) where a frame should be: the refusal says which.
+    @Test(arguments: [[0x16, 0x03, 0x01, 0x02], [0x15, 0x03, 0x03, 0x00]] as [[UInt8]])
+    func aTLSRecordIsNamedAsSuch(_ start: [UInt8]) {
+        var bytes = [UInt8](repeating: 0, count: FrameHeader.size)
+        bytes.replaceSubrange(0..<4, with: start)
+        do {
+            _ = try bytes.withUnsafeBytes { try FrameHeader(decoding: $0) }
+            Issue.record("a TLS record decoded as a frame")
+        } catch {
+            #expect("\(error)".contains("the peer speaks TLS"), "\(error)")
+        }
+    }
 }

@@ -1,10 +1,18 @@
 import Glibc
+public import Logging
 public import Sockets
+public import TLS
 
 /// Opening TCP connections to a peer, with the socket options replication needs.
 public enum PeerAddress {
-    /// Connects to `address` (HOST:PORT), giving up after `timeout`.
-    public static func connect(_ address: ListenAddress, timeout: Duration, userTimeout: Duration) throws(ReplicationError) -> TCPChannel {
+    /// Connects to `address` (HOST:PORT), giving up after `timeout`; with
+    /// `credentials` (`--peer-psk`), authenticates the replica with a TLS
+    /// handshake before the channel exists, so no frame is sent to a peer
+    /// that fails it.
+    public static func connect(
+        _ address: ListenAddress, timeout: Duration, userTimeout: Duration, credentials: TLSCredentials? = nil,
+        logger: Logger? = nil
+    ) throws(ReplicationError) -> TCPChannel {
         guard case let .tcp(host, port) = address else { throw .linkLost("replication needs a TCP address, not \(address)") }
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -44,7 +52,13 @@ public enum PeerAddress {
             }
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
             configure(descriptor, userTimeout: userTimeout)
-            return TCPChannel(socket: Socket(descriptor: descriptor), peerName: address.description)
+            var socket = Socket(descriptor: descriptor)
+            if let credentials {
+                socket = try PeerHandshake.client(
+                    socket, credentials: credentials, peerName: address.description,
+                    logger: logger ?? Logger(label: "buse.replication"))
+            }
+            return TCPChannel(socket: socket, peerName: address.description)
         }
         throw .linkLost("cannot connect to \(address): \(lastError)")
     }

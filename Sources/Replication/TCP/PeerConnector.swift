@@ -1,5 +1,6 @@
 public import Logging
 public import Sockets
+import TLS
 
 /// Keeps the primary connected to its peer: connects, runs the session,
 /// and after it ends waits (doubling from half a second to 30 s, back to the
@@ -11,10 +12,15 @@ public struct PeerConnector: Sendable {
     public let device: ReplicatedDevice
     public let address: ListenAddress
     public let logger: Logger
+    /// `--peer-psk`: the replica must prove it holds this file's key before
+    /// anything is sent. Read again for each connection, so a rotated key
+    /// takes effect at the next one without restarting the primary.
+    public let peerKeyFile: String?
 
-    public init(device: ReplicatedDevice, address: ListenAddress, logger: Logger) {
+    public init(device: ReplicatedDevice, address: ListenAddress, peerKeyFile: String? = nil, logger: Logger) {
         self.device = device
         self.address = address
+        self.peerKeyFile = peerKeyFile
         self.logger = logger
     }
 
@@ -31,10 +37,21 @@ public struct PeerConnector: Sendable {
         while !Task.isCancelled && !device.isClosed {
             let channel: TCPChannel
             do {
-                channel = try PeerAddress.connect(address, timeout: .seconds(5), userTimeout: device.peerTimeout)
+                let credentials = try peerKeyFile.map { file throws(ReplicationError) in
+                    do { return try TLSCredentials.peerPSK(file: file, client: true) } catch {
+                        throw .refused("--peer-psk: \(error)")
+                    }
+                }
+                channel = try PeerAddress.connect(
+                    address, timeout: .seconds(5), userTimeout: device.peerTimeout, credentials: credentials, logger: logger)
             } catch {
                 if error.description != lastFailure {
-                    logger.warning("replication: \(error); retrying with backoff")
+                    // An unauthenticated replica is an error, not a network hiccup.
+                    if case .refused = error {
+                        logger.error("replication: \(error); retrying with backoff")
+                    } else {
+                        logger.warning("replication: \(error); retrying with backoff")
+                    }
                     lastFailure = error.description
                 }
                 try? await Task.sleep(for: delay)

@@ -30,8 +30,8 @@ final class ReplicationNode: Sendable {
     }
 
     /// Runs `buse replica` on the image, on 127.0.0.1:`port` (0: any free port).
-    func serveAsReplica(port: UInt16 = 0) async throws -> ReplicaProcess {
-        try await ReplicaProcess(device: deviceURI, state: statePath, port: port, in: directory)
+    func serveAsReplica(port: UInt16 = 0, options: [String] = []) async throws -> ReplicaProcess {
+        try await ReplicaProcess(device: deviceURI, state: statePath, port: port, options: options, in: directory)
     }
 
     /// `buse ARGUMENTS` run to completion in this node's directory.

@@ -10,6 +10,9 @@ import Synchronization
 ///   connections are refused (accepted and reset at once);
 /// - healing delivers what was held and forwards again.
 ///
+/// It can also flip one byte on its way from the primary to the replica
+/// (``corruptNextChunk()``), as a man in the middle would.
+///
 /// One thread accepts; each connection gets a thread per direction, with
 /// blocking calls: a handful of connections, for seconds.
 final class ReplicationProxy: Sendable {
@@ -26,6 +29,9 @@ final class ReplicationProxy: Sendable {
         var sockets: Set<Int32> = []
         var accepted = 0
         var refused = 0
+        /// The next chunk forwarded towards the target gets one byte flipped.
+        var corruptNext = false
+        var corrupted = 0
     }
 
     /// Listens on a free port and forwards each connection to 127.0.0.1:`targetPort`.
@@ -55,6 +61,13 @@ final class ReplicationProxy: Sendable {
 
     /// Delivers what was held and forwards again.
     func heal() { state.withLock { $0.partitioned = false } }
+
+    /// Flips one byte (in the middle) of the next chunk read from the
+    /// primary, before it reaches the replica.
+    func corruptNextChunk() { state.withLock { $0.corruptNext = true } }
+
+    /// Chunks corrupted so far.
+    var corrupted: Int { state.withLock { $0.corrupted } }
 
     /// Connections forwarded and refused so far.
     var counts: (accepted: Int, refused: Int) { state.withLock { ($0.accepted, $0.refused) } }
@@ -121,7 +134,7 @@ final class ReplicationProxy: Sendable {
                 Glibc.close(target)
             }
             Thread.detachNewThread { [self] in
-                pump(from: client, to: target)
+                pump(from: client, to: target, corrupting: true)
                 finish()
             }
             Thread.detachNewThread { [self] in
@@ -157,12 +170,20 @@ final class ReplicationProxy: Sendable {
     }
 
     /// Copies bytes until either side ends, holding them while partitioned.
-    private func pump(from source: Int32, to destination: Int32) {
+    private func pump(from source: Int32, to destination: Int32, corrupting: Bool = false) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return }
+            if corrupting {
+                let corrupt = state.withLock { state in
+                    defer { state.corruptNext = false }
+                    if state.corruptNext { state.corrupted += 1 }
+                    return state.corruptNext
+                }
+                if corrupt { buffer[count / 2] ^= 0x5A }
+            }
             while true {
                 let (partitioned, closed) = state.withLock { ($0.partitioned, $0.closed) }
                 if closed { return }

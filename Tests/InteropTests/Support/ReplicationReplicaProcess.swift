@@ -12,10 +12,10 @@ final class ReplicaProcess: Sendable {
 
     /// Starts the replica and waits until it listens (it prints its port)
     /// and catches SIGTERM.
-    init(device: String, state: String, port: UInt16, in directory: TemporaryDirectory) async throws {
+    init(device: String, state: String, port: UInt16, options: [String] = [], in directory: TemporaryDirectory) async throws {
         let process = try ChildProcess(
             try Tool.buse(),
-            ["replica", "--listen", "127.0.0.1:\(port)", "--device", device, "--state", state],
+            ["replica", "--listen", "127.0.0.1:\(port)", "--device", device, "--state", state] + options,
             outputPrefix: directory.unique("replica"), currentDirectory: directory.path)
         self.process = process
         var bound: UInt16?
