@@ -38,6 +38,10 @@ let package = Package(
         // The registry's HTTP server. No traits: their swift-configuration
         // reader and full Foundation are unused here and cost build time.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // Hummingbird's own NIO, named for the registry's one channel handler
+        // (`ExpectContinueHandler`).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
         // The snapshotter's gRPC: no build plugin, the generated code is committed.
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
@@ -136,6 +140,8 @@ let package = Package(
                 "RegistryCore", "RegistryStorage", "Threading",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: strict),
         // containerd's snapshot service, generated once by

@@ -50,6 +50,22 @@ public struct PageRequest: Sendable, Equatable {
         return (entries, false)
     }
 
+    /// The same page of an array, found by binary search for `last` instead
+    /// of a scan from the start (a page deep in 10,000 tags).
+    public func page(of sorted: [String]) -> (entries: [String], hasMore: Bool) {
+        var start = sorted.startIndex
+        if let last {
+            var end = sorted.endIndex
+            while start < end {
+                let middle = start + (end - start) / 2
+                if last.utf8.lexicographicallyPrecedes(sorted[middle].utf8) { end = middle } else { start = middle + 1 }
+            }
+        }
+        let limit = count ?? Int.max
+        let end = sorted.endIndex - start > limit ? start + limit : sorted.endIndex
+        return (Array(sorted[start..<end]), end < sorted.endIndex)
+    }
+
     /// The `Link` header pointing at the next page, for `path` such as
     /// `/v2/<name>/tags/list` or `/v2/_catalog`, when more entries exist.
     public func nextLink(path: String, entries: [String], hasMore: Bool) -> String? {

@@ -58,6 +58,7 @@ public struct RegistryServer: Sendable {
     public func application(onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> Application<RegistryResponder> {
         Application(
             responder: RegistryResponder(store: store, automaticMount: configuration.automaticMount, logger: logger),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -10,6 +10,8 @@ public struct RegistryStore: Sendable {
     public let layout: Layout
     public let blobs: BlobStore
     public let uploads: UploadStore
+    /// Listings kept between calls while their directories are unchanged.
+    let caches = Repository.Caches()
 
     /// Opens (creating if needed) the registry under `root`, which must exist.
     public init(
@@ -28,7 +30,7 @@ public struct RegistryStore: Sendable {
     }
 
     public func repository(_ name: RepositoryName) -> Repository {
-        Repository(name: name, layout: layout, blobs: blobs)
+        Repository(name: name, layout: layout, blobs: blobs, caches: caches)
     }
 
     /// Finishes an upload and links the blob into its repository: the whole of

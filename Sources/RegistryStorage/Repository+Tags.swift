@@ -4,9 +4,14 @@ public import RegistryCore
 extension Repository {
     /// Every tag, sorted byte-wise; `NAME_UNKNOWN` for a repository that does
     /// not exist. Page the result with `PageRequest.page(of:)`.
+    ///
+    /// The sorted list is kept while `tags/` is unchanged (`StampedCache`).
     public func tags() throws(StorageError) -> [String] {
         guard exists else { throw .nameUnknown(name) }
-        return try Directory.entries(layout.tags(name)).filter { $0.isDirectory && Tag.isValid($0.name) }.map(\.name).sortedBytewise()
+        let directory = layout.tags(name)
+        return try caches.tags.value(of: [directory]) { () throws(StorageError) in
+            try Directory.entries(directory).filter { $0.isDirectory && Tag.isValid($0.name) }.map(\.name).sortedBytewise()
+        }
     }
 
     /// Removes a tag; the manifest it pointed at stays.

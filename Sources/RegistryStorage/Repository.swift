@@ -10,11 +10,21 @@ public struct Repository: Sendable {
     public let name: RepositoryName
     let layout: Layout
     let blobs: BlobStore
+    let caches: Caches
 
-    init(name: RepositoryName, layout: Layout, blobs: BlobStore) {
+    /// Listings read from directories, kept by the store for every repository (see `StampedCache`).
+    struct Caches: Sendable {
+        /// Sorted tags, by the `tags/` directory.
+        let tags = StampedCache<[String]>()
+        /// Every referrer of a subject, unfiltered and sorted, by its `_referrers/` directory.
+        let referrers = StampedCache<[Descriptor]>()
+    }
+
+    init(name: RepositoryName, layout: Layout, blobs: BlobStore, caches: Caches) {
         self.name = name
         self.layout = layout
         self.blobs = blobs
+        self.caches = caches
     }
 
     /// Whether anything was ever pushed here.

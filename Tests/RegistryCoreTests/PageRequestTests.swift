@@ -21,6 +21,10 @@ import Testing
         let page = PageRequest(count: count, last: last).page(of: Self.tags)
         #expect(page.entries == entries)
         #expect(page.hasMore == hasMore)
+        // The scan of any sequence agrees with the binary search of an array.
+        let scanned = PageRequest(count: count, last: last).page(of: Self.tags.lazy)
+        #expect(scanned.entries == entries)
+        #expect(scanned.hasMore == hasMore)
     }
 
     @Test func theNextLinkCarriesNAndTheLastEntry() {
