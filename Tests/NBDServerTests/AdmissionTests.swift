@@ -9,7 +9,9 @@ extension ServerTests {
     /// timed out, and connections past the maximum are closed at once.
     @Suite("Admission")
     struct AdmissionTests {
-        @Test(.timeLimit(.minutes(1)))
+        // The bounds are safety nets for a loaded machine (one run took 83 s
+        // while every other suite ran beside it on two cores).
+        @Test(.timeLimit(.minutes(5)))
         func aStalledHandshakeIsClosedAfterTheTimeoutAndANegotiatedClientIsNot() async throws {
             let fixture = try ServerFixture(
                 [TestExports.memory()], admission: AdmissionLimits(handshakeTimeout: .seconds(2), connectionsMaximum: 16))
@@ -35,7 +37,7 @@ extension ServerTests {
             await fixture.stop()
         }
 
-        @Test(.timeLimit(.minutes(1)))
+        @Test(.timeLimit(.minutes(5)))
         func connectionsPastTheMaximumAreClosedAtOnceAndCounted() async throws {
             let fixture = try ServerFixture([TestExports.memory()], admission: AdmissionLimits(connectionsMaximum: 2))
             try await onOwnThread {

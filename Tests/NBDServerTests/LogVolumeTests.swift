@@ -9,7 +9,7 @@ extension ServerTests {
     /// not the operator's: at most one summary line per interval at notice.
     @Suite("Log volume")
     struct LogVolumeTests {
-        @Test(.timeLimit(.minutes(1)))
+        @Test(.timeLimit(.minutes(5)))
         func hundredsOfRefusedRequestsLeaveOneSummaryLineAndTheirCount() async throws {
             let log = CapturedLog()
             let fixture = try ServerFixture([TestExports.readOnly("archive")], logger: log.logger())

@@ -11,7 +11,7 @@ extension ServerTests {
         /// Writes held in the device while shutdown begins: they finish and
         /// are acknowledged, requests sent meanwhile get ESHUTDOWN, and
         /// `shutdown()` returns once the writes are done.
-        @Test(.timeLimit(.minutes(1)))
+        @Test(.timeLimit(.minutes(5)))
         func inFlightRequestsFinishLaterOnesGetESHUTDOWNAndShutdownReturns() async throws {
             let memory = MemoryDevice(size: 1 << 20)
             let gate = GateDevice(memory, holding: [.write])
@@ -62,7 +62,7 @@ extension ServerTests {
         /// A connection that ends while shutdown waits for another must not
         /// be "terminated" afterwards: its descriptor number may by then
         /// belong to some other socket of the process.
-        @Test(.timeLimit(.minutes(1)))
+        @Test(.timeLimit(.minutes(5)))
         func shutdownLeavesAloneSocketsThatReuseAClosedConnectionsDescriptor() async throws {
             let gate = GateDevice(MemoryDevice(size: 1 << 20), holding: [.write])
             let fixture = try ServerFixture([Export(name: "disk", device: gate)])
@@ -96,7 +96,7 @@ extension ServerTests {
             await fixture.stop()
         }
 
-        @Test(.timeLimit(.minutes(1)))
+        @Test(.timeLimit(.minutes(5)))
         func shutdownClosesConnectionsStillNegotiating() async throws {
             let fixture = try ServerFixture([TestExports.memory()])
             let client = try await onOwnThread {
@@ -109,7 +109,7 @@ extension ServerTests {
             await fixture.stop()
         }
 
-        @Test(.timeLimit(.minutes(1)))
+        @Test(.timeLimit(.minutes(5)))
         func shutdownOfAnIdleServerReturnsAndIsIdempotent() async throws {
             let fixture = try ServerFixture([TestExports.memory()])
             try await onOwnThread {

@@ -20,11 +20,12 @@ import Testing
         #expect(try image.repository.referrers(of: subject.digest).map(\.digest) == [stored.digest])
 
         // A tag written by another process, in distribution's layout.
-        try LinkFile.write(subject.digest.description, to: layout.tagCurrentLink(image.name, Fixture.tag("v2")), below: layout.base)
+        try LinkFile.write(
+            subject.digest.description, to: layout.tagCurrentLink(image.name, Fixture.tag("v2")), below: layout.base, layout.durability)
         #expect(try image.repository.tags() == ["v1", "v2"])
         // distribution's garbage collector removes the referrer's revision
         // link and leaves our index as it is.
-        try LinkFile.remove(layout.revisionLink(image.name, stored.digest))
+        try LinkFile.remove(layout.revisionLink(image.name, stored.digest), layout.durability)
         #expect(try image.repository.referrers(of: subject.digest).isEmpty)
     }
 }
