@@ -43,7 +43,9 @@ import Testing
         try await server.application().test(.live) { client in
             guard let port = client.port else { throw TestFailure("the live test client has no port") }
             let wire = HTTPWire(port: port)
-            let fixtures = try FuzzFixtures.push(through: wire)
+            // HTTPWire blocks: never on the cooperative pool, which the
+            // in-process server needs to answer it.
+            let fixtures = try await runOnThread { try FuzzFixtures.push(through: wire) }
             await runOnThreads(Self.threads + 1) { thread in
                 if thread == Self.threads {
                     WellBehavedClient(wire: wire, outcome: outcome).run()

@@ -74,10 +74,11 @@ public struct HTTPWire: Sendable {
     private func connect() throws -> Int32 {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        // A safety net for a loaded machine (CI runs every suite at once on
-        // two cores; the fuzz test once waited over 30 s for an answer
-        // there), not a measure of the server's speed.
-        var timeout = timeval(tv_sec: 300, tv_usec: 0)
+        // A safety net, not a measure of the server's speed: long enough for
+        // a loaded machine, short enough that a client blocking where it
+        // must not (the cooperative pool, which an in-process server needs)
+        // fails its test in a minute instead of stalling every suite.
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -139,6 +140,15 @@ public struct HTTPWire: Sendable {
         var body = Array(bytes[end.upperBound...])
         if let length = headers["content-length"].flatMap(Int.init), length < body.count { body = Array(body.prefix(length)) }
         return Reply(status: status, headers: headers, body: body)
+    }
+}
+
+/// Runs `body` on a thread of its own and returns its result: for a blocking
+/// client call made from a test, which must not sit on the cooperative pool
+/// (two threads on two cores; an in-process server needs them to answer).
+public func runOnThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 
