@@ -7,9 +7,6 @@ extension RegistryResponder {
     /// Opens the session (holding its lock for this request), feeds it
     /// `event` and does what it says until it has an answer.
     func drive(_ name: RepositoryName, _ id: UploadID, _ event: UploadSession.Event, _ request: Request) async throws -> Response {
-        if case .finish(let digest, _, _) = event, try await isCommittedRetry(name, id, digest) {
-            return Self.created(name, digest)
-        }
         let store = store
         let handle = try await pool.run { () throws(StorageError) in try UploadHandle(store, name, id) }
         var session = UploadSession(size: handle.openedSize)
@@ -47,7 +44,7 @@ extension RegistryResponder {
     /// Whether a final PUT is one retried after its answer was lost (a
     /// timeout, a failover): the commit it repeats removed the session, and
     /// the blob is in this repository. It is answered as the first PUT was.
-    private func isCommittedRetry(_ name: RepositoryName, _ id: UploadID, _ digest: Digest) async throws -> Bool {
+    func isCommittedRetry(_ name: RepositoryName, _ id: UploadID, _ digest: Digest) async throws -> Bool {
         let store = store
         return try await pool.run { () throws(StorageError) -> Bool in
             do throws(StorageError) {

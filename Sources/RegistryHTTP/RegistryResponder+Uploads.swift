@@ -44,6 +44,8 @@ extension RegistryResponder {
 
     /// `PUT ?digest=`: an optional last chunk, then the commit, 201.
     func finishUpload(_ name: RepositoryName, _ id: UploadID, _ digest: Digest, _ request: Request) async throws -> Response {
+        // Only a client's PUT can be a retry; a monolithic POST made its session just now.
+        if try await isCommittedRetry(name, id, digest) { return Self.created(name, digest) }
         let event = UploadSession.Event.finish(
             digest, contentRange: request.headers[.contentRange], contentLength: Self.contentLength(request))
         return try await drive(name, id, event, request)
