@@ -53,3 +53,7 @@ void buse_set_current_plug(void *plug) { current_plug = plug; }
 int buse_syncfs(int fd) {
     return syncfs(fd);
 }
+
+int buse_start_writeback(int fd, uint64_t offset, uint64_t length) {
+    return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+}

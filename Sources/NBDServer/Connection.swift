@@ -107,7 +107,9 @@ public final class Connection: Sendable {
             metadata: [
                 "export": "\(export.name)", "structured-replies": "\(session.structuredReplies)",
             ])
-        Transmission(connection: self, socket: served, export: export, session: session).run()
+        let statistics = export.statistics.opened(inFlight: { [gate] in gate.withLock { $0.requests } })
+        Transmission(connection: self, socket: served, export: export, session: session, statistics: statistics).run()
+        export.statistics.closed(statistics)
         logHeldEvents()
     }
 

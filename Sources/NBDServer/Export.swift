@@ -9,6 +9,8 @@ public final class Export: Sendable {
     public let name: String
     public let device: any BlockDevice
     public let description: ExportDescription
+    /// Requests, bytes, errors and latency, for `--metrics`.
+    public let statistics = ExportStatistics()
 
     public init(name: String, device: any BlockDevice, description text: String = "") {
         let emulated = EmulatedDevice(device)

@@ -10,11 +10,15 @@ extension Transmission {
         let device = export.device
         let offset = request.offset
         let length = UInt64(request.length)
+        // Counted before the reply is queued: once the last reply has left,
+        // the connection may close and fold its counts into the export's.
+        let started = ContinuousClock.now
         do {
             switch request.command! {
             case .read:
                 let data = UnsafeMutableRawBufferPointer(rebasing: buffer!.data[..<payloadLength])
                 try await device.read(into: data, at: offset)
+                statistics.completed(.read, bytes: payloadLength, error: nil, since: started)
                 replies.send(readReply(request, buffer!, payloadLength))
                 return
             case .write:
@@ -30,14 +34,17 @@ extension Transmission {
                 try await device.cache(at: offset, length: length)
             case .blockStatus:
                 let extents = try await device.blockStatus(at: offset, length: length)
+                statistics.completed(.blockStatus, bytes: 0, error: nil, since: started)
                 replies.send(blockStatusReply(request, extents))
                 return
             case .disconnect:
                 preconditionFailure("NBD_CMD_DISC is handled by the reader")
             }
+            statistics.completed(request.command, bytes: payloadLength, error: nil, since: started)
             replies.send(successReply(request, buffer, payloadLength))
         } catch {
             let code = ErrorTable.code(for: error, flags: request.flags)
+            statistics.completed(request.command, bytes: payloadLength, error: code, since: started)
             connection.logEvent(
                 connection.failures, "\(request.command!) failed: \(error.message)",
                 metadata: ["offset": "\(offset)", "length": "\(length)", "error": "\(code)"], summaryLevel: .warning)

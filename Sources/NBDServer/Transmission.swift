@@ -21,9 +21,13 @@ struct Transmission: Sendable {
     let session: NegotiatedSession
     let validation: RequestValidation
     let replies: ReplyChannel
+    let statistics: ConnectionStatistics
 
-    init(connection: Connection, socket: Socket, export: Export, session: NegotiatedSession) {
+    init(
+        connection: Connection, socket: Socket, export: Export, session: NegotiatedSession, statistics: ConnectionStatistics
+    ) {
         self.connection = connection
+        self.statistics = statistics
         self.socket = socket
         self.export = export
         self.session = session
@@ -92,12 +96,14 @@ struct Transmission: Sendable {
                 connection.refusals, "refused request: \(reason)", metadata: ["error": "\(error)"], summaryLevel: .notice)
             if request.hasPayload { try stream.skip(UInt64(request.length), from: socket) }
             admit(bytes: 0, plug)
+            statistics.refused(request.command, error: error)
             replies.send(errorReply(request, error, reason))
             return true
         }
         let payloadLength = (request.command == .read || request.command == .write) ? Int(request.length) : 0
         guard admit(bytes: payloadLength, plug) else {
             if request.hasPayload { try stream.skip(UInt64(request.length), from: socket) }
+            statistics.refused(request.command, error: .shutdown)
             replies.send(errorReply(request, .shutdown, "server is shutting down"))
             return true
         }

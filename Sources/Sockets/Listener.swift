@@ -56,15 +56,44 @@ public final class Listener: Sendable {
         while true {
             let client = accept(descriptor, nil, nil)
             if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE { continue }
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                // Out of descriptors: the waiting client stays queued until
+                // one is freed. Retrying at once would spin a core for as
+                // long as that lasts; a short pause costs the queue nothing.
+                if errno == EMFILE || errno == ENFILE {
+                    usleep(10_000)
+                    continue
+                }
                 return  // closed by shutdown
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            var one: Int32 = 1
-            // Replies are written whole; Nagle would only add latency.
-            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            if case .tcp = address { Self.configureAccepted(client) }
             accepted(Socket(descriptor: client))
         }
+    }
+
+    /// How long an accepted TCP connection may be silent before the kernel
+    /// probes it, how often it probes and how many unanswered probes close
+    /// it: a client whose host crashed or whose network was cut without a
+    /// reset is noticed after about two minutes of silence (60 + 6 × 10 s),
+    /// and its connection, thread and `--max-connections` slot are freed. An
+    /// idle but live client answers the probes and is never closed; a client
+    /// still negotiating is bounded by the handshake timeout instead.
+    public static let keepaliveIdleSeconds: Int32 = 60
+    public static let keepaliveIntervalSeconds: Int32 = 10
+    public static let keepaliveProbes: Int32 = 6
+
+    private static func configureAccepted(_ descriptor: Int32) {
+        func set(_ level: Int32, _ option: Int32, _ value: Int32) {
+            var value = value
+            setsockopt(descriptor, level, option, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+        // Replies are written whole; Nagle would only add latency.
+        set(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        set(SOL_SOCKET, SO_KEEPALIVE, 1)
+        set(Int32(IPPROTO_TCP), TCP_KEEPIDLE, keepaliveIdleSeconds)
+        set(Int32(IPPROTO_TCP), TCP_KEEPINTVL, keepaliveIntervalSeconds)
+        set(Int32(IPPROTO_TCP), TCP_KEEPCNT, keepaliveProbes)
     }
 
     /// Stops accepting: wakes the accept loop (which then closes the

@@ -6,6 +6,8 @@ public struct ReadAheadBuffer: ~Copyable {
     private let storage: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
+    /// Whether waiting for this stream's next message polls first.
+    private var polling = PollBudget()
 
     public init(capacity: Int = 64 * 1024) {
         storage = .allocate(byteCount: capacity, alignment: 16)
@@ -31,7 +33,7 @@ public struct ReadAheadBuffer: ~Copyable {
                 end = pending
             }
             while end - start < count {
-                let received = try socket.readSome(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]))
+                let received = try socket.readSome(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]), polling: &polling)
                 if received == 0 { throw (end - start == 0) ? .closed : .truncated }
                 end += received
             }

@@ -47,9 +47,15 @@ public struct Socket: Sendable {
     /// Polls first (``receive(into:count:)``): this is how the reader waits
     /// for the next request.
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
+        var alwaysPolling = PollBudget()
+        return try readSome(into: buffer, polling: &alwaysPolling)
+    }
+
+    /// ``readSome(into:)`` polling as `budget` has learnt pays for this reader.
+    public func readSome(into buffer: UnsafeMutableRawBufferPointer, polling budget: inout PollBudget) throws(SocketError) -> Int {
         if let records { return try records.receive(into: buffer, waiting: true) }
         while true {
-            let result = receive(into: buffer.baseAddress!, count: buffer.count)
+            let result = receive(into: buffer.baseAddress!, count: buffer.count, polling: &budget)
             if result >= 0 { return result }
             if errno != EINTR { throw .system("recv", errno) }
         }
@@ -70,18 +76,37 @@ public struct Socket: Sendable {
     /// may share this CPU) from running, then blocks. Returns as `recv` does.
     /// Public for a ``RecordLayer`` that waits for its peer's next record.
     public func receive(into pointer: UnsafeMutableRawPointer, count: Int) -> Int {
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
-        while true {
-            let result = recv(descriptor, pointer, count, Int32(MSG_DONTWAIT))
-            if result >= 0 || (errno != EAGAIN && errno != EINTR) { return result }
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let elapsed = (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec)
-            if elapsed >= Self.pollNanoseconds { break }
-            sched_yield()
+        var alwaysPolling = PollBudget()
+        return receive(into: pointer, count: count, polling: &alwaysPolling)
+    }
+
+    /// One `recv` that polls first only when `budget` says polling has been
+    /// paying (``PollBudget``), and tells it how this wait ended.
+    public func receive(into pointer: UnsafeMutableRawPointer, count: Int, polling budget: inout PollBudget) -> Int {
+        let first = recv(descriptor, pointer, count, Int32(MSG_DONTWAIT))
+        if first >= 0 || (errno != EAGAIN && errno != EINTR) { return first }
+        let start = Self.now()
+        guard budget.shouldPoll() else {
+            let result = recv(descriptor, pointer, count, 0)
+            budget.blocked(nanoseconds: Self.now() - start)
+            return result
         }
+        while Self.now() - start < Self.pollNanoseconds {
+            sched_yield()
+            let result = recv(descriptor, pointer, count, Int32(MSG_DONTWAIT))
+            if result >= 0 || (errno != EAGAIN && errno != EINTR) {
+                budget.polled(caught: true)
+                return result
+            }
+        }
+        budget.polled(caught: false)
         return recv(descriptor, pointer, count, 0)
+    }
+
+    private static func now() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return now.tv_sec * 1_000_000_000 + now.tv_nsec
     }
 
     public func readExactly(count: Int) throws(SocketError) -> [UInt8] {

@@ -4,12 +4,12 @@ import Glibc
 /// `username:hexkey` line per client. GnuTLS reads it at each handshake and
 /// says nothing about a bad line until a client needs it; this checks the
 /// whole file at start-up so a typo stops the server instead.
-enum PSKFile {
+public enum PSKFile {
     /// A file larger than this is not a PSK file.
     static let lengthMaximum = 1 << 20
 
     /// The usernames in `path`, or why it is not a usable PSK file.
-    static func usernames(in path: String) throws(TLSSetupError) -> [String] {
+    public static func usernames(in path: String) throws(TLSSetupError) -> [String] {
         try entries(in: path).map(\.username)
     }
 

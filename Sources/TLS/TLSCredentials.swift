@@ -20,6 +20,10 @@ public final class TLSCredentials: @unchecked Sendable {
         case psk(gnutls_psk_server_credentials_t)
         /// The client's side of a PSK (a replication primary): one identity and its key.
         case pskClient(gnutls_psk_client_credentials_t)
+        /// The client's side of X.509 (a replication primary with
+        /// `--peer-certificates`): its own certificate, and the CA the
+        /// server's must be signed by.
+        case certificatesClient(gnutls_certificate_credentials_t)
     }
 
     private let kind: Kind
@@ -32,7 +36,7 @@ public final class TLSCredentials: @unchecked Sendable {
         self.kind = kind
         self.priority = priority
         self.verifyPeer = verifyPeer
-        self.summary = summary
+        self.summary = "\(summary); bulk ciphers: \(Self.bulkCiphers)"
     }
 
     deinit {
@@ -41,13 +45,16 @@ public final class TLSCredentials: @unchecked Sendable {
         case let .certificates(credentials): gnutls_certificate_free_credentials(credentials)
         case let .psk(credentials): gnutls_psk_free_server_credentials(credentials)
         case let .pskClient(credentials): gnutls_psk_free_client_credentials(credentials)
+        case let .certificatesClient(credentials): gnutls_certificate_free_credentials(credentials)
         }
     }
 
     /// Whether sessions with these credentials are TLS clients (they start the handshake).
     var isClient: Bool {
-        if case .pskClient = kind { return true }
-        return false
+        switch kind {
+        case .pskClient, .certificatesClient: true
+        case .certificates, .psk: false
+        }
     }
 
     /// Loads `server-cert.pem` and `server-key.pem` from `directory`, and
@@ -60,18 +67,9 @@ public final class TLSCredentials: @unchecked Sendable {
         for path in [certificate, key] + (verifyPeer ? [authority] : []) where access(path, R_OK) != 0 {
             throw TLSSetupError("cannot read \(path): \(String(cString: strerror(errno)))")
         }
-        var made: gnutls_certificate_credentials_t?
-        try check(gnutls_certificate_allocate_credentials(&made), "allocating certificate credentials")
-        guard let credentials = made else { throw TLSSetupError("gnutls_certificate_allocate_credentials gave nothing") }
+        let trust = access(authority, R_OK) == 0 ? authority : nil
+        let credentials = try loadCertificate(certificate, key: key, trusting: trust, requiringTrust: verifyPeer)
         do throws(TLSSetupError) {
-            try check(
-                gnutls_certificate_set_x509_key_file(credentials, certificate, key, GNUTLS_X509_FMT_PEM),
-                "loading \(certificate) with \(key)")
-            if access(authority, R_OK) == 0 {
-                let count = gnutls_certificate_set_x509_trust_file(credentials, authority, GNUTLS_X509_FMT_PEM)
-                try check(count, "loading \(authority)")
-                if verifyPeer && count == 0 { throw TLSSetupError("\(authority) holds no certificate") }
-            }
             let priority = try priorityCache("NORMAL")
             let mode = verifyPeer ? "client certificates verified against \(authority)" : "client certificates not asked for"
             return TLSCredentials(
@@ -142,6 +140,34 @@ public final class TLSCredentials: @unchecked Sendable {
             kind: .pskClient(credentials), priority: priority, verifyPeer: false, summary: "TLS 1.3 PSK \(username) from \(file)")
     }
 
+    /// The replication link's certificates (`--peer-certificates DIR`):
+    /// mutual X.509 under one CA, TLS 1.3 only. DIR holds `ca-cert.pem` (the
+    /// CA both nodes' certificates are signed by) and this node's own
+    /// certificate and key: `server-cert.pem`/`server-key.pem` for the
+    /// replica (the TLS server), `client-cert.pem`/`client-key.pem` for the
+    /// primary (the client), the layout qemu uses; a node that may take
+    /// either role (after a promotion) holds both. Each side must present a
+    /// certificate the CA signed, or the handshake fails.
+    public static func peerCertificates(directory: String, client: Bool) throws(TLSSetupError) -> TLSCredentials {
+        let role = client ? "client" : "server"
+        let certificate = "\(directory)/\(role)-cert.pem"
+        let key = "\(directory)/\(role)-key.pem"
+        let authority = directory + "/ca-cert.pem"
+        for path in [certificate, key, authority] where access(path, R_OK) != 0 {
+            throw TLSSetupError("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        let credentials = try loadCertificate(certificate, key: key, trusting: authority, requiringTrust: true)
+        do throws(TLSSetupError) {
+            let priority = try priorityCache("NORMAL:-VERS-ALL:+VERS-TLS1.3")
+            return TLSCredentials(
+                kind: client ? .certificatesClient(credentials) : .certificates(credentials), priority: priority,
+                verifyPeer: true, summary: "TLS 1.3 X.509 \(role) certificate from \(directory), peer verified against \(authority)")
+        } catch {
+            gnutls_certificate_free_credentials(credentials)
+            throw error
+        }
+    }
+
     /// Runs the handshake on `socket` (the server's after NBD_OPT_STARTTLS
     /// was acknowledged; either side's on a replication link) and returns
     /// the socket that reads and writes through the session, and the
@@ -171,10 +197,59 @@ public final class TLSCredentials: @unchecked Sendable {
             gnutls_credentials_set(session, GNUTLS_CRD_PSK, UnsafeMutableRawPointer(credentials))
         case let .pskClient(credentials):
             gnutls_credentials_set(session, GNUTLS_CRD_PSK, UnsafeMutableRawPointer(credentials))
+        case let .certificatesClient(credentials):
+            gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, UnsafeMutableRawPointer(credentials))
+            // The server's certificate must chain to the CA; no host name is
+            // checked (peers are named by address, and the CA is the pair's own).
+            gnutls_session_set_verify_cert(session, nil, 0)
         }
     }
 
-    private static func priorityCache(_ text: String) throws(TLSSetupError) -> gnutls_priority_t {
+    /// New certificate credentials holding `certificate` with its `key`,
+    /// and trusting the CA certificates in `authority` when given (with
+    /// `requiringTrust`, a file that holds none is refused). The caller
+    /// frees them should it fail later.
+    private static func loadCertificate(
+        _ certificate: String, key: String, trusting authority: String?, requiringTrust: Bool
+    ) throws(TLSSetupError) -> gnutls_certificate_credentials_t {
+        var made: gnutls_certificate_credentials_t?
+        try check(gnutls_certificate_allocate_credentials(&made), "allocating certificate credentials")
+        guard let credentials = made else { throw TLSSetupError("gnutls_certificate_allocate_credentials gave nothing") }
+        do throws(TLSSetupError) {
+            try check(
+                gnutls_certificate_set_x509_key_file(credentials, certificate, key, GNUTLS_X509_FMT_PEM),
+                "loading \(certificate) with \(key)")
+            if let authority {
+                let count = gnutls_certificate_set_x509_trust_file(credentials, authority, GNUTLS_X509_FMT_PEM)
+                try check(count, "loading \(authority)")
+                if requiringTrust && count == 0 { throw TLSSetupError("\(authority) holds no certificate") }
+            }
+            return credentials
+        } catch {
+            gnutls_certificate_free_credentials(credentials)
+            throw error
+        }
+    }
+
+    /// On a CPU with AES instructions, ChaCha20-Poly1305 is left out of
+    /// every priority string, so sessions use AES-GCM. GnuTLS 3.7 picks
+    /// ChaCha20 with `NORMAL` on both ends even on such a CPU (checked with
+    /// `gnutls-serv -d 9`: the server tries CHACHA20 first, and neither
+    /// reordering nor `%SERVER_PRECEDENCE` changes that; only removing it
+    /// does), and there it costs about nine times as much CPU per byte
+    /// (`gnutls-cli --benchmark-ciphers`: 0.51 against 4.7 GB/s; 1 MiB NBD
+    /// writes over TLS took 3.3 ms of server CPU each, 1.2 ms with AES-GCM).
+    /// Every TLS 1.3 client must offer AES-128-GCM (RFC 8446, 9.1), so no
+    /// client is refused for it.
+    static let bulkCipherPriority = buse_cpu_has_aes() != 0 ? ":-CHACHA20-POLY1305" : ""
+
+    /// The bulk ciphers sessions may use, for start-up log lines.
+    public static var bulkCiphers: String {
+        bulkCipherPriority.isEmpty ? "GnuTLS's defaults" : "AES-GCM (the CPU has AES instructions)"
+    }
+
+    private static func priorityCache(_ base: String) throws(TLSSetupError) -> gnutls_priority_t {
+        let text = base + bulkCipherPriority
         var made: gnutls_priority_t?
         try check(gnutls_priority_init(&made, text, nil), "priority string \(text)")
         guard let made else { throw TLSSetupError("gnutls_priority_init gave nothing") }

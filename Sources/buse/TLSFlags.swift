@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Foundation
 import Logging
 import NBDServer
 import Sockets
@@ -29,6 +30,19 @@ struct TLSFlags: ParsableArguments {
 
     @Flag(help: "Require client certificates signed by the CA in --tls-certificates (ca-cert.pem).")
     var tlsVerifyPeer = false
+
+    /// How a client on this host reaches the exports when TLS is on: `nbds`
+    /// URIs with the credential the start-up hints name (the PSK file's first
+    /// user, or a client certificate directory to fill in).
+    func clientHint(_ file: ServeConfiguration?, policy: TLSPolicy) -> TLSClientHint? {
+        guard policy != .off else { return nil }
+        if let psk = tlsPsk ?? file?.tlsPsk {
+            let user = (try? PSKFile.usernames(in: psk))?.first
+            let path = psk.hasPrefix("/") ? psk : FileManager.default.currentDirectoryPath + "/" + psk
+            return TLSClientHint(user: user, query: "tls-psk-file=\(path)", plainToo: policy == .on)
+        }
+        return TLSClientHint(user: nil, query: "tls-certificates=CLIENT-DIR", plainToo: policy == .on)
+    }
 
     /// The settings from these flags, each overriding its config-file key;
     /// credentials are loaded and checked here, so a bad file stops start-up.
@@ -88,4 +102,12 @@ struct TLSFlags: ParsableArguments {
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
+}
+
+/// What the start-up hints print for a TLS client.
+struct TLSClientHint {
+    let user: String?
+    let query: String
+    /// `--tls on`: plain clients are served too.
+    let plainToo: Bool
 }

@@ -31,7 +31,7 @@ extension ServerTests {
                 loopEnded.signal()
             }
             let first = try RawClient(tcpPort: old.boundPort)
-            #expect(entered.wait(timeout: .now() + 10) == .success, "the listener accepts its client")
+            #expect(entered.wait(timeout: .now() + 120) == .success, "the listener accepts its client")
 
             old.close()
             // The next listener of the process, opened while the old accept
@@ -40,7 +40,7 @@ extension ServerTests {
             let next = try Listener(.tcp(host: "127.0.0.1", port: 0))
             defer { next.close() }
             release.signal()
-            #expect(loopEnded.wait(timeout: .now() + 10) == .success, "a closed listener's accept loop ends")
+            #expect(loopEnded.wait(timeout: .now() + 120) == .success, "a closed listener's accept loop ends")
 
             let second = try RawClient(tcpPort: next.boundPort)
             var ready = pollfd(fd: next.descriptor, events: Int16(POLLIN), revents: 0)

@@ -38,6 +38,11 @@ off_t buse_seek_hole(int fd, uint64_t offset);
 // (Swift's Glibc module does not declare it).
 int buse_syncfs(int fd);
 
+// sync_file_range(SYNC_FILE_RANGE_WRITE): starts writeback of a range
+// without waiting for it, so a later fsync has less left to do. Advisory:
+// durability still comes from fsync. (Needs _GNU_SOURCE; not in Glibc's module.)
+int buse_start_writeback(int fd, uint64_t offset, uint64_t length);
+
 // A per-thread flag: whether a task resumed from this thread may run on it
 // right away (see Threading's CompletionExecutor). A C thread-local,
 // because Swift has none that is cheap to read on every resumption.

@@ -33,7 +33,7 @@ enum OpenSockets {
     /// `timeout`; returns the last count seen. Connections close on their
     /// own threads after the client's side has gone, so this is a condition
     /// to wait for.
-    static func waitUntilAtMost(_ limit: Int, servedAt path: String, timeout: Duration = .seconds(10)) -> Int {
+    static func waitUntilAtMost(_ limit: Int, servedAt path: String, timeout: Duration = .seconds(120)) -> Int {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var seen = count(servedAt: path)

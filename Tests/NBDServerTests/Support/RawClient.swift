@@ -35,7 +35,7 @@ final class RawClient: @unchecked Sendable {
     var pendingReadLengths: [UInt64: Int] = [:]
 
     /// Connects to a Unix socket.
-    convenience init(path: String, timeout: Int = 10) throws(ClientError) {
+    convenience init(path: String, timeout: Int = 120) throws(ClientError) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -46,7 +46,7 @@ final class RawClient: @unchecked Sendable {
     }
 
     /// Connects to TCP `port` on 127.0.0.1.
-    convenience init(tcpPort port: UInt16, timeout: Int = 10) throws(ClientError) {
+    convenience init(tcpPort port: UInt16, timeout: Int = 120) throws(ClientError) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
