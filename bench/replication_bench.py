@@ -9,6 +9,10 @@ What it measures
                 `buse replica` on a second tmpfs file, both fresh for each run;
                 fio starts only once the primary reports the peer in sync
                 (after the new replica's full copy, which is not timed).
+    replicated-psk  the same with `--peer-psk KEY` on both nodes (a `psktool`
+                file): the link authenticated and encrypted with TLS 1.3
+                (--replication-psk no leaves it out). Its ratio is to
+                `replicated`: what authentication and encryption cost.
   Workloads, time_based, --runtime s each: 4K random write at iodepth 16 and
   at iodepth 1, 1M sequential write at iodepth 16. Each runs --reps times per
   contender, the order rotated each repetition; medians.
@@ -73,7 +77,7 @@ WORKLOADS = [
     Workload("4k-randwrite-qd1", "randwrite", "4k", 1),
     Workload("1m-seqwrite-qd16", "write", "1m", 16),
 ]
-CONTENDERS = ["buse", "replicated"]
+CONTENDERS = ["buse", "replicated", "replicated-psk"]
 COPIERS = ["resync", "nbdcopy-nbdkit", "nbdcopy-buse"]
 # (text, workload, metric, "min" ratio floor or "max" ratio ceiling, bound), ratio = replicated / buse.
 BARS = [
@@ -92,6 +96,8 @@ def add_arguments(parser):
     parser.add_argument("--replication-copiers", default=",".join(COPIERS),
                         help="comma-separated resync contenders (default resync,nbdcopy-nbdkit,nbdcopy-buse); "
                         "empty: no resync comparison")
+    parser.add_argument("--replication-psk", default="yes", choices=["yes", "no"],
+                        help="also run the pair with --peer-psk (TLS 1.3 on the link) (default yes)")
     parser.add_argument("--replication-writes", default="yes", choices=["yes", "no"],
                         help="run the replicated against unreplicated client writes (default yes)")
 
@@ -109,6 +115,7 @@ def missing_prerequisites(args):
     """Why the replication comparison cannot run here, or "" when it can."""
     tools = ["fio"] + (["nbdcopy"] if any(c.startswith("nbdcopy") for c in args.replication_copiers_list) else [])
     tools += ["nbdkit"] if "nbdcopy-nbdkit" in args.replication_copiers_list else []
+    tools += ["psktool"] if args.replication_psk == "yes" else []
     missing = [tool for tool in tools if shutil.which(tool) is None]
     return ", ".join(missing) + " missing" if missing else ""
 
@@ -118,7 +125,7 @@ def missing_prerequisites(args):
 class Replica:
     """A `buse replica` on `image`, state in `state`; ready once it prints that it listens."""
 
-    def __init__(self, buse, image, state, workdir, size_mib, port=None, timeout=30.0):
+    def __init__(self, buse, image, state, workdir, size_mib, port=None, timeout=30.0, extra=()):
         self.state = state
         for attempt in range(3):  # a free port can be taken between probe and bind
             self.port = port or free_port()
@@ -126,7 +133,7 @@ class Replica:
             self.log = open(self.log_path, "ab")
             start = self.log.tell()
             command = [buse, "replica", "--listen", f"127.0.0.1:{self.port}",
-                       "--device", f"file:{image}?size={size_mib}M", "--state", state]
+                       "--device", f"file:{image}?size={size_mib}M", "--state", state, *extra]
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log,
                                             stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
             if self.wait_listening(start, timeout):
@@ -210,22 +217,25 @@ def in_sync(current):
 class Pair:
     """A primary serving `image` replicated to a replica on `replica_image`, each with a fresh state folder."""
 
-    def __init__(self, args, image, replica_image, workdir):
+    def __init__(self, args, image, replica_image, workdir, psk=None):
         self.args, self.workdir = args, workdir
+        self.link = ["--peer-psk", psk] if psk else []
         self.replica_image = replica_image
         self.primary_state = tempfile.mkdtemp(prefix="primary-", dir=workdir)
         self.replica_state = tempfile.mkdtemp(prefix="replica-", dir=workdir)
         self.replica, self.primary = None, None
         try:
             self.replica = self.start_replica()
-            command = lambda address: primary_command(args.buse, image, address, self.replica.port, self.primary_state)
+            command = lambda address: primary_command(args.buse, image, address, self.replica.port, self.primary_state) \
+                + self.link
             self.primary = Server("primary", command, workdir, args.transport)
         except BaseException:
             self.stop()
             raise
 
     def start_replica(self, port=None):
-        return Replica(self.args.buse, self.replica_image, self.replica_state, self.workdir, self.args.size_mib, port)
+        return Replica(self.args.buse, self.replica_image, self.replica_state, self.workdir, self.args.size_mib, port,
+                       extra=self.link)
 
     def wait_in_sync(self):
         return wait_for(self.primary_state, in_sync, "in-sync")
@@ -267,7 +277,7 @@ def measure_writes(name, workload, args, paths, workdir):
         processes = [server]
         stop = server.stop
     else:
-        pair = Pair(args, paths["image"], paths["replica"], workdir)
+        pair = Pair(args, paths["image"], paths["replica"], workdir, psk=paths["psk"] if name == "replicated-psk" else None)
         stop = pair.stop
         try:
             pair.wait_in_sync()
@@ -280,8 +290,9 @@ def measure_writes(name, workload, args, paths, workdir):
         before = [cpu_us(p.process.pid) for p in processes]
         job, _ = run_fio(workload.name, options(server), args.runtime, workdir, server)
         after = [cpu_us(p.process.pid) for p in processes]
-        rss = sum(status_kib(p.process.pid, "VmHWM") for p in processes) / 1024
-        degraded = status(pair.primary_state)["writesDegraded"] if name == "replicated" else 0
+        peaks = [status_kib(p.process.pid, "VmHWM") / 1024 for p in processes]
+        rss = sum(peaks)
+        degraded = status(pair.primary_state)["writesDegraded"] if name != "buse" else 0
     finally:
         stop()
     if degraded:
@@ -289,8 +300,11 @@ def measure_writes(name, workload, args, paths, workdir):
     cpu = (sum(a[0] - b[0] for a, b in zip(after, before)), sum(a[1] - b[1] for a, b in zip(after, before)))
     result = measured(workload, job, args.runtime, cpu, rss, None)
     # The replica's own share: the least a second copy adds to the machine's work per write.
-    replica_us = sum(after[-1]) - sum(before[-1]) if name == "replicated" else float("nan")
+    replica_us = sum(after[-1]) - sum(before[-1]) if name != "buse" else float("nan")
     result["replica_cpu_us_per_io"] = replica_us / result["ios"] if result["ios"] else float("nan")
+    # The primary alone (issue 15's bar is on it): its CPU beside the plain server's, its own peak RSS.
+    result["primary_cpu_us_per_io"] = result["cpu_us_per_io"] - (result["replica_cpu_us_per_io"] if name != "buse" else 0)
+    result["primary_peak_rss_mib"] = peaks[0]
     return result
 
 
@@ -303,8 +317,9 @@ def status_kib(pid, key):
 
 
 def run_writes(args, paths, workdir):
+    contenders = CONTENDERS if args.replication_psk == "yes" else [c for c in CONTENDERS if c != "replicated-psk"]
     return run_rotated(
-        WORKLOADS, CONTENDERS, args.reps, lambda name, workload: measure_writes(name, workload, args, paths, workdir),
+        WORKLOADS, contenders, args.reps, lambda name, workload: measure_writes(name, workload, args, paths, workdir),
         label_prefix="replication ", label_width=52, extra=lambda r: f" {r['cpu_us_per_io']:>7.2f} CPU µs/IO")
 
 
@@ -450,6 +465,9 @@ def run_section(args, env, workdir_parent):
               flush=True)
         for path in paths.values():
             precondition(path, args.size_mib)
+        paths["psk"] = os.path.join(workdir, "peer.psk")
+        if args.replication_psk == "yes":
+            subprocess.run(["psktool", "-u", "buse", "-p", paths["psk"]], check=True, stdout=subprocess.DEVNULL)
         before = load_average()
         writes, errors = run_writes(args, paths, workdir) if args.replication_writes == "yes" else ({}, [])
         copies, copy_errors = run_copies(args, paths, workdir)
@@ -478,6 +496,39 @@ def write_bars(summary):
         r = replicated[metric] / buse[metric]
         met = r >= bound if kind == "min" else r <= bound
         verdicts.append((text, "met" if met else "NOT met", f"{r:.2f}×"))
+    return verdicts
+
+
+# Issue 15's bars, per I/O so that they hold on any machine: (text, workload, value of the run pair
+# (unreplicated u, replicated r) or None, bound); met when value <= bound.
+EFFICIENCY_BARS = [
+    ("primary's CPU per replicated 4K write at iodepth 16 <= 1.5x the unreplicated server's", "4k-randwrite-qd16",
+     lambda u, r: r["primary_cpu_us_per_io"] / u["cpu_us_per_io"], 1.5),
+    ("replica's CPU per 4K write at iodepth 16 <= the unreplicated server's", "4k-randwrite-qd16",
+     lambda u, r: r["replica_cpu_us_per_io"] / u["cpu_us_per_io"], 1.0),
+    ("machine CPU per replicated 4K write at iodepth 16 <= 1.15x (unreplicated + replica's share)", "4k-randwrite-qd16",
+     lambda u, r: r["machine_cpu_us_per_io"] / (u["machine_cpu_us_per_io"] + r["replica_cpu_us_per_io"]), 1.15),
+    ("machine CPU per replicated 1M write at iodepth 16 <= 1.15x (unreplicated + replica's share)", "1m-seqwrite-qd16",
+     lambda u, r: r["machine_cpu_us_per_io"] / (u["machine_cpu_us_per_io"] + r["replica_cpu_us_per_io"]), 1.15),
+    ("CPU per 4K write at iodepth 1 (primary + replica) <= 2.5x unreplicated", "4k-randwrite-qd1",
+     lambda u, r: r["cpu_us_per_io"] / u["cpu_us_per_io"], 2.5),
+    ("peak RSS of the replicated primary at 4K iodepth 16 <= 64 MiB (the full copy included)", "4k-randwrite-qd16",
+     lambda u, r: r["primary_peak_rss_mib"] / 64, 1.0),
+]
+
+
+def efficiency_bars(summary):
+    verdicts = []
+    for text, workload, value, bound in EFFICIENCY_BARS:
+        u, r = (summary.get(workload) or {}).get("buse"), (summary.get(workload) or {}).get("replicated")
+        if not u or not r:
+            continue
+        v = value(u, r)
+        if math.isnan(v):
+            verdicts.append((text, "n/a", ""))
+            continue
+        detail = f"{r['primary_peak_rss_mib']:.1f} MiB" if "RSS" in text else f"{v:.2f}×"
+        verdicts.append((text, "met" if v <= bound else "NOT met", detail))
     return verdicts
 
 
@@ -530,11 +581,15 @@ def report(args, env, writes, copies, errors, load_before, load_after):
         m = write_summary[w.name]
         for metric, label, spec in (("iops", "IOPS", ".0f"), ("mbps", "MB/s", ".1f"), ("lat_us", "mean clat µs", ".1f"),
                                     ("cpu_us_per_io", "CPU µs/IO", ".2f"), ("replica_cpu_us_per_io", "of which replica", ".2f"),
+                                    ("primary_cpu_us_per_io", "of which primary", ".2f"),
                                     ("machine_cpu_us_per_io", "machine CPU µs/IO", ".2f"),
-                                    ("machine_busy_pct", "machine busy %", ".0f"), ("peak_rss_mib", "peak RSS MiB", ".1f")):
+                                    ("machine_busy_pct", "machine busy %", ".0f"), ("peak_rss_mib", "peak RSS MiB", ".1f"),
+                                    ("primary_peak_rss_mib", "primary's peak RSS MiB", ".1f")):
             b, r = (m["buse"] or {}).get(metric), (m["replicated"] or {}).get(metric)
+            t = (m.get("replicated-psk") or {}).get(metric)
             b = None if b is not None and math.isnan(b) else b
-            rows.append([w.name, label, fmt(b, spec), fmt(r, spec), fmt(r / b if b and r else None, ".2f")])
+            rows.append([w.name, label, fmt(b, spec), fmt(r, spec), fmt(r / b if b and r else None, ".2f"),
+                         fmt(t, spec), fmt(t / r if t and r else None, ".2f")])
     ceilings = machine_ceilings(write_summary)
     copy_rows = []
     resync = copy_summary.get("resync")
@@ -545,8 +600,9 @@ def report(args, env, writes, copies, errors, load_before, load_after):
             continue
         ratio = resync["mbps"] / m["mbps"] if resync and c != "resync" else None
         copy_rows.append([c, f"{m['seconds']:.3f}", f"{m['mbps']:.0f}", f"{m['cpu_s']:.2f}", fmt(ratio, ".2f")])
-    writes_text = ["### Client writes (median; ratio = replicated / buse)", "",
-                   markdown_table(["workload", "metric", "buse", "replicated", "ratio"], rows), "",
+    writes_text = ["### Client writes (median; ratio = replicated / buse; psk ratio = replicated-psk / replicated)", "",
+                   markdown_table(["workload", "metric", "buse", "replicated", "ratio", "replicated-psk", "psk ratio"],
+                                  rows), "",
                    *ceilings] if rows else []
     copies_text = [
         f"### Resync of {args.replication_resync_mib} MiB beside nbdcopy (median; ratio = resync MB/s / its MB/s)",
@@ -565,7 +621,7 @@ def report(args, env, writes, copies, errors, load_before, load_after):
         markdown_table(["contender", "seconds", "MB/s", "CPU s", "resync/this"], copy_rows),
         "",
     ] if copy_rows else []
-    verdicts = write_bars(write_summary) + copy_bars(copy_summary, args.replication_resync_mib)
+    verdicts = write_bars(write_summary) + efficiency_bars(write_summary) + copy_bars(copy_summary, args.replication_resync_mib)
     text = [
         "## Replication: replicated beside unreplicated buse, resync beside nbdcopy",
         "",

@@ -14,8 +14,9 @@ final class PeerLink: Sendable {
     }
 
     private struct State {
-        var waiting: [UInt64: PendingAnswer] = [:]
-        var sentAt: [UInt64: ContinuousClock.Instant] = [:]
+        /// Requests sent and not answered, by tag, with when they were sent
+        /// (one table: one hash insert and one removal per request).
+        var waiting: [UInt64: (pending: PendingAnswer, sentAt: ContinuousClock.Instant)] = [:]
         var failure: ReplicationError?
     }
 
@@ -56,8 +57,7 @@ final class PeerLink: Sendable {
         let pending = PendingAnswer(channel)
         let failure = state.withLock { state -> ReplicationError? in
             if let failure = state.failure { return failure }
-            state.waiting[header.tag] = pending
-            state.sentAt[header.tag] = .now
+            state.waiting[header.tag] = (pending, .now)
             return nil
         }
         if let failure {
@@ -78,7 +78,7 @@ final class PeerLink: Sendable {
 
     /// How long the oldest unanswered request has waited (for the peer timeout).
     func oldestWait(now: ContinuousClock.Instant = .now) -> Duration? {
-        state.withLock { state in state.sentAt.values.min().map { now - $0 } }
+        state.withLock { state in state.waiting.values.lazy.map(\.sentAt).min().map { now - $0 } }
     }
 
     /// Ends the link: the channel closes and every waiting request fails.
@@ -87,9 +87,8 @@ final class PeerLink: Sendable {
             let first = state.failure == nil
             if first { state.failure = error }
             // In tag order, so a simulation run resumes them the same way every time.
-            let waiting = state.waiting.sorted { $0.key < $1.key }.map(\.value)
+            let waiting = state.waiting.sorted { $0.key < $1.key }.map(\.value.pending)
             state.waiting = [:]
-            state.sentAt = [:]
             return (waiting, first)
         }
         guard first else { return }
@@ -108,10 +107,7 @@ final class PeerLink: Sendable {
         case .refuse: return fail(.refused(frame.text))
         default: return fail(.malformed("a peer may not send \(frame.header.type)"))
         }
-        let pending = state.withLock { state in
-            state.sentAt[frame.header.tag] = nil
-            return state.waiting.removeValue(forKey: frame.header.tag)
-        }
+        let pending = state.withLock { state in state.waiting.removeValue(forKey: frame.header.tag)?.pending }
         guard let pending else {
             return fail(.malformed("answer for tag \(frame.header.tag), which nothing awaits"))
         }

@@ -11,6 +11,9 @@ public final class RangeLock: Sendable {
     public struct Ticket: Sendable, Hashable {
         fileprivate let id: UInt64
         public let range: Range<UInt64>
+        /// Nothing overlapping was ahead of it: ``wait(_:)`` returns at once,
+        /// without a continuation (the common case of a write).
+        fileprivate let grantedAtOnce: Bool
     }
 
     private struct Entry {
@@ -24,6 +27,9 @@ public final class RangeLock: Sendable {
         var nextID: UInt64 = 0
         /// Enqueued and not released, in enqueue order.
         var entries: [Entry] = []
+        /// How many entries are not granted yet: a release with none skips
+        /// looking for one to grant.
+        var blocked = 0
     }
 
     private let state = Mutex(State())
@@ -38,11 +44,13 @@ public final class RangeLock: Sendable {
             state.nextID += 1
             let blocked = state.entries.contains { $0.range.overlaps(range) }
             state.entries.append(Entry(id: id, range: range, granted: !blocked))
-            return Ticket(id: id, range: range)
+            if blocked { state.blocked += 1 }
+            return Ticket(id: id, range: range, grantedAtOnce: !blocked)
         }
     }
 
     public func wait(_ ticket: Ticket) async {
+        if ticket.grantedAtOnce { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state -> Bool in
                 guard let index = state.entries.firstIndex(where: { $0.id == ticket.id }) else { return true }
@@ -67,12 +75,14 @@ public final class RangeLock: Sendable {
 
     public func release(_ ticket: Ticket) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.entries.removeAll { $0.id == ticket.id }
+            if let index = state.entries.firstIndex(where: { $0.id == ticket.id }) { state.entries.remove(at: index) }
             var woken: [CheckedContinuation<Void, Never>] = []
+            guard state.blocked > 0 else { return woken }
             for index in state.entries.indices where !state.entries[index].granted {
                 let range = state.entries[index].range
                 if !state.entries[..<index].contains(where: { $0.range.overlaps(range) }) {
                     state.entries[index].granted = true
+                    state.blocked -= 1
                     if let waiter = state.entries[index].waiter { woken.append(waiter) }
                     state.entries[index].waiter = nil
                 }

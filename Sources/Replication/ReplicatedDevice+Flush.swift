@@ -8,7 +8,7 @@ extension ReplicatedDevice {
     public func flush() async throws(DeviceError) {
         let mark = activity.flushMark()
         let (watermark, link, inSync) = shared.withLock { ($0.watermark, $0.pairing.link, $0.pairing.isInSync) }
-        async let peerFlush = link?.request(FrameHeader(.flush, tag: link?.makeTag() ?? 0))
+        async let peerFlush: Result<PeerLink.Answer, ReplicationError>? = if let link { await flushPeer(link) } else { nil }
         let local = await attempt { () async throws(DeviceError) in try await lower.flush() }
         let remote = await peerFlush
         try local.get()

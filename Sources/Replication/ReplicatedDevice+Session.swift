@@ -180,7 +180,7 @@ extension ReplicatedDevice {
 
     /// The peer flushes; then the log forgets what the resync has copied.
     private func checkpoint(below offset: UInt64, startSequence: UInt64, link: PeerLink) async throws(ReplicationError) {
-        if case let .failure(error) = await link.request(FrameHeader(.flush, tag: link.makeTag())) { throw error }
+        if case let .failure(error) = await flushPeer(link) { throw error }
         do {
             try await journal.clearDirty(below: offset, throughSequence: startSequence)
         } catch {

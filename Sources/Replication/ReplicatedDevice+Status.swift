@@ -10,7 +10,8 @@ extension ReplicatedDevice {
             var state = ReplicationStatus.PeerState.disconnected
             var refusal: String?
             switch shared.pairing.state {
-            case .disconnected: break
+            case .disconnected:
+                if let refused = shared.connectRefusal { (peer, state, refusal) = (refused.peer, .refused, refused.reason) }
             case let .connecting(link): (peer, state) = (link.channel.peerName, .connecting)
             case let .resyncing(link): (peer, state) = (link.channel.peerName, .resyncing)
             case let .inSync(link): (peer, state) = (link.channel.peerName, .inSync)
@@ -21,7 +22,8 @@ extension ReplicatedDevice {
                 history: shared.volume.history, consistent: shared.volume.consistent, peer: peer, peerState: state,
                 refusal: refusal, policy: options.policy, lagOperations: backlog.records, lagBytes: backlog.bytes,
                 dirtyBytes: dirty, resyncDone: shared.resyncDone, resyncTotal: shared.resyncTotal,
-                writesReplicated: shared.writesReplicated, writesDegraded: shared.writesDegraded)
+                writesReplicated: shared.writesReplicated, writesDegraded: shared.writesDegraded,
+                peerFlushesSent: shared.peerFlushesSent, peerFlushesAnswered: shared.peerFlushesAnswered)
         }
     }
 
@@ -32,5 +34,20 @@ extension ReplicatedDevice {
     public var peerTimeout: Duration { options.peerTimeout }
     public var isInSync: Bool {
         shared.withLock { $0.pairing.isInSync }
+    }
+
+    /// Asks the peer to make everything it acknowledged durable, counted for
+    /// ``status`` (the FLUSHes sent and answered an operator sees).
+    func flushPeer(_ link: PeerLink) async -> Result<PeerLink.Answer, ReplicationError> {
+        shared.withLock { $0.peerFlushesSent += 1 }
+        let answer = await link.request(FrameHeader(.flush, tag: link.makeTag()))
+        if case .success = answer { shared.withLock { $0.peerFlushesAnswered += 1 } }
+        return answer
+    }
+
+    /// The connector's last attempt on `peer` was refused before a session
+    /// began (nil: it got through), for ``status``.
+    func noteConnectRefusal(_ refusal: (peer: String, reason: String)?) {
+        shared.withLock { $0.connectRefusal = refusal }
     }
 }

@@ -132,8 +132,14 @@ extension ReplicatedDevice {
 
     func complete(_ sequence: UInt64) {
         shared.withLock { shared in
+            precondition(sequence > shared.watermark, "replication: write \(sequence) completed twice")
+            // In order, with nothing completed ahead: no set to touch.
+            if sequence == shared.watermark + 1 && shared.completedAbove.isEmpty {
+                shared.watermark = sequence
+                return
+            }
             let (inserted, _) = shared.completedAbove.insert(sequence)
-            precondition(inserted && sequence > shared.watermark, "replication: write \(sequence) completed twice")
+            precondition(inserted, "replication: write \(sequence) completed twice")
             while shared.completedAbove.remove(shared.watermark + 1) != nil { shared.watermark += 1 }
         }
     }

@@ -46,6 +46,12 @@ public final class ReplicatedDevice: DeviceLayer {
         var resyncTotal: UInt64 = 0
         var writesReplicated: UInt64 = 0
         var writesDegraded: UInt64 = 0
+        var peerFlushesSent: UInt64 = 0
+        var peerFlushesAnswered: UInt64 = 0
+        /// Why the connector's last attempt was refused before any pairing
+        /// began (the peer failed authentication): shown by `buse status`
+        /// until a connection gets through.
+        var connectRefusal: (peer: String, reason: String)?
         /// The version (``NodeFolder/nextVersion()``) of the last change to
         /// `volume`, and the newest known to be on disk.
         var volumeVersion: UInt64 = 0

@@ -14,8 +14,12 @@ public struct ReplicationOptions: Sendable {
     public var resyncRate: UInt64?
     /// Bytes per resync or verify request.
     public var chunkLength: Int = 1 << 20
-    /// Resync requests in flight at once.
-    public var resyncDepth: Int = 16
+    /// Resync requests in flight at once. Each holds a chunk in memory on
+    /// both nodes: 8 rather than 16 took 8 MiB off the primary's peak RSS
+    /// (63.7-65.3 to 55.4-56.6 MiB after a 1 GiB full copy and 4K writes)
+    /// with no loss of resync speed (512 MiB, alternating, median of 3:
+    /// 943 MB/s with 16, 978 with 8; loopback needs far less in flight).
+    public var resyncDepth: Int = 8
     /// Bytes a resync copies between checkpoints (a peer flush, then the log
     /// forgets what is done): how much a resync cut short copies again.
     public var resyncCheckpoint: UInt64 = 64 << 20

@@ -24,6 +24,10 @@ public struct ReplicationStatus: Codable, Sendable, Equatable {
     public var resyncTotal: UInt64
     public var writesReplicated: UInt64
     public var writesDegraded: UInt64
+    /// The primary's FLUSH requests to its peer (client flushes and resync
+    /// checkpoints), and those the peer answered as done; nil on a secondary.
+    public var peerFlushesSent: UInt64?
+    public var peerFlushesAnswered: UInt64?
 
     /// Resync progress as a percentage, when one runs.
     public var resyncPercent: Double? {

@@ -3,16 +3,36 @@ import Testing
 
 /// `kill -9` of either node in the middle of a four-connection random write
 /// load (``NumberedWriteLoad``) loses no acknowledged write, and the pair
-/// comes back to two equal copies.
+/// comes back to two equal copies: over a plain link and over one
+/// authenticated and encrypted with `--peer-psk` (whose records and
+/// handshakes a crash cuts in the middle too).
 extension ReplicationPairTests {
+    /// How the two nodes' link is secured in a crash test.
+    enum LinkSecurity: String, CaseIterable, CustomTestStringConvertible {
+        case plain
+        case peerPSK = "--peer-psk"
+
+        var testDescription: String { rawValue }
+
+        /// The options both nodes get: the same key file for the pair.
+        func options(for node: ReplicationNode) async throws -> [String] {
+            switch self {
+            case .plain: []
+            case .peerPSK: ["--peer-psk", try await ReplicationPairTests.makePeerKey(in: node.directory, named: "peer.psk")]
+            }
+        }
+    }
+
     /// The primary carries on alone when its replica dies (the default
     /// policy, `continue`), in a new generation; the restarted replica is
     /// resynced while the load goes on, and in the end both images are
     /// equal and hold every acknowledged write.
-    @Test func killingTheReplicaUnderLoadLosesNoAcknowledgedWrite() async throws {
+    @Test(arguments: LinkSecurity.allCases)
+    func killingTheReplicaUnderLoadLosesNoAcknowledgedWrite(link: LinkSecurity) async throws {
         let a = try ReplicationNode("a"), b = try ReplicationNode("b")
-        let replica = try await b.serveAsReplica()
-        let primary = try await a.serveAsPrimary(replicatingTo: replica.port)
+        let secured = try await link.options(for: a)
+        let replica = try await b.serveAsReplica(options: secured)
+        let primary = try await a.serveAsPrimary(replicatingTo: replica.port, options: secured)
         try await a.waitForInSync()
         let load = try NumberedWriteLoad(uri: primary.uri("vol"), in: a.directory)
         try await load.waitForAcknowledged(2000)
@@ -24,7 +44,7 @@ extension ReplicationPairTests {
         #expect(alone.generation != synced.generation, "writing without the peer starts a new generation: \(alone)")
         #expect(alone.history.first == synced.generation, "the old generation goes into the history: \(alone)")
 
-        let restarted = try await b.serveAsReplica(port: replica.port)
+        let restarted = try await b.serveAsReplica(port: replica.port, options: secured)
         try await a.waitForInSync()
         try await load.waitForAcknowledged(1000, after: load.acknowledgedCount)
         let reports = try await load.stop()
@@ -50,16 +70,18 @@ extension ReplicationPairTests {
     /// rejoins as the new primary's replica, is resynced incrementally (it
     /// gets what it missed, and loses what it alone held), and the two
     /// copies verify equal.
-    @Test func killingThePrimaryThenPromotingTheReplicaLosesNoAcknowledgedWrite() async throws {
+    @Test(arguments: LinkSecurity.allCases)
+    func killingThePrimaryThenPromotingTheReplicaLosesNoAcknowledgedWrite(link: LinkSecurity) async throws {
         let a = try ReplicationNode("a"), b = try ReplicationNode("b")
-        let replica = try await b.serveAsReplica()
-        let primary = try await a.serveAsPrimary(replicatingTo: replica.port)
+        let secured = try await link.options(for: a)
+        let replica = try await b.serveAsReplica(options: secured)
+        let primary = try await a.serveAsPrimary(replicatingTo: replica.port, options: secured)
         let synced = try await a.waitForInSync()
         let load = try NumberedWriteLoad(uri: primary.uri("vol"), in: a.directory)
         try await load.waitForAcknowledged(3000)
 
         primary.process.send(SIGKILL)
-        #expect(await primary.process.waitForTermination(timeout: .seconds(30)) == .signal(SIGKILL))
+        #expect(await primary.process.waitForTermination(timeout: .seconds(120)) == .signal(SIGKILL))
         for report in try await load.finish() {
             #expect(report["ended by"]?.hasPrefix("error") == true, "a writer should see the primary die: \(report)")
         }
@@ -71,7 +93,7 @@ extension ReplicationPairTests {
         #expect(promotion.succeeded && promotion.standardOutput.contains("promoted"), "\(promotion)")
 
         let rejoinPort = try freeLoopbackPort()
-        let promoted = try await b.serveAsPrimary(replicatingTo: rejoinPort)
+        let promoted = try await b.serveAsPrimary(replicatingTo: rejoinPort, options: secured)
         let check = try await load.verify(promoted.uri("vol"))
         #expect(Int(check["acknowledged writes"] ?? "") ?? 0 >= 3000, "\(check)")
         #expect(check["lost"] == "0", "the promoted copy lost acknowledged writes (seed \(load.seed)):\n\(check)")
@@ -84,7 +106,7 @@ extension ReplicationPairTests {
         let alone = b.directory.file("alone.img")
         try await DiskImage.random(at: alone, mebibytes: 4, dataRanges: [0..<4], in: b.directory)
         try await runChecked("nbdcopy", ["--flush", alone, promoted.uri("vol")], in: b.directory)
-        let rejoined = try await a.serveAsReplica(port: rejoinPort)
+        let rejoined = try await a.serveAsReplica(port: rejoinPort, options: secured)
         try await b.waitForInSync()
         #expect(promoted.process.standardError.contains("): incremental"), "the old primary rejoins incrementally:\n\(promoted.log)")
         let verify = try await b.buse(["verify", "--state", b.statePath], timeout: .seconds(120))

@@ -24,12 +24,15 @@ extension ReplicationPairTests {
         proxy.partition()
         let written: ScriptReport
         do {
-            written = try await Nbdsh.run(Self.scatteredWrites, uri: primary.uri("vol"), in: a.directory, timeout: .seconds(60))
+            // The partition lasts until the test heals it below, so these
+            // writes returning at all shows the primary stopped waiting for
+            // its peer; no upper bound on their time is asserted.
+            written = try await Nbdsh.run(Self.scatteredWrites, uri: primary.uri("vol"), in: a.directory)
         } catch {
             throw InteropError("\(error)\nprimary:\n\(primary.log)\nreplica:\n\(replica.log)")
         }
         let firstWrite = Double(written["first write seconds"] ?? "") ?? -1
-        #expect(firstWrite >= 1.5 && firstWrite < 10, "the first write should wait out the 2 s peer timeout, not \(firstWrite) s")
+        #expect(firstWrite >= 1.5, "the first write should wait out the 2 s peer timeout, not \(firstWrite) s")
         let cut = try await a.status()
         #expect(cut.peerState != "in-sync", "\(cut)")
         #expect(cut.writesDegraded == 1000, "each of the 1000 writes was acknowledged without the peer: \(cut)")
@@ -37,7 +40,7 @@ extension ReplicationPairTests {
         #expect(cut.lagOperations <= 16 + 2, "the log keeps 16 records and checks its bound every 16/8 writes: \(cut)")
         #expect(cut.dirtyBytes > 0 && cut.dirtyBytes <= 16 << 20, "the writes touched only the first 16 MiB: \(cut)")
         // The primary keeps trying to reach its peer; the partition refuses it.
-        try await waitUntil("the primary tries to reconnect through the partition", timeout: .seconds(30)) {
+        try await waitUntil("the primary tries to reconnect through the partition", timeout: .seconds(120)) {
             proxy.counts.refused >= 1
         }
 

@@ -14,7 +14,7 @@ extension ReplicationPairTests {
         defer { silent.close() }
         let a = try ReplicationNode("a")
         let primary = try await a.serveAsPrimary(replicatingTo: silent.port, options: ["--peer-timeout", "2"])
-        try await waitUntil("the primary connects a second time after giving up on the first", timeout: .seconds(30)) {
+        try await waitUntil("the primary connects a second time after giving up on the first", timeout: .seconds(120)) {
             silent.accepted >= 2
         }
         let status = try await a.status()

@@ -51,7 +51,7 @@ extension ReplicationPairTests {
         let a = try ReplicationNode("a"), b = try ReplicationNode("b")
         let replica = try await b.serveAsReplica()
         let primary = try await a.serveAsPrimary(replicatingTo: replica.port, options: ["--resync-rate", "16M"])
-        let partway = try await a.waitForStatus("is part-way through its resync", timeout: .seconds(20)) {
+        let partway = try await a.waitForStatus("is part-way through its resync", timeout: .seconds(120)) {
             $0.peerState == "resyncing" && $0.resyncDone > 0 && $0.resyncDone < $0.resyncTotal
         }
         #expect(partway.resyncTotal == UInt64(ReplicationNode.volumeSize), "\(partway)")

@@ -49,7 +49,9 @@ import Testing
             }
             sent.value.withLock { $0 = ticket }
         }
-        try await waitUntil("the sends returned though the peer reads nothing", timeout: .seconds(10)) { sent.value.withLock { $0 } != nil }
+        try await waitUntil("the sends returned though the peer reads nothing", timeout: .seconds(120)) {
+            sent.value.withLock { $0 } != nil
+        }
         let ticket = try #require(sent.value.withLock { $0 })
         let released = Shared(false)
         let waiter = Task {

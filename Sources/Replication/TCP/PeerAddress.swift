@@ -6,12 +6,13 @@ public import TLS
 /// Opening TCP connections to a peer, with the socket options replication needs.
 public enum PeerAddress {
     /// Connects to `address` (HOST:PORT), giving up after `timeout`; with
-    /// `credentials` (`--peer-psk`), authenticates the replica with a TLS
+    /// `credentials` (and the flag that gave them: `--peer-psk` or
+    /// `--peer-certificates`), authenticates the replica with a TLS
     /// handshake before the channel exists, so no frame is sent to a peer
     /// that fails it.
     public static func connect(
-        _ address: ListenAddress, timeout: Duration, userTimeout: Duration, credentials: TLSCredentials? = nil,
-        logger: Logger? = nil
+        _ address: ListenAddress, timeout: Duration, userTimeout: Duration,
+        credentials: (TLSCredentials, PeerCredentials)? = nil, logger: Logger? = nil
     ) throws(ReplicationError) -> TCPChannel {
         guard case let .tcp(host, port) = address else { throw .linkLost("replication needs a TCP address, not \(address)") }
         var hints = addrinfo()
@@ -53,9 +54,9 @@ public enum PeerAddress {
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
             configure(descriptor, userTimeout: userTimeout)
             var socket = Socket(descriptor: descriptor)
-            if let credentials {
+            if let (credentials, peer) = credentials {
                 socket = try PeerHandshake.client(
-                    socket, credentials: credentials, peerName: address.description,
+                    socket, credentials: credentials, peer: peer, peerName: address.description,
                     logger: logger ?? Logger(label: "buse.replication"))
             }
             return TCPChannel(socket: socket, peerName: address.description)

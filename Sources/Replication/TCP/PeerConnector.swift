@@ -12,15 +12,15 @@ public struct PeerConnector: Sendable {
     public let device: ReplicatedDevice
     public let address: ListenAddress
     public let logger: Logger
-    /// `--peer-psk`: the replica must prove it holds this file's key before
-    /// anything is sent. Read again for each connection, so a rotated key
-    /// takes effect at the next one without restarting the primary.
-    public let peerKeyFile: String?
+    /// `--peer-psk` or `--peer-certificates`: the replica must prove who it
+    /// is before anything is sent. Read again for each connection, so a
+    /// rotated key takes effect at the next one without restarting the primary.
+    public let peerCredentials: PeerCredentials?
 
-    public init(device: ReplicatedDevice, address: ListenAddress, peerKeyFile: String? = nil, logger: Logger) {
+    public init(device: ReplicatedDevice, address: ListenAddress, peerCredentials: PeerCredentials? = nil, logger: Logger) {
         self.device = device
         self.address = address
-        self.peerKeyFile = peerKeyFile
+        self.peerCredentials = peerCredentials
         self.logger = logger
     }
 
@@ -37,14 +37,15 @@ public struct PeerConnector: Sendable {
         while !Task.isCancelled && !device.isClosed {
             let channel: TCPChannel
             do {
-                let credentials = try peerKeyFile.map { file throws(ReplicationError) in
-                    do { return try TLSCredentials.peerPSK(file: file, client: true) } catch {
-                        throw .refused("--peer-psk: \(error)")
+                let credentials = try peerCredentials.map { peer throws(ReplicationError) in
+                    do { return (try peer.load(client: true), peer) } catch {
+                        throw .refused("\(peer.flag): \(error)")
                     }
                 }
                 channel = try PeerAddress.connect(
                     address, timeout: .seconds(5), userTimeout: device.peerTimeout, credentials: credentials, logger: logger)
             } catch {
+                if case let .refused(why) = error { device.noteConnectRefusal((address.description, why)) }
                 if error.description != lastFailure {
                     // An unauthenticated replica is an error, not a network hiccup.
                     if case .refused = error {
@@ -59,6 +60,7 @@ public struct PeerConnector: Sendable {
                 continue
             }
             lastFailure = ""
+            device.noteConnectRefusal(nil)
             let syncsBefore = device.timesInSync
             let reason = await device.run(channel)
             if device.timesInSync > syncsBefore { delay = .milliseconds(500) }

@@ -103,9 +103,10 @@ public struct FrameHeader: Sendable, Equatable {
         let magic = load(0, UInt32.self)
         guard magic == Self.magic else {
             // A TLS record (handshake 0x16 or alert 0x15, version 3.x): the
-            // peer has --peer-psk and this node has not.
+            // peer has --peer-psk or --peer-certificates and this node has not.
             if magic >> 24 == 0x16 || magic >> 24 == 0x15, magic >> 16 & 0xFF == 0x03 {
-                throw .malformed("the peer speaks TLS: it has --peer-psk and this node has none; give both nodes the same --peer-psk")
+                throw .malformed(
+                    "the peer speaks TLS: it has --peer-psk or --peer-certificates and this node has neither; give both nodes the same")
             }
             throw .malformed("bad magic 0x\(String(magic, radix: 16)); is this a buse replication peer?")
         }

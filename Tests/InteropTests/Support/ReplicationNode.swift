@@ -35,13 +35,13 @@ final class ReplicationNode: Sendable {
     }
 
     /// `buse ARGUMENTS` run to completion in this node's directory.
-    func buse(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> RunResult {
+    func buse(_ arguments: [String], timeout: Duration = .seconds(300)) async throws -> RunResult {
         try await run(try Tool.buse(), arguments, in: directory, timeout: timeout)
     }
 
     /// `buse status --json` of the process that has this node open.
     func status() async throws -> NodeStatus {
-        let result = try await buse(["status", "--state", statePath, "--json"], timeout: .seconds(20))
+        let result = try await buse(["status", "--state", statePath, "--json"], timeout: .seconds(120))
         guard result.succeeded else { throw InteropError("buse status failed on node \(name):\n\(result)") }
         do {
             return try JSONDecoder().decode(NodeStatus.self, from: Data(result.standardOutput.utf8))
@@ -54,7 +54,7 @@ final class ReplicationNode: Sendable {
     /// returns the status that satisfied it.
     @discardableResult
     func waitForStatus(
-        _ what: String, timeout: Duration = .seconds(30), _ condition: (NodeStatus) -> Bool
+        _ what: String, timeout: Duration = .seconds(120), _ condition: (NodeStatus) -> Bool
     ) async throws -> NodeStatus {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
@@ -76,7 +76,7 @@ final class ReplicationNode: Sendable {
 
     /// Waits until this node reports its peer in sync.
     @discardableResult
-    func waitForInSync(timeout: Duration = .seconds(45)) async throws -> NodeStatus {
+    func waitForInSync(timeout: Duration = .seconds(180)) async throws -> NodeStatus {
         try await waitForStatus("is in sync with its peer", timeout: timeout) { $0.peerState == "in-sync" }
     }
 

@@ -19,7 +19,7 @@ final class ReplicaProcess: Sendable {
             outputPrefix: directory.unique("replica"), currentDirectory: directory.path)
         self.process = process
         var bound: UInt16?
-        try await waitUntil("buse replica listens", timeout: .seconds(30)) {
+        try await waitUntil("buse replica listens", timeout: .seconds(120)) {
             if let ended = process.termination {
                 throw InteropError("buse replica \(ended) before listening:\n\(process.commandLine)\n\(process.standardErrorTail())")
             }
@@ -27,7 +27,7 @@ final class ReplicaProcess: Sendable {
             return bound != nil
         }
         self.port = bound!
-        try await waitUntil("buse replica catches SIGTERM", timeout: .seconds(30)) {
+        try await waitUntil("buse replica catches SIGTERM", timeout: .seconds(120)) {
             BuseServer.catches(SIGTERM, processIdentifier: process.processIdentifier)
         }
     }
@@ -39,7 +39,7 @@ final class ReplicaProcess: Sendable {
     }
 
     /// Sends SIGTERM and waits (bounded) for the replica to exit; nil if it did not.
-    func stop(timeout: Duration = .seconds(30)) async -> Termination? {
+    func stop(timeout: Duration = .seconds(120)) async -> Termination? {
         process.send(SIGTERM)
         return await process.waitForTermination(timeout: timeout)
     }
@@ -56,7 +56,7 @@ final class ReplicaProcess: Sendable {
     /// Kills the replica with SIGKILL, as a crash would, and waits for it to die.
     func kill() async -> Termination? {
         process.send(SIGKILL)
-        return await process.waitForTermination(timeout: .seconds(30))
+        return await process.waitForTermination(timeout: .seconds(120))
     }
 
     var isRunning: Bool { process.termination == nil }

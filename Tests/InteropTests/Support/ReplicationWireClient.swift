@@ -90,7 +90,7 @@ struct HostileExchange: CustomStringConvertible {
 /// reads frames until the replica hangs up. Blocking, with a receive
 /// timeout, so every exchange is bounded.
 enum ReplicationWireClient {
-    static func exchange(_ bytes: [UInt8], port: UInt16, timeout: Duration = .seconds(10)) throws -> HostileExchange {
+    static func exchange(_ bytes: [UInt8], port: UInt16, timeout: Duration = .seconds(120)) throws -> HostileExchange {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw InteropError("socket: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }

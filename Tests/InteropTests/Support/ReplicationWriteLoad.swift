@@ -52,7 +52,7 @@ final class NumberedWriteLoad: Sendable {
     }
 
     /// Waits until `count` more writes than `baseline` are acknowledged; throws if a writer ends first.
-    func waitForAcknowledged(_ count: Int, after baseline: Int = 0, timeout: Duration = .seconds(60)) async throws {
+    func waitForAcknowledged(_ count: Int, after baseline: Int = 0, timeout: Duration = .seconds(300)) async throws {
         try await waitUntil("\(count) more writes are acknowledged", timeout: timeout) {
             for worker in workers {
                 if let ended = worker.termination {
@@ -64,13 +64,13 @@ final class NumberedWriteLoad: Sendable {
     }
 
     /// Asks every writer to finish (drain, flush, disconnect) and returns their reports.
-    func stop(timeout: Duration = .seconds(60)) async throws -> [ScriptReport] {
+    func stop(timeout: Duration = .seconds(300)) async throws -> [ScriptReport] {
         _ = FileManager.default.createFile(atPath: stopPath, contents: Data())
         return try await finish(timeout: timeout)
     }
 
     /// Waits for every writer to end by itself (after the server died) and returns their reports.
-    func finish(timeout: Duration = .seconds(60)) async throws -> [ScriptReport] {
+    func finish(timeout: Duration = .seconds(300)) async throws -> [ScriptReport] {
         var reports: [ScriptReport] = []
         for worker in workers {
             guard let ended = await worker.waitForTermination(timeout: timeout) else {
