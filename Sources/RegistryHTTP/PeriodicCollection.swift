@@ -11,6 +11,8 @@ struct PeriodicCollection: Sendable {
     let interval: Duration
     let pool: BlockingPool
     let logger: Logger
+    /// `--metrics`: each run and the bytes it freed are counted.
+    let metrics: RegistryMetrics?
 
     /// One collection now; failures are logged, and the next round tries again.
     func once() async {
@@ -21,7 +23,9 @@ struct PeriodicCollection: Sendable {
             let swept = "deleted \(summary.blobsDeleted) of \(summary.blobsSeen) blobs (\(summary.bytesFreed) bytes freed)"
             let kept = "kept \(summary.blobsKept) unreferenced within \(collection.gracePeriod)"
             logger.info("gc: \(marked); \(swept), \(kept); \(summary.linksRemoved) links removed")
+            metrics?.collected(bytesFreed: summary.bytesFreed, blobsDeleted: summary.blobsDeleted)
         } catch {
+            metrics?.collectionFailed()
             logger.error("gc failed: \(error)")
         }
     }

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+import NIOCore
 import RegistryCore
 public import RegistryStorage
 
@@ -15,33 +16,61 @@ public import RegistryStorage
 /// Every storage call blocks (file I/O and fsync), so each runs on `pool`,
 /// never on the cooperative pool or an event loop.
 public struct RegistryResponder: HTTPResponder {
-    public typealias Context = BasicRequestContext
+    public typealias Context = RegistryRequestContext
 
     let store: RegistryStore
     let pool: BlockingPool
     let logger: Logger
     /// A mount without `from` links any stored blob (see `RegistryStore.mount`).
     let automaticMount: Bool
+    /// Blob bodies go out with `sendfile(2)` where the connection has a
+    /// `FileRegionHandler` (plain HTTP); off over TLS, which cannot.
+    let sendsFileRegions: Bool
+    /// Logins and who may push; nil lets every client do everything.
+    let authenticator: PasswordAuthenticator?
 
-    public init(store: RegistryStore, pool: BlockingPool = .shared, automaticMount: Bool = true, logger: Logger) {
+    public init(
+        store: RegistryStore, pool: BlockingPool = .shared, automaticMount: Bool = true, sendsFileRegions: Bool = true,
+        authenticator: PasswordAuthenticator? = nil, logger: Logger
+    ) {
         self.store = store
         self.pool = pool
         self.automaticMount = automaticMount
+        self.sendsFileRegions = sendsFileRegions
+        self.authenticator = authenticator
         self.logger = logger
     }
 
     public func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
-        var response = await answer(request)
+        var user: String?
+        var response: Response
+        switch await authenticator?.authenticate(request.headers) {
+        case nil:
+            response = await answer(request, connection: context.connection, user: nil)
+        case .user(let name):
+            user = name
+            response = await answer(request, connection: context.connection, user: name)
+        case .refused:
+            // No credentials (a client's first try), or wrong ones. Only the
+            // access line records it: neither the header nor the password is logged.
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = AccessPolicy.challenge
+            response = Response.registryError(AccessPolicy.unauthorized, headers: headers)
+        case .busy:
+            logger.notice("\(request.method) \(request.uri.path): too many password checks waiting; answered 429")
+            response = Response.registryError(RegistryError(.tooManyRequests, message: "too many logins at once; retry"))
+        }
         if request.method == .head {
             // The headers of the GET, its Content-Length included, and no body.
             response = Response(status: response.status, headers: response.headers, body: HTTPResponseBody())
         }
-        return AccessLog(logger: logger, request: request, started: started).logged(response)
+        return AccessLog(logger: logger, request: request, user: user, started: started).logged(response)
     }
 
     /// The answer to one request; never throws: every failure has a response.
-    func answer(_ request: Request) async -> Response {
+    /// `user` is who authenticated, when the registry has logins.
+    func answer(_ request: Request, connection: any Channel, user: String?) async -> Response {
         let target = request.uri.query.map { request.uri.path + "?" + $0 } ?? request.uri.path
         let route: Route
         do throws(RouteError) {
@@ -49,8 +78,12 @@ public struct RegistryResponder: HTTPResponder {
         } catch {
             return Response.routeError(error)
         }
+        if let user, let policy = authenticator?.policy, let denial = policy.denial(of: route.access, to: user) {
+            logger.notice("\(request.method) \(request.uri.path): \(denial.message)")
+            return Response.registryError(denial)
+        }
         do {
-            return try await serve(route, request)
+            return try await serve(route, request, connection: connection)
         } catch let error as StorageError {
             return storageFailure(error, request)
         } catch let error as RegistryError {
@@ -64,7 +97,7 @@ public struct RegistryResponder: HTTPResponder {
         }
     }
 
-    private func serve(_ route: Route, _ request: Request) async throws -> Response {
+    private func serve(_ route: Route, _ request: Request, connection: any Channel) async throws -> Response {
         switch route {
         case .base:
             var headers = HTTPFields()
@@ -72,8 +105,9 @@ public struct RegistryResponder: HTTPResponder {
             return Response.json("{}", headers: headers)
         case .catalog(let page): return try await catalog(page)
         case .listTags(let name, let page): return try await tags(name, page)
-        case .getBlob(let name, let digest): return try await blob(name, digest, range: request.headers[.range])
-        case .headBlob(let name, let digest): return try await blob(name, digest, range: nil)
+        case .getBlob(let name, let digest):
+            return try await blob(name, digest, range: request.headers[.range], connection: connection)
+        case .headBlob(let name, let digest): return try await blob(name, digest, range: nil, connection: nil)
         case .deleteBlob(let name, let digest): return try await deleteBlob(name, digest)
         case .startUpload(let name, let start): return try await startUpload(name, start, request)
         case .getUpload(let name, let id): return try await uploadStatus(name, id)

@@ -1,3 +1,4 @@
+import CSystemShims
 import Glibc
 
 /// One open file, closed exactly once, with the syscalls storage needs.
@@ -42,6 +43,13 @@ struct DurableFile: ~Copyable {
             done += count
         }
         return done
+    }
+
+    /// Starts writing `length` bytes at `offset` back to the disk without
+    /// waiting (`sync_file_range(2)`), so the `fsync` at commit finds little
+    /// left. Advisory: a failure changes nothing, `sync` still decides.
+    func startWriteback(at offset: UInt64, length: UInt64) {
+        _ = buse_start_writeback(descriptor, offset, length)
     }
 
     /// `fsync(2)`: data and metadata on stable storage.

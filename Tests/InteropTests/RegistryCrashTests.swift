@@ -69,7 +69,7 @@ import Testing
             CrashPusher(wire: wire, pusher: plan.pushers[index], killSwitch: killSwitch, acknowledgements: acknowledgements).run()
         }
         killSwitch.fire()
-        let ended = await registry.process.waitForTermination(timeout: .seconds(30))
+        let ended = await registry.process.waitForTermination(timeout: .seconds(120))
         let context = "seed \(seed) (BUSE_REGISTRY_CRASH_SEED=\(seed) BUSE_REGISTRY_CRASH_RUNS=1 reproduces it)"
         #expect(ended == .signal(SIGKILL), "\(context): the registry \(ended.map { "\($0)" } ?? "did not end")\n\(registry.log)")
         #expect(acknowledgements.problems.isEmpty, "\(context): \(acknowledgements.problems)\n\(registry.log)")

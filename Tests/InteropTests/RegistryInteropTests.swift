@@ -65,7 +65,7 @@ import Testing
         for round in 1...5 {
             let directory = try TemporaryDirectory()
             let registry = try await RegistryProcess(in: directory)
-            let ended = await registry.stop(timeout: .seconds(10))
+            let ended = await registry.stop(timeout: .seconds(120))
             #expect(ended == .exit(0), "round \(round): buse registry \(ended?.description ?? "ignored SIGTERM")\n\(registry.log)")
             if ended == nil { registry.process.send(SIGKILL) }
             if ended != .exit(0) { break }

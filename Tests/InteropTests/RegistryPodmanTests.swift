@@ -44,12 +44,16 @@ import Testing
     struct Podman {
         let directory: TemporaryDirectory
 
-        @discardableResult
-        func run(_ arguments: [String], _ registry: RegistryProcess? = nil) async throws -> RunResult {
-            let global = [
+        /// The options before the command: storage, run root and events here.
+        var global: [String] {
+            [
                 "--root", directory.file("podman-root"), "--runroot", directory.file("podman-runroot"), "--storage-driver", "vfs",
                 "--cgroup-manager", "cgroupfs", "--events-backend", "file",
             ]
+        }
+
+        @discardableResult
+        func run(_ arguments: [String], _ registry: RegistryProcess? = nil) async throws -> RunResult {
             let result = try await InteropTests.run("podman", global + arguments, in: directory, timeout: .seconds(180))
             guard result.succeeded else {
                 throw InteropError("podman failed:\n\(result)" + (registry.map { "\n--- registry log ---\n\($0.log)" } ?? ""))

@@ -40,7 +40,7 @@ import Testing
         let clock = ContinuousClock()
         let started = clock.now
         let outcome = FuzzOutcome()
-        try await server.application().test(.live) { client in
+        try await TestRegistry.live(server) { client in
             guard let port = client.port else { throw TestFailure("the live test client has no port") }
             let wire = HTTPWire(port: port)
             // HTTPWire blocks: never on the cooperative pool, which the

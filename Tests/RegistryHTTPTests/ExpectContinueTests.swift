@@ -12,7 +12,7 @@ import Testing
         let blob = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let digest = sha256(blob)
         try await TestRegistry().test(.live) { client in
-            guard let port = client.base.port else { throw TestFailure("the live test client has no port") }
+            guard let port = client.port else { throw TestFailure("the live test client has no port") }
             let head = Array(
                 ("POST /v2/expect/one/blobs/uploads/?digest=\(digest) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     + "Content-Type: application/octet-stream\r\nContent-Length: \(blob.count)\r\n"

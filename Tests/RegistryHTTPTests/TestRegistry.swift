@@ -3,17 +3,30 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import RegistryCore
 import RegistryHTTP
 
-/// A registry on a fresh directory, driven in process through
-/// HummingbirdTesting: `.router` feeds requests straight to the responder
-/// (bodies arrive in 32 KiB chunks, so streaming is exercised), `.live`
-/// runs the server on a free loopback port and talks HTTP to it.
+/// A registry on a fresh directory, driven in process: `.router` feeds
+/// requests straight to the responder through HummingbirdTesting (bodies
+/// arrive in 32 KiB chunks, so streaming is exercised), `.live` runs the
+/// server on a free loopback port and talks HTTP to it.
 final class TestRegistry: Sendable {
     let path: String
     let server: RegistryServer
 
-    init(logger: Logger? = nil, automaticMount: Bool = true) throws {
+    /// How the test reaches the registry.
+    enum Transport: Sendable {
+        case router
+        case live
+    }
+
+    /// How long a live request may see no answer before it counts as hung.
+    /// Not a speed bound: HummingbirdTesting's own live client gives a whole
+    /// request 20 s, which a 3.5 MiB blob round trip overran once while the
+    /// full suite loaded both cores; only a hang should fail a test.
+    static let liveHangGuard: Duration = .seconds(600)
+
+    init(logger: Logger? = nil, automaticMount: Bool = true, access: AccessPolicy? = nil) throws {
         var template = Array("/tmp/registry-http-test-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
         guard created != nil else { throw TestFailure("mkdtemp failed: errno \(errno)") }
@@ -22,26 +35,101 @@ final class TestRegistry: Sendable {
         quiet.logLevel = .critical
         var configuration = RegistryServer.Configuration(root: path, port: 0)
         configuration.automaticMount = automaticMount
+        configuration.access = access
         server = try RegistryServer(configuration, logger: logger ?? quiet)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// Runs `body` with a client of this registry.
-    func test<Value: Sendable>(_ setup: TestingSetup = .router, _ body: @Sendable (Client) async throws -> Value) async throws -> Value {
-        try await server.application().test(setup) { client in try await body(Client(base: client)) }
+    func test<Value: Sendable>(
+        _ transport: Transport = .router, _ body: @Sendable (Client) async throws -> Value
+    ) async throws
+        -> Value
+    {
+        switch transport {
+        case .router:
+            return try await server.application().test(.router) { client in try await body(Client(.router(client))) }
+        case .live:
+            return try await Self.live(server) { client in try await body(client) }
+        }
     }
+
+    /// Serves `server` on a free loopback port for the length of `body`,
+    /// with a keep-alive client whose only limit is the hang guard.
+    static func live<Value: Sendable>(
+        _ server: RegistryServer, _ body: @Sendable (Client) async throws -> Value
+    ) async throws
+        -> Value
+    {
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let application = server.application(onListening: { port in
+            listening.yield(port)
+            listening.finish()
+        })
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await application.run() }
+            defer { group.cancelAll() }
+            guard let port = await ports.first(where: { _ in true }), port > 0 else {
+                throw TestFailure("the registry did not start listening")
+            }
+            let connection = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: liveHangGuard))
+            connection.connect()
+            do {
+                let value = try await body(Client(.live(connection, port: port)))
+                try await connection.shutdown()
+                return value
+            } catch {
+                try? await connection.shutdown()
+                throw error
+            }
+        }
+    }
+}
+
+/// An answer, from either transport.
+struct Reply: Sendable {
+    let head: HTTPResponse
+    let body: ByteBuffer
+    var status: HTTPResponse.Status { head.status }
+    var headers: HTTPFields { head.headerFields }
 }
 
 /// The test client with the registry's common steps.
 struct Client: Sendable {
-    let base: any TestClientProtocol
+    enum Connection: Sendable {
+        case router(any TestClientProtocol)
+        case live(TestClient, port: Int)
+    }
+
+    let connection: Connection
+
+    init(_ connection: Connection) { self.connection = connection }
+
+    /// The server's port, when it listens on one.
+    var port: Int? {
+        switch connection {
+        case .router(let client): client.port
+        case .live(_, let port): port
+        }
+    }
 
     @discardableResult
     func request(
         _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], body: [UInt8]? = nil
-    ) async throws -> TestResponse {
-        try await base.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) })
+    ) async throws -> Reply {
+        let bytes = body.map { ByteBuffer(bytes: $0) }
+        switch connection {
+        case .router(let client):
+            let response = try await client.execute(uri: uri, method: method, headers: headers, body: bytes)
+            return Reply(head: response.head, body: response.body)
+        case .live(let client, _):
+            var headers = headers
+            headers[.connection] = "keep-alive"
+            let response = try await client.execute(
+                TestClient.Request(uri, method: method, authority: "localhost", headers: headers, body: bytes))
+            return Reply(head: response.head, body: response.body ?? ByteBuffer())
+        }
     }
 
     /// Pushes a blob in one POST (`?digest=`) and returns its digest.
@@ -102,7 +190,7 @@ func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &+ $0 >> 8) }
 }
 
-extension TestResponse {
+extension Reply {
     var text: String { String(buffer: body) }
     var bytes: [UInt8] { Array(body.readableBytesView) }
     /// The first error code of a registry error body, or nil.

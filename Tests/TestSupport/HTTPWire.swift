@@ -72,15 +72,30 @@ public struct HTTPWire: Sendable {
     }
 
     private func connect() throws -> Int32 {
+        // A safety net, not a measure of the server's speed. A minute was
+        // too short: in a full CI run a registry commit waited about 70 s
+        // for the shared filesystem's writeback (the grouped syncfs, while
+        // other suites wrote gigabytes to loop-device files on it), and the
+        // fuzz test's first push failed with EAGAIN.
+        try Self.connectToLoopback(port: port)
+    }
+
+    /// How long a blocking read or write may wait before the test fails:
+    /// only a hang should reach it.
+    public static let hangGuardSeconds = 600
+
+    /// A blocking TCP socket connected to 127.0.0.1:`port`, its reads and
+    /// writes given up after ``hangGuardSeconds``; `receiveBuffer` sets
+    /// SO_RCVBUF before connecting (when the window is agreed).
+    static func connectToLoopback(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        // A safety net, not a measure of the server's speed: long enough for
-        // a loaded machine, short enough that a client blocking where it
-        // must not (the cooperative pool, which an in-process server needs)
-        // fails its test in a minute instead of stalling every suite.
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        var timeout = timeval(tv_sec: hangGuardSeconds, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var receiveBuffer {
+            setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port)).bigEndian
@@ -116,7 +131,10 @@ public struct HTTPWire: Sendable {
             if count < 0 && errno == EINTR { continue }
             // A reset after a reply (the server closed with our bytes unread) ends it too.
             if count < 0 && errno == ECONNRESET { return reply }
-            guard count >= 0 else { throw Failure(description: "recv: errno \(errno)") }
+            guard count >= 0 else {
+                let why = errno == EAGAIN ? "no answer in \(Self.hangGuardSeconds) s" : "errno \(errno)"
+                throw Failure(description: "recv: \(why)")
+            }
             if count == 0 { return reply }
             reply += buffer[0..<count]
         }

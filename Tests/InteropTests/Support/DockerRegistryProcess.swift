@@ -61,7 +61,7 @@ final class DockerRegistryProcess: Sendable {
     var address: String { "127.0.0.1:\(port)" }
 
     /// Sends SIGTERM and waits (bounded) for the exit.
-    func stop(timeout: Duration = .seconds(30)) async -> Termination? {
+    func stop(timeout: Duration = .seconds(120)) async -> Termination? {
         process.send(SIGTERM)
         return await process.waitForTermination(timeout: timeout)
     }
