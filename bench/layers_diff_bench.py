@@ -8,9 +8,10 @@ directory, CRI disabled) loads `buse snapshotter serve` as the proxy
 snapshotter `buse`. A committed parent holds --files files (1000 per
 directory); an active snapshot on it changes 10 paths (4 new files, 3
 rewritten, 2 deleted, 1 chmod). Each differ writes an uncompressed layer
-to /dev/null, --reps times; the median wall time is reported with the
-ratio. Run it again with --files 10 times larger to see that the fast diff
-stays flat while the walking differ grows. Needs root.
+to /dev/null, --reps times, the differs taking turns; the median wall
+time is reported with the ratio. Run it again with --files 10 times
+larger to see that the fast diff stays flat while the walking differ
+grows. Needs root. snapshotter_bench.py calls measure() at two sizes.
 
 Usage
   python3 bench/layers_diff_bench.py --buse .build/release/buse [--files 100000] [--reps 5]
@@ -33,7 +34,21 @@ def main():
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
-    buse = os.path.abspath(args.buse)
+    walking, fast, floor = measure(args.buse, args.files, args.reps)
+    print()
+    print("| differ (%d-file parent, 10 changed paths) | median of %d | ratio |" % (args.files, args.reps))
+    print("|---|---|---|")
+    print("| `ctr snapshots diff` (walking) | %.3f s | 1 |" % walking)
+    print("| `buse layers diff` (upper only) | %.3f s | %.0f× faster |" % (fast, walking / fast))
+    print("| `buse layers diff` of an unchanged snapshot (start-up floor) | %.3f s | |" % floor)
+
+
+def measure(buse, files, reps):
+    """(walking, fast, floor): median seconds of `ctr snapshots diff`, of
+    `buse layers diff`, and of `buse layers diff` of an unchanged snapshot,
+    over a fresh private containerd and snapshotter (also called by
+    snapshotter_bench.py)."""
+    buse = os.path.abspath(buse)
     work = tempfile.mkdtemp(prefix="buse-layers-bench-")
     children, mounts = [], []
     try:
@@ -44,13 +59,13 @@ def main():
         subprocess.check_call(ctr + ["prepare", "base-active"], stdout=subprocess.DEVNULL)
         mount(ctr, "base-active", mnt, mounts)
         started = time.monotonic()
-        for index in range(args.files):
+        for index in range(files):
             directory = os.path.join(mnt, "d%04d" % (index // 1000))
             if index % 1000 == 0:
                 os.mkdir(directory)
             with open(os.path.join(directory, "f%06d" % index), "wb") as f:
                 f.write(b"x" * 100)
-        print("parent: %d files written in %.1f s" % (args.files, time.monotonic() - started))
+        print("parent: %d files written in %.1f s" % (files, time.monotonic() - started))
         unmount(mnt, mounts)
         started = time.monotonic()
         subprocess.check_call(ctr + ["commit", "base", "base-active"])
@@ -70,15 +85,14 @@ def main():
 
         # The process's own start (runtime, LMDB open) with no upper to read: the floor of the fast diff.
         subprocess.check_call(ctr + ["prepare", "empty", "base"], stdout=subprocess.DEVNULL)
-        floor = timed(args.reps, [buse, "layers", "diff", "empty", "--root", root, "--output", "/dev/null"])
-        fast = timed(args.reps, [buse, "layers", "diff", "work", "--root", root, "--output", "/dev/null"])
-        walking = timed(args.reps, ctr + ["diff", "--media-type", "application/vnd.oci.image.layer.v1.tar", "work"])
-        print()
-        print("| differ (%d-file parent, 10 changed paths) | median of %d | ratio |" % (args.files, args.reps))
-        print("|---|---|---|")
-        print("| `ctr snapshots diff` (walking) | %.3f s | 1 |" % walking)
-        print("| `buse layers diff` (upper only) | %.3f s | %.0f× faster |" % (fast, walking / fast))
-        print("| `buse layers diff` of an unchanged snapshot (start-up floor) | %.3f s | |" % floor)
+        walking, fast, floor = timed(reps, [
+            ctr + ["diff", "--media-type", "application/vnd.oci.image.layer.v1.tar", "work"],
+            [buse, "layers", "diff", "work", "--root", root, "--output", "/dev/null"],
+            [buse, "layers", "diff", "empty", "--root", root, "--output", "/dev/null"],
+        ])
+        # Before the clean-up, which can take minutes for a million files on a loaded disk.
+        print("walking %.3f s, fast %.3f s, start-up floor %.3f s (medians of %d)" % (walking, fast, floor, reps))
+        return walking, fast, floor
     finally:
         started = time.monotonic()
         for point in reversed(mounts):
@@ -124,14 +138,17 @@ def unmount(target, mounts):
     mounts.remove(target)
 
 
-def timed(reps, command):
-    """The median wall time of `command`, its output thrown away."""
-    times = []
-    for _ in range(reps):
-        started = time.monotonic()
-        subprocess.check_call(command, stdout=subprocess.DEVNULL)
-        times.append(time.monotonic() - started)
-    return statistics.median(times)
+def timed(reps, commands):
+    """The median wall time of each command, their output thrown away. They
+    take turns, the order rotated each repetition, so that a change in the
+    machine's load falls on all of them alike."""
+    times = [[] for _ in commands]
+    for rep in range(reps):
+        for index in [(rep + offset) % len(commands) for offset in range(len(commands))]:
+            started = time.monotonic()
+            subprocess.check_call(commands[index], stdout=subprocess.DEVNULL)
+            times[index].append(time.monotonic() - started)
+    return [statistics.median(t) for t in times]
 
 
 if __name__ == "__main__":

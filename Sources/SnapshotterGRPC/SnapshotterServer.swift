@@ -1,4 +1,4 @@
-import GRPCCore
+public import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Glibc
 public import Logging
@@ -12,7 +12,8 @@ public final class SnapshotterServer: Sendable {
 
     /// Opens (creating) the store under `root` and prepares to serve on
     /// `socket`, replacing a stale socket file left by an earlier run.
-    public init(root: String, socket: String, logger: Logger) throws {
+    /// `interceptors` see every call (`SnapshotterMetrics`).
+    public init(root: String, socket: String, logger: Logger, interceptors: [any ServerInterceptor] = []) throws {
         let store = try SnapshotStore(root: root)
         thread = StorageThread()
         self.logger = logger
@@ -21,7 +22,7 @@ public final class SnapshotterServer: Sendable {
         }
         server = GRPCServer(
             transport: .http2NIOPosix(address: .unixDomainSocket(path: socket), transportSecurity: .plaintext),
-            services: [SnapshotService(store: store, thread: thread)])
+            services: [SnapshotService(store: store, thread: thread)], interceptors: interceptors)
     }
 
     /// Serves until ``shutdown()``; calls in flight finish first.

@@ -6,8 +6,8 @@ import SnapshotterStorage
 /// `buse layers`: the layers of the snapshotter's snapshots.
 struct Layers: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The layers of buse snapshotter snapshots: OCI layer tars from overlay upper directories.",
-        subcommands: [LayersDiff.self])
+        abstract: "The layers of buse snapshotter snapshots: OCI layer tars, and sealed layers other hosts attach over NBD.",
+        subcommands: [LayersDiff.self, LayersSeal.self, LayersList.self, LayersAttach.self, LayersDetach.self])
 }
 
 struct LayersDiff: ParsableCommand {

@@ -1,6 +1,7 @@
 #if Services
     import ArgumentParser
     import Logging
+    import ServiceMetrics
     import SnapshotterGRPC
 
     /// `buse snapshotter`: the layer store's containerd snapshotter.
@@ -30,6 +31,9 @@
                   ctr images pull --snapshotter buse docker.io/library/busybox:latest
                   ctr run --rm --snapshotter buse docker.io/library/busybox:latest c1 /bin/true
 
+                With --seal, every layer containerd commits is sealed for other hosts \
+                (see buse layers seal --help and buse layers attach --help).
+
                 The root on a buse volume, attached as /dev/nbdX by this process, ext4 made on \
                 it only with --format and only if it is blank, unmounted and detached on SIGTERM \
                 (root and the nbd module; --replicate-to/--state replicate it as buse connect does):
@@ -49,8 +53,17 @@
         @Option(help: ArgumentHelp("The Unix socket to serve on (a stale socket file is replaced).", valueName: "path"))
         var socket: String
 
+        @Flag(
+            help: ArgumentHelp(
+                "Seal each layer containerd commits into an EROFS image other hosts attach (buse layers seal), just after its Commit."
+            ))
+        var seal = false
+
         @Option(help: "The least severe log level shown.")
         var logLevel: Logger.Level = .info
+
+        @OptionGroup(title: "Metrics")
+        var metrics: MetricsFlags
 
         func validate() throws {
             if (root == nil) == (volume.volume == nil) {
@@ -75,8 +88,12 @@
         private func serve(root: String, logger: Logger) async throws {
             let signals = SignalWaiter()
             let server: SnapshotterServer
+            let endpoint = try metrics.start(logger: logger)
+            defer { endpoint?.1.close() }
             do {
-                server = try SnapshotterServer(root: root, socket: socket, logger: logger)
+                server = try SnapshotterServer(
+                    root: root, socket: socket, logger: logger,
+                    interceptors: endpoint.map { [SnapshotterMetrics($0.0.prometheus)] } ?? [])
             } catch {
                 throw CommandLineError("cannot open the snapshotter root \(root): \(error)")
             }
@@ -85,6 +102,7 @@
                 logger.info("signal \(number): stopping")
                 server.shutdown()
             }
+            if seal { try CommitSealer.start(root: root, logger: logger) }
             logger.info("serving containerd snapshots from \(root) on \(socket)")
             try await server.serve()
         }

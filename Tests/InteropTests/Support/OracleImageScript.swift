@@ -15,7 +15,11 @@
 /// 4. a sparse file (GNU tar --sparse, PAX 1.0 sparse map) and a long name.
 ///
 /// With a third argument `link-to-lower` it writes instead two layers, the
-/// second a hard link to a file only the first has.
+/// second a hard link to a file only the first has; with `hostile OUTSIDE
+/// VICTIM`, one layer whose members try to write into the directory OUTSIDE
+/// (`..` names, an absolute name, writes through absolute and relative
+/// symbolic links), device nodes, and a hard link to the file VICTIM; with
+/// `large MIB`, one layer of a single MIB-MiB file.
 ///
 /// The manifest is annotated `io.containerd.image.name` so `ctr images
 /// import` names it `docker.io/library/oracle:latest`; its ref is `img`.
@@ -39,9 +43,10 @@ enum OracleImageScript {
             def __init__(self):
                 self.buffer = io.BytesIO()
                 self.tar = tarfile.open(fileobj=self.buffer, mode='w', format=tarfile.PAX_FORMAT)
-            def add(self, name, kind, mode=0o644, uid=0, gid=0, data=b'', link='', xattrs=None):
+            def add(self, name, kind, mode=0o644, uid=0, gid=0, data=b'', link='', xattrs=None, major=0, minor=0):
                 info = tarfile.TarInfo(name)
                 info.type, info.mode, info.uid, info.gid, info.mtime = kind, mode, uid, gid, MTIME
+                info.devmajor, info.devminor = major, minor
                 info.linkname = link
                 if xattrs:
                     info.pax_headers = {'SCHILY.xattr.' + k: v for k, v in xattrs.items()}
@@ -133,12 +138,44 @@ enum OracleImageScript {
             sparse = f.read()
 
         chosen = [base.bytes(), changes.bytes(), empty.bytes(), sparse]
-        if len(sys.argv) > 3 and sys.argv[3] == 'link-to-lower':
+        mode = sys.argv[3] if len(sys.argv) > 3 else ''
+        if mode == 'link-to-lower':
             # A layer whose hard link names a file only a lower layer has.
             lower, upper = Layer(), Layer()
             lower.file('target', b'in the lower layer\n')
             upper.hardlink('link', 'target')
             chosen = [lower.bytes(), upper.bytes()]
+        elif mode == 'hostile':
+            # Members that try to leave the layer's root (each names
+            # sys.argv[4], a directory outside it, and sys.argv[5], a file
+            # outside it), device nodes, and a hard link to the outside file
+            # last (an applier that refuses it stops there).
+            outside, victim = sys.argv[4], sys.argv[5]
+            hostile = Layer()
+            hostile.dir('etc')
+            hostile.file('etc/inside', b'inside\n')
+            hostile.file('../' * 24 + outside.lstrip('/') + '/dot-dot', b'escaped by ..\n')
+            hostile.file(outside + '/absolute', b'escaped by an absolute name\n')
+            hostile.symlink('up', outside)
+            hostile.file('up/through-absolute-symlink', b'escaped through a symlink\n')
+            hostile.symlink('rel', '../' * 24 + outside.lstrip('/'))
+            hostile.file('rel/through-relative-symlink', b'escaped through a relative symlink\n')
+            hostile.dir('dev')
+            hostile.add('dev/null', tarfile.CHRTYPE, 0o666, major=1, minor=3)
+            hostile.add('dev/loop9', tarfile.BLKTYPE, 0o660, major=7, minor=9)
+            hostile.hardlink('victim-link', victim)
+            chosen = [hostile.bytes()]
+        elif mode == 'large':
+            # One layer of sys.argv[4] MiB in a single file: more than a
+            # small volume holds.
+            large = Layer()
+            path = scratch + '/large'
+            with open(path, 'wb') as f:
+                block = hashlib.sha256(b'large').digest() * 32768
+                for _ in range(int(sys.argv[4])):
+                    f.write(block)
+            large.tar.add(path, arcname='large')
+            chosen = [large.bytes()]
         diff_ids, layers = [], []
         for data in chosen:
             digest, size = put_blob(data)

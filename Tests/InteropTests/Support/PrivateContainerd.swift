@@ -13,9 +13,12 @@ final class PrivateContainerd: Sendable {
     /// The running `buse snapshotter serve`; replaced by `restartSnapshotter()`.
     private let snapshotter: Mutex<ChildProcess>
     private let containerd: ChildProcess
+    /// More arguments for `buse snapshotter serve` (such as `--seal`).
+    private let snapshotterArguments: [String]
 
-    init(in directory: TemporaryDirectory) async throws {
+    init(in directory: TemporaryDirectory, snapshotterArguments: [String] = []) async throws {
         self.directory = directory
+        self.snapshotterArguments = snapshotterArguments
         socket = directory.file("containerd.sock")
         snapshotterRoot = directory.file("snapshots")
         let config = """
@@ -30,7 +33,8 @@ final class PrivateContainerd: Sendable {
               address = "\(directory.file("buse.sock"))"
             """
         try config.write(toFile: directory.file("config.toml"), atomically: true, encoding: .utf8)
-        snapshotter = Mutex(try await Self.startSnapshotter(root: snapshotterRoot, in: directory))
+        snapshotter = Mutex(
+            try await Self.startSnapshotter(root: snapshotterRoot, in: directory, arguments: snapshotterArguments))
         containerd = try ChildProcess(
             try Tool.path("containerd"), ["--config", directory.file("config.toml")], outputPrefix: directory.file("containerd"))
         let socket = socket
@@ -39,7 +43,7 @@ final class PrivateContainerd: Sendable {
 
     /// Runs `ctr` against this containerd; it must succeed.
     @discardableResult
-    func ctr(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> RunResult {
+    func ctr(_ arguments: [String], timeout: Duration = .seconds(300)) async throws -> RunResult {
         try await runChecked("ctr", ["-a", socket] + arguments, in: directory, timeout: timeout)
     }
 
@@ -86,8 +90,9 @@ final class PrivateContainerd: Sendable {
     func restartSnapshotterAfterKillNine() async throws {
         let killed = snapshotter.withLock { $0 }
         killed.send(SIGKILL)
-        _ = await killed.waitForTermination(timeout: .seconds(30))
-        let started = try await Self.startSnapshotter(root: snapshotterRoot, in: directory, log: "buse-after-kill")
+        _ = await killed.waitForTermination(timeout: .seconds(120))
+        let started = try await Self.startSnapshotter(
+            root: snapshotterRoot, in: directory, arguments: snapshotterArguments, log: "buse-after-kill")
         snapshotter.withLock { $0 = started }
     }
 
@@ -114,13 +119,14 @@ final class PrivateContainerd: Sendable {
     /// Starts `buse snapshotter serve` and waits until it listens: containerd
     /// dials it with backoff, but a ctr call made before it listens fails.
     private static func startSnapshotter(
-        root: String, in directory: TemporaryDirectory, log: String = "buse"
+        root: String, in directory: TemporaryDirectory, arguments: [String] = [], log: String = "buse"
     ) async throws -> ChildProcess {
         let socket = directory.file("buse.sock")
         // A killed snapshotter leaves its socket file: only a new one counts.
         try? FileManager.default.removeItem(atPath: socket)
         let process = try ChildProcess(
-            try Tool.buse(), ["snapshotter", "serve", "--root", root, "--socket", socket], outputPrefix: directory.file(log))
+            try Tool.buse(), ["snapshotter", "serve", "--root", root, "--socket", socket] + arguments,
+            outputPrefix: directory.file(log))
         do {
             try await waitUntil("the snapshotter listens") { FileManager.default.fileExists(atPath: socket) }
         } catch {
