@@ -5,7 +5,7 @@ import RadosDevice
 /// `buse image`: manage RADOS images.
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create, list, inspect, resize and remove RADOS images.",
+        abstract: "Create, list, inspect, resize, remove, import, export and copy RADOS images.",
         discussion: """
             Images live in a Ceph pool as a header, an object map and data objects \
             created only when written. The cluster is found through --conf, $CEPH_CONF \
@@ -17,8 +17,12 @@ struct Image: ParsableCommand {
               buse image ls rbd
               buse image resize rbd/vol1 --size 20G
               buse image rm rbd/vol1
+              buse image import /var/lib/buse/vol1.img rbd/vol1   # a file volume onto Ceph
+              buse image export rbd/vol1 /var/lib/buse/vol1.img   # and back, sparse
             """,
-        subcommands: [Create.self, ListImages.self, Info.self, Resize.self, Remove.self])
+        subcommands: [
+            Create.self, ListImages.self, Info.self, Resize.self, Remove.self, ImageImport.self, ImageExport.self, ImageCopy.self,
+        ])
 
     struct ClusterOptions: ParsableArguments {
         @Option(help: ArgumentHelp("The Ceph config file. (default: $CEPH_CONF or /etc/ceph/ceph.conf)", valueName: "file"))
