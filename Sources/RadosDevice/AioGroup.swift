@@ -20,28 +20,40 @@ final class AioGroup: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Where the group's latency and outcome are counted, once it ends.
+    private let operation: RadosOperation
+    private let statistics: RadosStatistics
+    private let startedAt = RadosStatistics.now()
 
-    private init(pieces: Int) { state = Mutex(State(remaining: pieces)) }
+    private init(pieces: Int, _ operation: RadosOperation, _ statistics: RadosStatistics) {
+        state = Mutex(State(remaining: pieces))
+        self.operation = operation
+        self.statistics = statistics
+    }
 
     /// Runs `submit` for each piece with a fresh completion; returns 0 or the
-    /// first negative errno any piece reported.
-    static func run(_ pieces: [AioPiece], submit: (AioPiece, rados_completion_t) -> Int32) async -> Int32 {
+    /// first negative errno any piece reported. The whole group counts as
+    /// one `operation` in `statistics` (nothing, when there are no pieces).
+    static func run(
+        _ pieces: [AioPiece], as operation: RadosOperation, countedIn statistics: RadosStatistics,
+        submit: (AioPiece, rados_completion_t) -> Int32
+    ) async -> Int32 {
         guard !pieces.isEmpty else { return 0 }
-        let group = AioGroup(pieces: pieces.count)
+        let group = AioGroup(pieces: pieces.count, operation, statistics)
         return await withCheckedContinuation { continuation in
             group.state.withLock { $0.continuation = continuation }
             group.submit(pieces, submit)
         }
     }
 
-    /// Like ``run(_:submit:)`` without waiting: `whenDone` gets the result on
+    /// Like ``run(_:as:countedIn:submit:)`` without waiting: `whenDone` gets the result on
     /// librados' callback thread (or here, if nothing could be submitted).
     static func start(
-        _ pieces: [AioPiece], submit: (AioPiece, rados_completion_t) -> Int32,
-        whenDone: @escaping @Sendable (Int32) -> Void
+        _ pieces: [AioPiece], as operation: RadosOperation, countedIn statistics: RadosStatistics,
+        submit: (AioPiece, rados_completion_t) -> Int32, whenDone: @escaping @Sendable (Int32) -> Void
     ) {
         guard !pieces.isEmpty else { return whenDone(0) }
-        let group = AioGroup(pieces: pieces.count)
+        let group = AioGroup(pieces: pieces.count, operation, statistics)
         group.state.withLock { $0.whenDone = whenDone }
         group.submit(pieces, submit)
     }
@@ -73,6 +85,9 @@ final class AioGroup: Sendable {
             return (state.continuation, state.whenDone, state.firstError)
         }
         guard let (continuation, whenDone, firstError) = outcome else { return }
+        // Counted before anyone learns of the end: a client answered after
+        // this operation sees it in the next scrape.
+        statistics.completed(operation, startedAt: startedAt, status: firstError)
         continuation?.resume(returning: firstError)
         whenDone?(firstError)
     }

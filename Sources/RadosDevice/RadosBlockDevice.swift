@@ -29,6 +29,8 @@ public final class RadosBlockDevice: BlockDevice {
     /// Whether closing the device also closes the pool and its cluster
     /// connection (true when the device made them, from its URI).
     private let ownsPool: Bool
+    /// Latency, timeouts and errors of the RADOS operations, for `--metrics`.
+    public let statistics = RadosStatistics()
 
     /// - Parameter writeAroundBytes: when above 0, up to this many bytes of
     ///   writes without FUA are acknowledged as soon as they are sent to
@@ -87,7 +89,7 @@ public final class RadosBlockDevice: BlockDevice {
                 slice.initializeMemory(as: UInt8.self, repeating: 0)  // never written: no round trip
             }
         }
-        let status = await AioGroup.run(pieces) { piece, completion in
+        let status = await AioGroup.run(pieces, as: .read, countedIn: statistics) { piece, completion in
             guard case let .read(slice) = piece.kind else { return -EINVAL }
             let target = slice.baseAddress!.assumingMemoryBound(to: CChar.self)
             return rados_aio_read(pool.context, piece.object, completion, target, slice.count, piece.offset)
@@ -117,7 +119,7 @@ public final class RadosBlockDevice: BlockDevice {
         // acknowledgement never hands back a buffer RADOS still reads.
         if !fua, let writeAround, let sequence = writeAround.begin(bytes: data.count) {
             let length = data.count
-            AioGroup.start(pieces, submit: submitWrite) { [self] status in
+            AioGroup.start(pieces, as: .write, countedIn: statistics, submit: submitWrite) { [self] status in
                 map?.writeEnded(numbers)
                 var lost: String?
                 if status != 0 {
@@ -128,7 +130,7 @@ public final class RadosBlockDevice: BlockDevice {
             }
             return
         }
-        let status = await AioGroup.run(pieces, submit: submitWrite)
+        let status = await AioGroup.run(pieces, as: .write, countedIn: statistics, submit: submitWrite)
         map?.writeEnded(numbers)
         guard status == 0 else { throw failure(status, "write", offset, UInt64(data.count)) }
     }
@@ -147,7 +149,7 @@ public final class RadosBlockDevice: BlockDevice {
         guard !fresh.isEmpty else { return }
         let mapObject = ImageLayout.mapObject(image)
         let pieces = fresh.map { AioPiece(object: mapObject, offset: $0, kind: .write(Self.one)) }
-        let status = await AioGroup.run(pieces) { piece, completion in
+        let status = await AioGroup.run(pieces, as: .mapUpdate, countedIn: statistics) { piece, completion in
             rados_aio_write(pool.context, mapObject, completion, Self.one.baseAddress!.assumingMemoryBound(to: CChar.self), 1, piece.offset)
         }
         guard status == 0 else { throw failure(status, "object map update", offset, length) }
@@ -171,6 +173,14 @@ public final class RadosBlockDevice: BlockDevice {
         }
         if let loss = earlyWriteLoss { throw loss }
     }
+
+    /// Bytes of writes acknowledged early (write-around) that RADOS has not
+    /// answered yet; 0 without write-around.
+    public var writeAroundOutstandingBytes: Int { writeAround?.bytesInFlight ?? 0 }
+
+    /// The most ``writeAroundOutstandingBytes`` may reach (the URI's
+    /// `write-around=`); 0 without write-around.
+    public var writeAroundLimitBytes: Int { writeAround?.limit ?? 0 }
 
     /// The error every flush (and close) reports once a write acknowledged
     /// early has failed.
@@ -209,7 +219,7 @@ public final class RadosBlockDevice: BlockDevice {
             pieces.append(piece)
         }
         map?.removalStarted(removed)
-        let status = await AioGroup.run(pieces) { piece, completion in
+        let status = await AioGroup.run(pieces, as: keepAllocated ? .zero : .trim, countedIn: statistics) { piece, completion in
             if let operation = piece.writeOperation {
                 return rados_aio_write_op_operate(operation, pool.context, completion, piece.object, nil, 0)
             }
