@@ -53,7 +53,9 @@ import Testing
             try Tool.buse(), ["image", "create", "buse/trouble", "--size", "64M", "--conf", cluster.conf], in: directory
         )
         let server = try await BuseServer(
-            exports: ["disk=rados:buse/trouble?conf=\(cluster.conf)&timeout=5"], in: directory)
+            exports: ["disk=rados:buse/trouble?conf=\(cluster.conf)&timeout=5"], options: MetricsTests.metricsOption,
+            in: directory)
+        let metrics = try await MetricsScrape(of: server.process)
         let osdBack = directory.file("osd-back")
         let client = try BackgroundNbdsh(
             Self.client, uri: server.uri("disk"), variables: ["osd_back": osdBack, "uri": server.uri("disk")],
@@ -67,8 +69,20 @@ import Testing
         #expect(down["failed write"] == "EIO", "a write with the OSD down should fail with EIO: \(down)")
         #expect(down["read while down"] == "EIO", "a read with the OSD down should fail with EIO: \(down)")
         let readSeconds = Double(down["read while down seconds"] ?? "") ?? 0
-        #expect(readSeconds >= 4.5 && readSeconds < 30, "the read should fail after the 5 s timeout: \(down)")
+        // The OSD stays down until after this, so the EIO above already shows
+        // the timeout fired; only its lower bound is a fact about buse.
+        #expect(readSeconds >= 4.5, "the read should fail after the 5 s timeout, not before: \(down)")
         #expect(server.process.termination == nil, "buse should stay up while the OSD is down:\n\(server.log)")
+        // The EIOs were RADOS timeouts, and the metrics say so.
+        let scraped = try await metrics.checkedByPromtool(in: directory)
+        let timeouts = #"buse_rados_operation_timeouts_total{export="disk",operation="#
+        #expect(MetricsScrape.value(scraped, timeouts + #""write"}"#) == 1, "\(scraped)")
+        #expect(MetricsScrape.value(scraped, timeouts + #""read"}"#) == 1, "\(scraped)")
+        #expect(MetricsScrape.value(scraped, #"buse_rados_operation_errors_total{export="disk",error="ETIMEDOUT"}"#) == 2)
+        let slowest = #"buse_rados_operation_duration_seconds_bucket{export="disk",operation="read",le="2.5"}"#
+        let reads = #"buse_rados_operation_duration_seconds_count{export="disk",operation="read"}"#
+        #expect(MetricsScrape.value(scraped, reads) == 1, "the one read timed out")
+        #expect(MetricsScrape.value(scraped, slowest) == 0, "a read that timed out after 5 s sits above 2.5 s")
 
         try await cluster.startOSD(in: directory)
         guard FileManager.default.createFile(atPath: osdBack, contents: nil) else {

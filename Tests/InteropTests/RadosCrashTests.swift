@@ -116,7 +116,7 @@ import Testing
             return log.utf8.count(where: { $0 == UInt8(ascii: "\n") }) >= 3000
         }
         server.process.send(SIGKILL)
-        let killed = await server.process.waitForTermination(timeout: .seconds(30))
+        let killed = await server.process.waitForTermination(timeout: .seconds(120))
         #expect(killed == .signal(SIGKILL), "buse should die of SIGKILL: \(killed?.description ?? "still running")")
         let load = try await writer.finish(timeout: .seconds(60))
         #expect(load["ended by"]?.hasPrefix("error") == true, "the writer should see the connection die: \(load)")

@@ -127,12 +127,12 @@ final class PrivateCluster: Sendable {
 
     /// Freezes the OSD (SIGSTOP): it is not marked down, so clients' I/O waits.
     func pauseOSD(in logs: TemporaryDirectory) async throws {
-        try await runChecked(Self.script, ["pause-osd", directory], in: logs, timeout: .seconds(30))
+        try await runChecked(Self.script, ["pause-osd", directory], in: logs, timeout: .seconds(120))
     }
 
     /// Lets a paused OSD run again.
     func resumeOSD(in logs: TemporaryDirectory) async throws {
-        try await runChecked(Self.script, ["resume-osd", directory], in: logs, timeout: .seconds(30))
+        try await runChecked(Self.script, ["resume-osd", directory], in: logs, timeout: .seconds(120))
     }
 
     /// Starts the OSD again and waits until I/O works.

@@ -77,14 +77,17 @@ import Testing
                 "frozen=rados:buse/frozen?conf=\(cluster.conf)&timeout=3600&write-around=1M",
                 "lost=rados:buse/lost?conf=\(cluster.conf)&timeout=8&write-around=1M",
             ],
-            options: ["--log-level", "debug"], in: directory)
-        try await frozenOSD(cluster, server, directory)
-        try await stoppedOSD(cluster, server, directory)
+            options: ["--log-level", "debug"] + MetricsTests.metricsOption, in: directory)
+        let metrics = try await MetricsScrape(of: server.process)
+        try await frozenOSD(cluster, server, metrics, directory)
+        try await stoppedOSD(cluster, server, metrics, directory)
         await server.stopExpectingCleanExit()
     }
 
     /// Frozen: acknowledged anyway, and the flush waits until the OSD runs.
-    private func frozenOSD(_ cluster: PrivateCluster, _ server: BuseServer, _ directory: TemporaryDirectory) async throws {
+    private func frozenOSD(
+        _ cluster: PrivateCluster, _ server: BuseServer, _ metrics: MetricsScrape, _ directory: TemporaryDirectory
+    ) async throws {
         let (paused, resumed) = (directory.file("paused"), directory.file("resumed"))
         let client = try BackgroundNbdsh(
             Self.frozenClient, uri: server.uri("frozen"), variables: ["paused": paused, "resumed": resumed], in: directory)
@@ -98,16 +101,26 @@ import Testing
             server.process.standardError.contains("flush waits for writes acknowledged early")
         }
         #expect(client.report["flush while frozen"] == nil, "a flush must wait for the frozen OSD: \(client.report)")
+        // The 8 writes of 4 KiB are acknowledged and none is answered by RADOS.
+        let outstanding = #"buse_rados_write_around_outstanding_bytes{export="frozen"}"#
+        let frozen = try await metrics.checkedByPromtool(in: directory)
+        #expect(MetricsScrape.value(frozen, outstanding) == 32_768, "\(frozen)")
+        #expect(MetricsScrape.value(frozen, #"buse_rados_write_around_limit_bytes{export="frozen"}"#) == 1_048_576)
         try touch(resumed)
         try await cluster.resumeOSD(in: directory)
         let report = try await client.finish(timeout: .seconds(120))
         #expect(report["flush while frozen"] == "ok", "\(report)\n\(server.log)")
         #expect(report["resumed before the flush returned"] == "True", "the flush returned while the OSD was frozen")
         #expect(report["reads after the flush"] == "True", "\(report)")
+        let thawed = try await metrics.checkedByPromtool(in: directory)
+        #expect(MetricsScrape.value(thawed, outstanding) == 0, "the flush waited for every early write")
+        #expect(MetricsScrape.value(thawed, #"buse_rados_operation_timeouts_total{export="frozen",operation="write"}"#) == 0)
     }
 
     /// Stopped: acknowledged, then lost; every later flush says so.
-    private func stoppedOSD(_ cluster: PrivateCluster, _ server: BuseServer, _ directory: TemporaryDirectory) async throws {
+    private func stoppedOSD(
+        _ cluster: PrivateCluster, _ server: BuseServer, _ metrics: MetricsScrape, _ directory: TemporaryDirectory
+    ) async throws {
         let (stopped, osdBack) = (directory.file("stopped"), directory.file("osd-back"))
         let client = try BackgroundNbdsh(
             Self.stoppedClient, uri: server.uri("lost"), variables: ["stopped": stopped, "osd_back": osdBack], in: directory)
@@ -121,6 +134,10 @@ import Testing
         #expect(lost["flush again"] == "EIO", "\(lost)")
         #expect(server.process.standardError.contains("after it was acknowledged"), "the loss is logged:\n\(server.log)")
         #expect(server.process.termination == nil, "buse should stay up:\n\(server.log)")
+        // A flush reports the loss only once every early write has ended: all timed out.
+        let lostText = try await metrics.checkedByPromtool(in: directory)
+        #expect(MetricsScrape.value(lostText, #"buse_rados_operation_timeouts_total{export="lost",operation="write"}"#) == 4)
+        #expect(MetricsScrape.value(lostText, #"buse_rados_write_around_outstanding_bytes{export="lost"}"#) == 0)
 
         try await cluster.startOSD(in: directory)
         try touch(osdBack)

@@ -27,7 +27,7 @@ import Testing
         for round in 1...20 {
             let directory = try TemporaryDirectory()
             let server = try await BuseServer(exports: ["disk=memory:1M"], in: directory, waitForSignalHandler: false)
-            let ended = await server.stop(timeout: .seconds(10))
+            let ended = await server.stop(timeout: .seconds(120))
             let outcome = ended?.description ?? "ignored it and was still running 10 s later"
             #expect(ended == .exit(0), "round \(round): SIGTERM right after the hints: buse \(outcome)")
             if ended == nil { server.process.send(SIGKILL) }

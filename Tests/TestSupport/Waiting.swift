@@ -3,7 +3,7 @@
 /// wait: for a condition with a bound, never for a fixed time. The bound is
 /// a safety net sized for a loaded machine, not a measure of speed.
 public func waitUntil(
-    _ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool
+    _ what: String, timeout: Duration = .seconds(120), _ condition: () throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout

@@ -28,7 +28,7 @@ final class BuseServer: Sendable {
         // socket file together with the hints means connects will succeed.
         let socketPath = socketPath
         let process = process
-        try await waitUntil("buse listens on \(socketPath)", timeout: .seconds(30)) {
+        try await waitUntil("buse listens on \(socketPath)", timeout: .seconds(120)) {
             if let ended = process.termination {
                 throw InteropError(
                     "buse \(ended) before listening:\n\(process.commandLine)\n\(process.standardErrorTail())")
@@ -39,7 +39,7 @@ final class BuseServer: Sendable {
         // its hints, so a SIGTERM sent in between is lost or kills it (see
         // SignalTests). Waiting here keeps that bug out of every other test.
         if waitForSignalHandler {
-            try await waitUntil("buse catches SIGTERM", timeout: .seconds(30)) {
+            try await waitUntil("buse catches SIGTERM", timeout: .seconds(120)) {
                 Self.catches(SIGTERM, processIdentifier: process.processIdentifier)
             }
         }
@@ -55,11 +55,21 @@ final class BuseServer: Sendable {
         return mask & (1 << UInt64(signalNumber - 1)) != 0
     }
 
+    /// The TCP port of a `--listen 127.0.0.1:0` listener, as the start-up
+    /// hints print it.
+    var tcpPort: Int? {
+        for line in process.standardOutput.split(separator: "\n") where line.hasPrefix("export ") && line.contains("127.0.0.1:") {
+            let tail = line.split(separator: "127.0.0.1:").last ?? ""
+            return Int(tail.prefix { $0.isNumber })
+        }
+        return nil
+    }
+
     /// The NBD URI of an export on this server.
     func uri(_ export: String) -> String { "nbd+unix:///\(export)?socket=\(socketPath)" }
 
     /// Sends SIGTERM and waits (bounded) for buse to exit; nil if it did not.
-    func stop(timeout: Duration = .seconds(30)) async -> Termination? {
+    func stop(timeout: Duration = .seconds(120)) async -> Termination? {
         process.send(SIGTERM)
         return await process.waitForTermination(timeout: timeout)
     }

@@ -22,7 +22,7 @@ struct MountedExport {
         let nbdfuse = try ChildProcess(
             try Tool.path("nbdfuse"), [fuseFile, uri], outputPrefix: directory.unique("nbdfuse"), currentDirectory: directory.path)
         let unfuse = cleanup.add([try Tool.path("fusermount3"), "-u", "-z", fuseFile])
-        try await waitUntil("nbdfuse mounts \(fuseFile)", timeout: .seconds(30)) {
+        try await waitUntil("nbdfuse mounts \(fuseFile)", timeout: .seconds(120)) {
             if let ended = nbdfuse.termination { throw InteropError("nbdfuse \(ended):\n\(nbdfuse.standardErrorTail())") }
             return try Ext4OnExport.mountPoints().contains(fuseFile)
         }
@@ -69,7 +69,7 @@ struct MountedExport {
         cleanup.done(steps.detach)
         try await runChecked("fusermount3", ["-u", fuseFile], in: directory)
         cleanup.done(steps.unfuse)
-        let ended = await nbdfuse.waitForTermination(timeout: .seconds(30))
+        let ended = await nbdfuse.waitForTermination(timeout: .seconds(120))
         guard ended == .exit(0) else {
             throw InteropError("nbdfuse should exit 0 once unmounted: \(ended?.description ?? "still running")")
         }

@@ -18,7 +18,7 @@ final class NbdkitServer: Sendable {
             ["-U", socketPath, "-P", pidFile, "-f", "-e", exportName] + (readOnly ? ["-r"] : []) + ["file", file],
             outputPrefix: directory.unique("nbdkit"), currentDirectory: directory.path)
         let process = process
-        try await waitUntil("nbdkit listens on \(socketPath)", timeout: .seconds(30)) {
+        try await waitUntil("nbdkit listens on \(socketPath)", timeout: .seconds(120)) {
             if let ended = process.termination {
                 throw InteropError("nbdkit \(ended) before listening:\n\(process.standardErrorTail())")
             }
@@ -28,7 +28,7 @@ final class NbdkitServer: Sendable {
 
     func uri() -> String { "nbd+unix:///\(exportName)?socket=\(socketPath)" }
 
-    func stop(timeout: Duration = .seconds(30)) async -> Termination? {
+    func stop(timeout: Duration = .seconds(120)) async -> Termination? {
         process.send(SIGTERM)
         return await process.waitForTermination(timeout: timeout)
     }

@@ -30,7 +30,7 @@ enum Nbdsh {
     /// Python string. Throws unless nbdsh exits 0.
     static func run(
         _ script: String, uri: String?, variables: [String: String] = [:],
-        in directory: TemporaryDirectory, timeout: Duration = .seconds(60)
+        in directory: TemporaryDirectory, timeout: Duration = .seconds(300)
     ) async throws -> ScriptReport {
         var arguments = ["--base-allocation"]
         if let uri { arguments += ["-u", uri] } else { arguments += ["-n"] }

@@ -32,7 +32,7 @@ struct RunResult: CustomStringConvertible {
 /// completion, at most `timeout`, capturing its output into `directory`.
 func run(
     _ tool: String, _ arguments: [String], in directory: TemporaryDirectory,
-    timeout: Duration = .seconds(60), environment: [String: String]? = nil
+    timeout: Duration = .seconds(300), environment: [String: String]? = nil
 ) async throws -> RunResult {
     let executable = tool.hasPrefix("/") ? tool : try Tool.path(tool)
     let name = (executable as NSString).lastPathComponent
@@ -42,7 +42,7 @@ func run(
     var termination = await child.waitForTermination(timeout: timeout)
     if termination == nil {
         child.send(SIGKILL)
-        _ = await child.waitForTermination(timeout: .seconds(10))
+        _ = await child.waitForTermination(timeout: .seconds(120))
         termination = nil
     }
     return RunResult(
@@ -54,7 +54,7 @@ func run(
 @discardableResult
 func runChecked(
     _ tool: String, _ arguments: [String], in directory: TemporaryDirectory,
-    timeout: Duration = .seconds(60), environment: [String: String]? = nil
+    timeout: Duration = .seconds(300), environment: [String: String]? = nil
 ) async throws -> RunResult {
     let result = try await run(tool, arguments, in: directory, timeout: timeout, environment: environment)
     guard result.succeeded else { throw InteropError("a command failed:\n\(result)") }
