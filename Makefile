@@ -39,12 +39,14 @@ release:
 	$(SWIFT) build -c release --product buse
 
 ## Side-by-side speed with nbdkit and qemu-nbd (fio, median of 3), ratios
-## printed; then the registry against docker-registry 2.8 (skopeo, curl).
+## printed; then the registry against docker-registry 2.8 (skopeo, curl);
+## then the snapshotter against containerd's overlayfs (root).
 bench:
 	@scripts/install-packages.sh bench
 	$(SWIFT) build -c release --product buse
 	python3 bench/run.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
 	python3 bench/registry_bench.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
+	python3 bench/snapshotter_bench.py --buse $$($(SWIFT) build -c release --show-bin-path)/buse
 
 ## NBD over TLS: buse against nbdkit with the same PSK file (libnbd load, not fio).
 bench-tls:

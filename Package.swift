@@ -34,10 +34,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        // `--metrics`: the registry of metrics and its Prometheus text format
+        // (on swift-metrics' CoreMetrics).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The registry's HTTP server. No traits: their swift-configuration
         // reader and full Foundation are unused here and cost build time.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // The registry's htpasswd logins: Basic credentials and bcrypt.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         // Hummingbird's own NIO, named for the registry's one channel handler
         // (`ExpectContinueHandler`).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -53,6 +58,8 @@ let package = Package(
         .target(name: "BlockDevices", swiftSettings: strict),
         // Wrappers that forward by default: emulation, read-only, offset, faults, delay.
         .target(name: "DeviceLayers", dependencies: ["BlockDevices"], swiftSettings: strict),
+        // Copying any device onto any other, thin at both ends, chunks in flight.
+        .target(name: "DeviceCopy", dependencies: ["BlockDevices"], swiftSettings: strict),
         // Threads and what runs on them: system threads for blocking work, a
         // mutex with a condition, a queue drained in batches, the submission
         // plug (sends held until a burst ends) and the completion executor
@@ -103,6 +110,17 @@ let package = Package(
         // TLS sessions over a socket (a record layer for Sockets) and the
         // credentials they use: certificate directories and PSK files.
         .target(name: "TLS", dependencies: ["CGnuTLS", "Sockets"], swiftSettings: strict),
+        // `--metrics HOST:PORT`: the Prometheus registry, the figures sampled
+        // at scrape time (NBD exports) and a GET-only HTTP/1.1 endpoint on
+        // Sockets, so the core build needs no HTTP server package.
+        .target(
+            name: "ServiceMetrics",
+            dependencies: [
+                "NBDServer", "Replication", "Sockets", "Threading", "BlockDevices", "DeviceLayers", "RadosDevice",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // The NBD wire protocol as codecs and state machines, with no I/O.
         .target(name: "NBDProtocol", swiftSettings: strict),
         // Sockets, connections and exports: joins NBDProtocol to devices.
@@ -139,9 +157,20 @@ let package = Package(
             dependencies: [
                 "RegistryCore", "RegistryStorage", "Threading",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                // Blob bodies as file regions (`sendfile`), on the HTTP/1 side of the pipeline.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                // Its HTTP/1 channel, wrapped to insert that handler.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                // HTTPS (swift-nio-ssl) and htpasswd logins.
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         // containerd's snapshot service, generated once by
@@ -169,17 +198,26 @@ let package = Package(
             dependencies: [
                 "SnapshotterAPI", "SnapshotterCore", "SnapshotterStorage", "Threading",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Committed layers sealed into read-only EROFS images, and a second
+        // host's attach of a sealed chain over NBD, stacked with overlayfs.
+        .target(
+            name: "SealedLayers",
+            dependencies: ["KernelAttach", "NBDProtocol", "SnapshotterCore", "SnapshotterStorage"],
+            swiftSettings: strict),
         .executableTarget(
             name: "buse",
             dependencies: [
                 "BlockDevices", "DeviceLayers", "DeviceCatalog", "NBDProtocol", "NBDServer", "KernelAttach", "RadosDevice", "Replication",
-                "Journal", "Sockets", "TLS", "Threading", "Filesystems", "LayerDiff", "SnapshotterStorage",
+                "Journal", "Sockets", "TLS", "Threading", "Filesystems", "LayerDiff", "SnapshotterStorage", "ServiceMetrics",
+                "SealedLayers", "DeviceCopy",
                 .target(name: "RegistryStorage", condition: .when(traits: ["Services"])),
+                .target(name: "RegistryCore", condition: .when(traits: ["Services"])),
                 .target(name: "RegistryHTTP", condition: .when(traits: ["Services"])),
                 .target(name: "SnapshotterGRPC", condition: .when(traits: ["Services"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -193,6 +231,10 @@ let package = Package(
         .testTarget(
             name: "BlockDevicesTests",
             dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog", "RadosDevice", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "DeviceCopyTests",
+            dependencies: ["BlockDevices", "DeviceCopy", "DeviceLayers", "LocalDevices", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "JournalTests", dependencies: ["Journal"], swiftSettings: strict),
         // Wire codecs, pairing decisions, ordering, and the seeded simulation.
@@ -215,6 +257,14 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems"], swiftSettings: strict),
+        .testTarget(
+            name: "ServiceMetricsTests",
+            dependencies: [
+                "Replication", "ServiceMetrics", "Sockets", "TestSupport", "RadosDevice",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryCore", "RegistryStorage"], swiftSettings: strict),
         // The OCI distribution-spec conformance cases, in process through HummingbirdTesting.
@@ -230,6 +280,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "LayerDiffTests", dependencies: ["CSystemShims", "LayerDiff"], swiftSettings: strict),
         .testTarget(name: "SnapshotterCoreTests", dependencies: ["SnapshotterCore"], swiftSettings: strict),
+        .testTarget(name: "SealedLayersTests", dependencies: ["SealedLayers"], swiftSettings: strict),
         .testTarget(
             name: "SnapshotterStorageTests", dependencies: ["SnapshotterCore", "SnapshotterStorage"], swiftSettings: strict),
         .testTarget(

@@ -38,6 +38,7 @@ struct Buse: AsyncParsableCommand {
         // writes that cannot (a daemon's readiness pipe to a parent that
         // has gone).
         signal(SIGPIPE, SIG_IGN)
+        DescriptorLimit.raiseToHardLimit()
         await main(nil)
     }
 }

@@ -5,6 +5,7 @@ import Glibc
 import KernelAttach
 import Logging
 import NBDServer
+import ServiceMetrics
 import Sockets
 import Threading
 
@@ -74,6 +75,9 @@ struct Connect: AsyncParsableCommand {
     @OptionGroup(title: "Replication")
     var replication: ReplicationFlags
 
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsFlags
+
     @Option(help: .hidden)
     var readyFd: Int32?
 
@@ -88,17 +92,7 @@ struct Connect: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if daemon && readyFd == nil {
-            try Daemon.spawnAndWait(arguments: CommandLine.arguments, logFile: logFile)
-            return
-        }
-        let ready = ReadyChannel(descriptor: readyFd)
-        do {
-            try await serve(ready)
-        } catch {
-            ready.fail("\(error)")
-            throw error
-        }
+        try await Daemon.run(daemon: daemon, readyFd: readyFd, logFile: logFile, serve)
     }
 
     private func serve(_ ready: ReadyChannel) async throws {
@@ -124,6 +118,13 @@ struct Connect: AsyncParsableCommand {
             blockSize: blockSize, size: export.description.size, readOnly: readOnly || export.description.flags.contains(.readOnly)
         ).save()
         if let pidFile { try writePidFile(pidFile) }
+        let endpoint = try metrics.start(logger: logger).map { registry, endpoint in
+            NBDExportMetrics.register([export], server: nil, in: registry)
+            RadosMetrics.register([export], in: registry)
+            if let volume = replicated?.device { ReplicationMetrics.register(status: { volume.status }, in: registry) }
+            return endpoint
+        }
+        defer { endpoint?.close() }
         logger.notice("attached", metadata: ["device": "\(attachment.device)", "uri": "\(uri)", "mode": "\(ioctl ? "ioctl" : "netlink")"])
         print(attachment.device.path)
         fflush(nil)

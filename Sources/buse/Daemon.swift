@@ -5,6 +5,26 @@ import Glibc
 /// child reports readiness (the device path) or its error. The parent prints
 /// what it hears and exits; the child keeps serving.
 enum Daemon {
+    /// Runs a command that may detach: with `--daemon` (and no `readyFd`,
+    /// so this is the parent) it starts itself again and waits for the
+    /// child's word; otherwise it runs `body`, which reports readiness on
+    /// the channel, and any error it throws is reported there too.
+    static func run(
+        daemon: Bool, readyFd: Int32?, logFile: String?, _ body: (ReadyChannel) async throws -> Void
+    ) async throws {
+        if daemon && readyFd == nil {
+            try spawnAndWait(arguments: CommandLine.arguments, logFile: logFile)
+            return
+        }
+        let ready = ReadyChannel(descriptor: readyFd)
+        do {
+            try await body(ready)
+        } catch {
+            ready.fail("\(error)")
+            throw error
+        }
+    }
+
     static func spawnAndWait(arguments: [String], logFile: String?) throws {
         var pipeEnds: [Int32] = [-1, -1]
         guard pipe(&pipeEnds) == 0 else { throw CommandLineError("pipe: \(String(cString: strerror(errno)))") }

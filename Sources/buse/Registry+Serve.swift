@@ -2,18 +2,23 @@
     public import ArgumentParser
     import Glibc
     import Logging
+    import Foundation
+    import RegistryCore
     import RegistryHTTP
     public import RegistryStorage
+    import ServiceMetrics
     import Sockets
 
     /// `buse registry serve`.
     struct RegistryServe: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "serve",
-            abstract: "Serve the registry stored under a directory over plain HTTP.",
+            abstract: "Serve the registry stored under a directory over HTTP or HTTPS.",
             discussion: """
-                Listens on loopback by default: there is no TLS and no authentication, so put \
-                a TLS-terminating proxy in front before listening on other addresses. Runs \
+                Listens on loopback by default, over plain HTTP and open to every client. Before \
+                listening on other addresses, give it a certificate (--tls-cert, --tls-key) and \
+                logins (--htpasswd: bcrypt entries as htpasswd -B makes them; users named in \
+                --read-only-users pull but cannot push). Runs \
                 until SIGINT or SIGTERM, then stops accepting, finishes requests in flight and \
                 exits 0. Upload sessions unused past --upload-ttl are removed. With \
                 --gc-interval, the server also collects garbage itself, as `buse registry gc \
@@ -42,6 +47,23 @@
                 or with podman:
                   podman push --tls-verify=false localhost/app:v1 127.0.0.1:5000/team/app:v1
                   podman pull --tls-verify=false 127.0.0.1:5000/team/app:v1
+
+                HTTPS with logins: alice pushes and pulls, ci only pulls:
+                  htpasswd -B -c /etc/buse/registry.htpasswd alice
+                  htpasswd -B /etc/buse/registry.htpasswd ci
+                  buse registry serve --root /srv/registry --listen 0.0.0.0:5000 \\
+                                      --tls-cert /etc/buse/registry-cert.pem \\
+                                      --tls-key /etc/buse/registry-key.pem \\
+                                      --htpasswd /etc/buse/registry.htpasswd \\
+                                      --read-only-users ci
+                  podman login registry.example:5000
+                  skopeo copy --dest-creds alice:PASSWORD \\
+                              oci:./layout:v1 docker://registry.example:5000/team/app:v1
+                  skopeo copy --src-creds ci:PASSWORD \\
+                              docker://registry.example:5000/team/app:v1 oci:./copy:v1
+                (clients that do not trust the certificate's CA take it with --cert-dir DIR, a \
+                directory holding it as ca.crt). Without credentials a client gets 401 with \
+                WWW-Authenticate: Basic realm="buse"; a pull-only user pushing gets 403 DENIED.
                 """)
 
         @Option(help: ArgumentHelp("The registry's directory; it must exist. (or --volume and --mount)", valueName: "dir"))
@@ -82,8 +104,28 @@
                 valueName: "mode"))
         var sync: SyncPolicy?
 
+        @Option(help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (with --tls-key).", valueName: "file"))
+        var tlsCert: String?
+
+        @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
+        var tlsKey: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Only these users may pull and push: an htpasswd file of bcrypt entries (htpasswd -B). Read at start.",
+                valueName: "file"))
+        var htpasswd: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "With --htpasswd: users who may pull but not push, comma-separated; repeatable.", valueName: "users"))
+        var readOnlyUsers: [String] = []
+
         @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
         var logLevel: Logger.Level = .info
+
+        @OptionGroup(title: "Metrics")
+        var metrics: MetricsFlags
 
         func validate() throws {
             if (root == nil) == (volume.volume == nil) {
@@ -97,6 +139,12 @@
             }
             guard TimeToLive.parse(gcGrace, minimum: 0) != nil else {
                 throw ValidationError("--gc-grace \(gcGrace) is not a duration; write it as 0s, 30m or 2h")
+            }
+            if (tlsCert == nil) != (tlsKey == nil) {
+                throw ValidationError("give --tls-cert and --tls-key together")
+            }
+            if !readOnlyUsers.isEmpty && htpasswd == nil {
+                throw ValidationError("--read-only-users needs --htpasswd: without logins every client may push")
             }
         }
 
@@ -123,6 +171,14 @@
             configuration.collectionGracePeriod = TimeToLive.parse(gcGrace, minimum: 0) ?? configuration.collectionGracePeriod
             configuration.automaticMount = automaticMount
             configuration.syncPolicy = sync ?? (volume.volume == nil ? .each : .grouped)
+            configuration.tls = tlsCert.flatMap { cert in tlsKey.map { TLSIdentity(certificateChainPath: cert, privateKeyPath: $0) } }
+            configuration.access = try accessPolicy()
+            if configuration.access != nil && configuration.tls == nil && !TLSFlags.isLoopback(host) {
+                logger.warning("registry: --htpasswd without --tls-cert on \(listen): passwords cross the network in clear")
+            }
+            let endpoint = try metrics.start(logger: logger)
+            configuration.metrics = endpoint.map { RegistryMetrics($0.0.prometheus) }
+            defer { endpoint?.1.close() }
             let server: RegistryServer
             do {
                 server = try RegistryServer(configuration, logger: logger)
@@ -130,15 +186,29 @@
                 throw CommandLineError("--root \(root): \(error)")
             }
             let shownHost = host.contains(":") ? "[\(host)]" : host
+            let scheme = configuration.tls == nil ? "http" : "https"
             do {
                 try await server.run { port in
-                    print("registry: serving \(root) on http://\(shownHost):\(port)")
+                    print("registry: serving \(root) on \(scheme)://\(shownHost):\(port)")
                     fflush(nil)  // tests and people wait for this line
                 }
             } catch {
                 throw CommandLineError("registry on \(listen): \(error)")
             }
             logger.notice("registry: stopped")
+        }
+
+        /// The logins of --htpasswd and --read-only-users; nil when open to all.
+        private func accessPolicy() throws -> AccessPolicy? {
+            guard let htpasswd else { return nil }
+            do {
+                let text = try String(contentsOfFile: htpasswd, encoding: .utf8)
+                let names = readOnlyUsers.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+                let readOnly = Set(names.filter { !$0.isEmpty })
+                return try AccessPolicy(users: try Htpasswd(parsing: text), readOnlyUsers: readOnly)
+            } catch {
+                throw CommandLineError("--htpasswd \(htpasswd): \(error)")
+            }
         }
 
         /// `--listen` as host and port; a bare host gets the registry's usual port 5000.

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Logging
 import Replication
+import ServiceMetrics
 import Sockets
 import TLS
 import Threading
@@ -45,8 +46,17 @@ struct Replica: AsyncParsableCommand {
             valueName: "file"))
     var peerPsk: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Authenticate both nodes with certificates and encrypt the link with TLS 1.3: DIR holds ca-cert.pem (the pair's CA) and this node's server-cert.pem and server-key.pem; the primary's --peer-certificates holds a client-cert.pem the same CA signed. Without it (or --peer-psk), a primary that starts TLS is refused.",
+            valueName: "dir"))
+    var peerCertificates: String?
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
+
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsFlags
 
     func run() async throws {
         let signals = SignalWaiter()
@@ -56,10 +66,11 @@ struct Replica: AsyncParsableCommand {
         let node: ReplicaNode
         let control: ControlServer
         let listener: Listener
+        let peer = try ReplicationFlags.peerCredentials(psk: peerPsk, certificates: peerCertificates)
         var credentials: TLSCredentials?
-        if let peerPsk {
-            do { credentials = try TLSCredentials.peerPSK(file: peerPsk, client: false) } catch {
-                throw CommandLineError("--peer-psk: \(error)")
+        if let peer {
+            do { credentials = try peer.load(client: false) } catch {
+                throw CommandLineError("\(peer.flag): \(error)")
             }
         }
         do {
@@ -74,11 +85,11 @@ struct Replica: AsyncParsableCommand {
             throw CommandLineError("\(error)")
         }
         let port = listener.boundPort
-        Thread.detachNewThread { [credentials] in
+        Thread.detachNewThread { [credentials, peer] in
             listener.acceptLoop { socket in
                 PeerAddress.configure(socket.descriptor, userTimeout: .seconds(30))
                 let peerName = Self.peerName(socket.descriptor)
-                guard let credentials else {
+                guard let credentials, let peer else {
                     let channel = TCPChannel(socket: socket, peerName: peerName)
                     Task { _ = await node.serve(channel) }
                     return
@@ -87,7 +98,9 @@ struct Replica: AsyncParsableCommand {
                 // thread of its own, so a silent connection never holds up
                 // the accept loop (and the real primary behind it).
                 SystemThread.start {
-                    guard let secured = PeerHandshake.server(socket, credentials: credentials, peerName: peerName, logger: logger)
+                    guard
+                        let secured = PeerHandshake.server(
+                            socket, credentials: credentials, peer: peer, peerName: peerName, logger: logger)
                     else { return }
                     let channel = TCPChannel(socket: secured, peerName: peerName)
                     Task { _ = await node.serve(channel) }
@@ -97,7 +110,13 @@ struct Replica: AsyncParsableCommand {
         if let credentials {
             logger.notice("replication: the primary must authenticate with \(credentials.summary)")
         } else if case let .tcp(host, _) = address, !TLSFlags.isLoopback(host) {
-            logger.warning("replication: listening on \(address) without --peer-psk: anyone who can reach it can pose as the primary")
+            logger.warning(
+                "replication: listening on \(address) without --peer-psk or --peer-certificates: anyone who can reach it can pose as the primary"
+            )
+        }
+        let endpoint = try metrics.start(logger: logger).map { registry, endpoint in
+            ReplicationMetrics.register(status: { node.status }, in: registry)
+            return endpoint
         }
         let volume = node.volume
         print("replica of volume \(String(volume.volumeID, radix: 16)) listening on \(address) (port \(port)), state in \(state)")
@@ -106,6 +125,7 @@ struct Replica: AsyncParsableCommand {
         logger.notice("received signal \(signal), stopping")
         listener.close()
         control.close()
+        endpoint?.close()
         await node.close()
     }
 

@@ -36,6 +36,12 @@ struct ReplicationFlags: ParsableArguments {
             valueName: "file"))
     var peerPsk: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Authenticate both nodes with certificates and encrypt the link with TLS 1.3: DIR holds ca-cert.pem (the pair's CA) and this node's client-cert.pem and client-key.pem (the replica's --peer-certificates holds server-cert.pem and server-key.pem signed by the same CA). See README.md, \"Peer authentication\".",
+            valueName: "dir"))
+    var peerCertificates: String?
+
     @Option(help: ArgumentHelp("Seconds an unanswered peer is given before the primary carries on without it.", valueName: "seconds"))
     var peerTimeout: Int = 10
 
@@ -58,6 +64,22 @@ struct ReplicationFlags: ParsableArguments {
         }
         guard peerTimeout >= 1 else { throw ValidationError("--peer-timeout must be at least 1 second") }
         if peerPsk != nil && replicateTo == nil { throw ValidationError("--peer-psk needs --replicate-to") }
+        if peerCertificates != nil && replicateTo == nil { throw ValidationError("--peer-certificates needs --replicate-to") }
+        _ = try Self.peerCredentials(psk: peerPsk, certificates: peerCertificates)
+    }
+
+    /// What authenticates the link, if anything (validated).
+    var peerCredentials: PeerCredentials? { try? Self.peerCredentials(psk: peerPsk, certificates: peerCertificates) }
+
+    /// `--peer-psk FILE` or `--peer-certificates DIR` (never both), as
+    /// primaries and replicas take them.
+    static func peerCredentials(psk: String?, certificates: String?) throws(ValidationError) -> PeerCredentials? {
+        switch (psk, certificates) {
+        case (nil, nil): nil
+        case let (psk?, nil): .psk(file: psk)
+        case let (nil, directory?): .certificates(directory: directory)
+        case (.some, .some): throw ValidationError("give --peer-psk or --peer-certificates, not both: the link is authenticated one way")
+        }
     }
 
     static func address(_ text: String) throws -> ListenAddress {
@@ -91,9 +113,9 @@ struct ReplicationFlags: ParsableArguments {
         // Checked before the state folder is opened: a bad key file stops
         // start-up. (The connector reads it again for each connection.)
         var credentials: TLSCredentials?
-        if let peerPsk {
-            do { credentials = try TLSCredentials.peerPSK(file: peerPsk, client: true) } catch {
-                throw CommandLineError("--peer-psk: \(error)")
+        if let peer = peerCredentials {
+            do { credentials = try peer.load(client: true) } catch {
+                throw CommandLineError("\(peer.flag): \(error)")
             }
         }
         do {
@@ -110,9 +132,9 @@ struct ReplicationFlags: ParsableArguments {
                 return ReplicatedVolume(device: replicated, connector: nil, control: control)
             }
             let connector = PeerConnector(
-                device: replicated, address: try Self.address(replicateTo), peerKeyFile: peerPsk, logger: logger)
+                device: replicated, address: try Self.address(replicateTo), peerCredentials: peerCredentials, logger: logger)
             let task = Task { await connector.run() }
-            let authentication = credentials.map { "authenticated by \($0.summary)" } ?? "plain, no --peer-psk"
+            let authentication = credentials.map { "authenticated by \($0.summary)" } ?? "plain, no --peer-psk or --peer-certificates"
             logger.notice(
                 "replicating to \(replicateTo) (state in \(folderPath), while away: \(degraded.rawValue), link: \(authentication))")
             return ReplicatedVolume(device: replicated, connector: task, control: control)

@@ -6,6 +6,7 @@ import Glibc
 import Logging
 import NBDServer
 import Replication
+import ServiceMetrics
 import Sockets
 
 struct Serve: AsyncParsableCommand {
@@ -26,6 +27,8 @@ struct Serve: AsyncParsableCommand {
                          --tls require --tls-psk /etc/buse/keys.psk
               buse serve --export vol=file:/srv/vol.img?size=10G \\
                          --replicate-to peer.example:10810 --state /var/lib/buse/vol
+              buse serve --export vol1=memory:1G --metrics 127.0.0.1:9810   (Prometheus: README.md, "Metrics")
+              buse serve --sealed-layers /var/lib/buse/snapshotter --listen 0.0.0.0:10809
 
             Reach an export with:
               nbdinfo nbd://127.0.0.1:10809/vol1
@@ -42,6 +45,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("A YAML file with listen addresses and exports (format: README.md, \"Serving\").", valueName: "file"))
     var config: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Export every layer `buse layers seal` sealed under this snapshotter root, read-only, named by its chain ID.",
+            valueName: "root"))
+    var sealedLayers: [String] = []
 
     @Option(
         name: .customLong("listen"),
@@ -80,12 +89,15 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Replication")
     var replication: ReplicationFlags
 
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsFlags
+
     func validate() throws {
         if (replication.replicateTo != nil || replication.state != nil) && (exports.count != 1 || config != nil) {
             throw ValidationError("--replicate-to and --state belong to one export: give exactly one --export and no --config")
         }
-        if exports.isEmpty && config == nil {
-            throw ValidationError("give at least one --export NAME=DEVICE-URI, or --config FILE")
+        if exports.isEmpty && config == nil && sealedLayers.isEmpty {
+            throw ValidationError("give at least one --export NAME=DEVICE-URI, --config FILE or --sealed-layers ROOT")
         }
         for export in exports where !export.contains("=") {
             throw ValidationError("--export \"\(export)\" must be NAME=DEVICE-URI, e.g. vol1=file:/var/lib/buse/vol1.img?size=10G")
@@ -128,9 +140,16 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw CommandLineError(error.description)
         }
-        printHints(table, addresses, ports)
+        let endpoint = try metrics.start(logger: logger).map { registry, endpoint in
+            NBDExportMetrics.register(table.ordered, server: server, in: registry)
+            RadosMetrics.register(table.ordered, in: registry)
+            if let volume = replicated?.device { ReplicationMetrics.register(status: { volume.status }, in: registry) }
+            return endpoint
+        }
+        printHints(table, addresses, ports, tls: tls.clientHint(file, policy: tlsSettings.policy))
         let signalNumber = await signals.wait()
         logger.notice("received signal \(signalNumber), shutting down gracefully")
+        endpoint?.close()
         replicated?.stop()
         await server.shutdown()
         for (name, counted) in counters { logger.notice("export \(name) served \(counted.summary)") }
@@ -147,6 +166,7 @@ struct Serve: AsyncParsableCommand {
             let equals = flag.firstIndex(of: "=")!
             entries.append((String(flag[..<equals]), String(flag[flag.index(after: equals)...]), "", false))
         }
+        for root in sealedLayers { entries += try Self.sealedLayerExports(root: root) }
         var opened: [Export] = []
         var counters: [(String, CountingDevice)] = []
         for entry in entries {
@@ -185,22 +205,38 @@ struct Serve: AsyncParsableCommand {
         return addresses
     }
 
-    private func printHints(_ table: ExportTable, _ addresses: [ListenAddress], _ ports: [UInt16]) {
+    private func printHints(_ table: ExportTable, _ addresses: [ListenAddress], _ ports: [UInt16], tls: TLSClientHint?) {
         var lines: [String] = []
+        let user = tls?.user.map { "\($0)@" } ?? ""
         for (address, port) in zip(addresses, ports) {
             for export in table.ordered {
                 let size = ByteSize.format(export.description.size)
+                // The plain URI, the TLS one when TLS is on, and the commands
+                // that reach the plain one.
+                let plain: String
+                let secure: String?
+                let commands: [String]
                 switch address {
                 case let .tcp(host, _):
                     let shown = host.contains(":") ? "[\(host)]" : host
-                    lines.append("export \(export.name) (\(size)) at nbd://\(shown):\(port)/\(export.name)")
-                    lines.append("  nbdinfo nbd://\(shown):\(port)/\(export.name)")
-                    lines.append("  qemu-img info nbd://\(shown):\(port)/\(export.name)")
-                    lines.append("  nbd-client -N \(export.name) \(host) \(port) /dev/nbd0   (after modprobe nbd)")
+                    plain = "nbd://\(shown):\(port)/\(export.name)"
+                    secure = tls.map { "nbds://\(user)\(shown):\(port)/\(export.name)?\($0.query)" }
+                    commands = [
+                        "  nbdinfo \(plain)", "  qemu-img info \(plain)",
+                        "  nbd-client -N \(export.name) \(host) \(port) /dev/nbd0   (after modprobe nbd)",
+                    ]
                 case let .unix(path):
-                    lines.append("export \(export.name) (\(size)) at nbd+unix:///\(export.name)?socket=\(path)")
-                    lines.append("  nbdinfo 'nbd+unix:///\(export.name)?socket=\(path)'")
+                    plain = "nbd+unix:///\(export.name)?socket=\(path)"
+                    secure = tls.map { "nbds+unix://\(user)/\(export.name)?socket=\(path)&\($0.query)" }
+                    commands = ["  nbdinfo '\(plain)'"]
                 }
+                if let secure {
+                    lines += ["export \(export.name) (\(size)) at \(secure)", "  nbdinfo '\(secure)'"]
+                    guard tls?.plainToo == true else { continue }
+                } else {
+                    lines.append("export \(export.name) (\(size)) at \(plain)")
+                }
+                lines += commands
             }
         }
         print(lines.joined(separator: "\n"))

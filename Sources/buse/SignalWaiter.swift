@@ -39,6 +39,11 @@ final class SignalWaiter: Sendable {
 
     /// Waits for the first SIGINT or SIGTERM (returns at once if one came already).
     func wait() async -> Int32 { await received.wait() }
+
+    /// Calls `body` on the signal thread at the first SIGINT or SIGTERM (at
+    /// once if one came already): for what must not wait for a thread of the
+    /// cooperative pool, such as cancelling a copy whose reads block them all.
+    func whenSignalled(_ body: @escaping @Sendable (Int32) -> Void) { received.whenDelivered(body) }
 }
 
 /// The pipe the handler writes to, set once before the handler is installed.
@@ -58,6 +63,7 @@ private final class ReceivedSignal: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var number: Int32?
     private var waiter: CheckedContinuation<Int32, Never>?
+    private var callbacks: [@Sendable (Int32) -> Void] = []
 
     init() { pthread_mutex_init(mutex, nil) }
 
@@ -66,8 +72,19 @@ private final class ReceivedSignal: @unchecked Sendable {
         let resume = number == nil ? waiter : nil
         if number == nil { number = value }
         waiter = nil
+        let calls = callbacks
+        callbacks = []
         pthread_mutex_unlock(mutex)
         resume?.resume(returning: value)
+        for call in calls { call(value) }
+    }
+
+    func whenDelivered(_ body: @escaping @Sendable (Int32) -> Void) {
+        pthread_mutex_lock(mutex)
+        let ready = number
+        if ready == nil { callbacks.append(body) }
+        pthread_mutex_unlock(mutex)
+        if let ready { body(ready) }
     }
 
     func wait() async -> Int32 {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Replication
+import ServiceMetrics
 import Sockets
 
 /// Asks a running node over its control socket; the answer is JSON lines.
@@ -92,7 +93,7 @@ struct Status: ParsableCommand {
         if json {
             print(String(decoding: answer, as: UTF8.self))
         } else if prometheus {
-            print(Self.metrics(status))
+            print(Self.metrics(status), terminator: "")
         } else {
             print(Self.text(status))
         }
@@ -170,41 +171,15 @@ struct Status: ParsableCommand {
             lines.append("resync:      [\(bar)] \(String(format: "%.1f", percent))% (\(status.resyncDone) of \(status.resyncTotal) bytes)")
         }
         lines.append("writes:      \(status.writesReplicated) replicated, \(status.writesDegraded) without the peer")
+        if let sent = status.peerFlushesSent, let answered = status.peerFlushesAnswered {
+            lines.append("flushes:     \(sent) sent to the peer, \(answered) answered")
+        }
         return lines.joined(separator: "\n")
     }
 
+    /// The same families, names and figures as a `--metrics` scrape of the node.
     static func metrics(_ status: ReplicationStatus) -> String {
-        let states: [ReplicationStatus.PeerState] = [.disconnected, .connecting, .resyncing, .inSync, .refused]
-        var lines = [
-            "# HELP buse_replication_primary 1 on the primary, 0 on the secondary.",
-            "# TYPE buse_replication_primary gauge",
-            "buse_replication_primary \(status.role == .primary ? 1 : 0)",
-            "# HELP buse_replication_peer_state The peer link's state (1 for the current one).",
-            "# TYPE buse_replication_peer_state gauge",
-        ]
-        for state in states {
-            lines.append("buse_replication_peer_state{state=\"\(state.rawValue)\"} \(state == status.peerState ? 1 : 0)")
-        }
-        let gauges: [(String, String, UInt64)] = [
-            ("lag_operations", "Writes not yet durable on the peer.", UInt64(status.lagOperations)),
-            ("lag_bytes", "Bytes of writes not yet durable on the peer.", status.lagBytes),
-            ("dirty_bytes", "Bytes marked for resync.", status.dirtyBytes),
-            ("resync_done_bytes", "Bytes copied by the running resync.", status.resyncDone),
-            ("resync_total_bytes", "Bytes the running resync copies.", status.resyncTotal),
-            ("consistent", "0 while this copy is being resynced.", status.consistent ? 1 : 0),
-        ]
-        for (name, help, value) in gauges {
-            lines += [
-                "# HELP buse_replication_\(name) \(help)", "# TYPE buse_replication_\(name) gauge", "buse_replication_\(name) \(value)",
-            ]
-        }
-        lines += [
-            "# HELP buse_replication_writes_total Writes acknowledged, by whether the peer had them.",
-            "# TYPE buse_replication_writes_total counter",
-            "buse_replication_writes_total{peer=\"yes\"} \(status.writesReplicated)",
-            "buse_replication_writes_total{peer=\"no\"} \(status.writesDegraded)",
-        ]
-        return lines.joined(separator: "\n")
+        ReplicationMetrics.exposition(status)
     }
 }
 
