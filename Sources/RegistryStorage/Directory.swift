@@ -46,6 +46,14 @@ enum Directory {
         return false
     }
 
+    /// Removes a link's directory once its link is gone, but only if it is
+    /// empty: a concurrent push of the same link may have its temp file in
+    /// it, or may already have renamed a new link into place, and removing
+    /// the whole tree would fail that push or lose its acknowledged link.
+    static func removeIfEmpty(_ path: String) {
+        _ = rmdir(path)  // ENOTEMPTY, EEXIST or ENOENT: someone else's, or gone already
+    }
+
     /// Removes a tree that nothing reads any more (already renamed out of
     /// sight or abandoned); no syncs, since losing the removal is harmless.
     static func removeTree(_ path: String) throws(StorageError) {

@@ -14,12 +14,17 @@ enum LinkFile {
     /// Sync order: parents created (each `mkdir` followed by `fsync` of its
     /// parent) → temp file written and `fsync`ed → `rename` over `path` →
     /// `fsync` of the directory, which makes the rename durable.
+    ///
+    /// A DELETE of the same link removes its directory when that is empty
+    /// (``Directory/removeIfEmpty(_:)``), which can happen between the
+    /// `mkdir` here and the temp file's creation: then the directory is made
+    /// again, a few times at most. Once the temp file exists the directory
+    /// is not empty, so it stays until the rename.
     static func write(_ contents: String, to path: String, below base: String, _ durability: Durability) throws(StorageError) {
         let directory = parent(of: path)
-        try Directory.create(directory, below: base, durability)
         let temporary = directory + "/.tmp-" + String(UInt64.random(in: .min ... .max), radix: 16)
         do throws(StorageError) {
-            let file = try DurableFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
+            let file = try createInDirectoryThatMayVanish(temporary, directory: directory, below: base, durability)
             try file.write(Array(contents.utf8), at: 0)
             try file.sync()
             try Directory.rename(temporary, to: path)
@@ -28,6 +33,21 @@ enum LinkFile {
             throw error
         }
         try durability.sync(directory)
+    }
+
+    private static func createInDirectoryThatMayVanish(
+        _ temporary: String, directory: String, below base: String, _ durability: Durability
+    ) throws(StorageError) -> DurableFile {
+        var attempts = 0
+        while true {
+            try Directory.create(directory, below: base, durability)
+            do {
+                return try DurableFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
+            } catch {
+                attempts += 1
+                guard case .system(_, _, let code) = error, code == ENOENT, attempts < 8 else { throw error }
+            }
+        }
     }
 
     /// The digest in a link file; nil when there is no such file.

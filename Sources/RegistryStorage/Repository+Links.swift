@@ -41,7 +41,7 @@ extension Repository {
             return
         }
         try LinkFile.remove(path, layout.durability)
-        try? Directory.removeTree(LinkFile.parent(of: path))
+        Directory.removeIfEmpty(LinkFile.parent(of: path))
     }
 
     /// The digests this repository has layer links for.

@@ -152,9 +152,9 @@ extension Repository {
         if let stored = try manifestIfPresent(digest), let subject = stored.manifest?.subject {
             let link = layout.referrerLink(name, subject.digest, digest)
             try LinkFile.remove(link, layout.durability)
-            try? Directory.removeTree(LinkFile.parent(of: link))
+            Directory.removeIfEmpty(LinkFile.parent(of: link))
         }
         try LinkFile.remove(layout.revisionLink(name, digest), layout.durability)
-        try? Directory.removeTree(LinkFile.parent(of: layout.revisionLink(name, digest)))
+        Directory.removeIfEmpty(LinkFile.parent(of: layout.revisionLink(name, digest)))
     }
 }

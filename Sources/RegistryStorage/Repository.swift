@@ -59,7 +59,7 @@ public struct Repository: Sendable {
     /// the blob itself stays for garbage collection, as in distribution.
     public func unlinkLayer(_ digest: Digest) throws(StorageError) {
         guard try LinkFile.remove(layout.layerLink(name, digest), layout.durability) else { throw .blobUnknown(digest) }
-        try? Directory.removeTree(LinkFile.parent(of: layout.layerLink(name, digest)))
+        Directory.removeIfEmpty(LinkFile.parent(of: layout.layerLink(name, digest)))
     }
 
     /// Whether `path` is a link to `digest` (a link to anything else is damage).
