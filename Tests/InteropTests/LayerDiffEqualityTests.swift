@@ -7,7 +7,7 @@ import Testing
 /// active mounts) on seeded random changes over a committed parent: the
 /// same members, and the same tree once applied. Runs as root.
 @Suite struct LayerDiffEqualityTests {
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func fastDiffHasTheMembersOfContainerdsWalkingDiffer() async throws {
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()

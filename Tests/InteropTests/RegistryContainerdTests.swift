@@ -8,7 +8,7 @@ import Testing
 /// proxy plugin): registry to running-container storage, all buse. A
 /// private containerd (`PrivateContainerd`), as root.
 @Suite struct RegistryContainerdTests {
-    @Test(.timeLimit(.minutes(5)), arguments: [nil, "buse"])
+    @Test(.timeLimit(.minutes(10)), arguments: [nil, "buse"])
     func ctrPullsAndUnpacksAnImageFromTheRegistry(snapshotter: String?) async throws {
         let directory = try TemporaryDirectory()
         let layout = directory.file("image")

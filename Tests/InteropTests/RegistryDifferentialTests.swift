@@ -83,7 +83,7 @@ import Testing
             buse: 202, distribution: 400, reason: "2.8 answers DIGEST_INVALID to a DELETE by tag (spec end-9 allows tags)"),
     ]
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func buseAndDistributionAnswerTheSameRequestsAlike() async throws {
         let directory = try TemporaryDirectory()
         let content = try await DifferentialContent.make(in: directory)
@@ -162,7 +162,7 @@ import Testing
     }
 
     /// A root buse wrote (skopeo pushed a multi-layer image) is served by 2.8.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func distributionServesARootBuseWrote() async throws {
         let directory = try TemporaryDirectory()
         let layout = try await Self.image(in: directory)
@@ -176,7 +176,7 @@ import Testing
     }
 
     /// A root 2.8 wrote is served by buse.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func buseServesARootDistributionWrote() async throws {
         let directory = try TemporaryDirectory()
         let layout = try await Self.image(in: directory)

@@ -51,7 +51,7 @@ import Testing
         }))
         """
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func orasPushesArtifactsWithASubjectAndTheReferrersListShowsThem() async throws {
         let directory = try TemporaryDirectory()
         try Self.script.write(toFile: directory.file("push.py"), atomically: true, encoding: .utf8)

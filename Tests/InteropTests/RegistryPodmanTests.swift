@@ -7,7 +7,7 @@ import Testing
 /// same image ID (its config digest) and the manifest digest podman
 /// reported at push.
 @Suite struct RegistryPodmanTests {
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func podmanPushesAndPullsBackTheSameImage() async throws {
         let directory = try TemporaryDirectory()
         let layout = directory.file("image")

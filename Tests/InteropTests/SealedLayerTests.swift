@@ -9,7 +9,7 @@ import Testing
 /// image (whiteouts, opaque directories, hard links, setuid bits, large
 /// owners, xattrs, long names, an empty layer, a sparse file).
 @Suite struct SealedLayerTests {
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func eachSealedLayerMountedReadOnlyIsTheLayersOwnDirectory() async throws {
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
@@ -67,7 +67,7 @@ import Testing
         #expect(listed.standardOutput.contains(chainID), "\(listed)")
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func aKeyThatNamesNoCommittedChainIDIsRefusedAndWritesNothing() async throws {
         let directory = try TemporaryDirectory()
         let containerd = try await PrivateContainerd(in: directory)
@@ -102,7 +102,7 @@ import Testing
     /// `buse snapshotter serve --seal`: the layers containerd commits are
     /// sealed without anyone asking, and what it seals is what `buse layers
     /// seal` would have made.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func theSnapshotterSealsEachLayerContainerdCommits() async throws {
         let directory = try TemporaryDirectory()
         let chainID = try await makeOracleImage(in: directory)

@@ -15,7 +15,7 @@ import Testing
     /// outside file keeps its one link and content, buse and containerd's
     /// overlayfs end alike, and `buse layers diff` of a snapshot holding a
     /// symbolic link to `/` writes the link, not what it points to.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func aLayerThatTriesToLeaveItsRootWritesNothingOutside() async throws {
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
@@ -70,7 +70,7 @@ import Testing
     /// layer's snapshot and its directory go (so the space comes back), and
     /// the store goes on: a small image imports, a view of it mounts, and
     /// after a kill -9 the snapshotter opens its metadata again.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func aFullVolumeGivesContainerdENOSPCAndTheStoreGoesOn() async throws {
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()

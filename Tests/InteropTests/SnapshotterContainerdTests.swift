@@ -20,7 +20,7 @@ import Testing
         var testDescription: String { rawValue }
     }
 
-    @Test(.timeLimit(.minutes(5)), arguments: Archive.allCases)
+    @Test(.timeLimit(.minutes(10)), arguments: Archive.allCases)
     func containerdImportsAndRunsAnImageOnBuseSnapshots(from archive: Archive) async throws {
         let directory = try TemporaryDirectory()
         let path = try await makeImage(archive, in: directory)

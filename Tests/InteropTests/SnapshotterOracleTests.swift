@@ -7,7 +7,7 @@ import Testing
 /// the tree `umoci unpack` makes of the same image (as root, so owners
 /// and xattrs are kept). See ``OracleImageScript`` for what the image covers.
 @Suite struct SnapshotterOracleTests {
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func aViewOfTheTopSnapshotIsWhatUmociUnpacks() async throws {
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
@@ -38,7 +38,7 @@ import Testing
     /// containerd applies a layer into the snapshot's upper directory alone,
     /// where the target is missing. buse must fail the same way as
     /// containerd's own overlayfs snapshotter, and leave no active snapshot behind.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func aLinkToALowerLayersFileFailsAsOnContainerdsOverlayfs() async throws {
         let directory = try TemporaryDirectory()
         try OracleImageScript.source.write(toFile: directory.file("image.py"), atomically: true, encoding: .utf8)
