@@ -38,6 +38,11 @@ swift format lint --strict --recursive Sources Tests Package.swift || { echo "li
 BUSE_BINARY="$bin/buse" swift test --skip-build --disable-xctest 2>&1 | tee "$log"
 # sh has no pipefail: the run passed only if Swift Testing says so.
 grep -q 'Test run with .* passed' "$log" || status=1
+# Tests that take the cooperative pool for themselves, in a process of their own.
+pool_log=$(mktemp /tmp/buse-test-log.XXXXXX)
+BUSE_POOL_TESTS=1 swift test --skip-build --disable-xctest --filter PeerConnectorTests 2>&1 | tee "$pool_log"
+grep -q 'Test run with .* passed' "$pool_log" || status=1
+cat "$pool_log" >> "$log" && rm -f "$pool_log"
 BUSE="$bin/buse" nbd/run-scenarios.sh || status=1
 summarise
 exit $status

@@ -29,4 +29,16 @@ public enum SystemThread {
         pthread_attr_destroy(&attributes)
         precondition(result == 0, "pthread_create failed: \(result)")
     }
+
+    /// Runs blocking work (a connect and handshake that may wait seconds
+    /// for a silent peer, an ioctl, a mount) on a thread of its own and
+    /// awaits its result, so no cooperative thread waits with it.
+    public static func run<Value: Sendable, Failure: Error>(
+        _ body: @escaping @Sendable () throws(Failure) -> Value
+    ) async throws(Failure) -> Value {
+        let result: Result<Value, Failure> = await withCheckedContinuation { continuation in
+            start { continuation.resume(returning: Result(catching: body)) }
+        }
+        return try result.get()
+    }
 }

@@ -153,9 +153,7 @@ struct LayersDetach: AsyncParsableCommand {
 /// Runs blocking work (ioctls, mounts, a handshake with a remote server) on
 /// a thread of its own, off Swift's cooperative pool.
 private func onOwnThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
-    try await withCheckedThrowingContinuation { continuation in
-        SystemThread.start { continuation.resume(with: Result { try body() }) }
-    }
+    try await SystemThread.run(body)
 }
 
 private func onOwnThread(_ body: @escaping @Sendable () -> Void) async {

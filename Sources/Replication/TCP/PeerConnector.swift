@@ -1,6 +1,7 @@
 public import Logging
 public import Sockets
 import TLS
+import Threading
 
 /// Keeps the primary connected to its peer: connects, runs the session,
 /// and after it ends waits (doubling from half a second to 30 s, back to the
@@ -42,8 +43,15 @@ public struct PeerConnector: Sendable {
                         throw .refused("\(peer.flag): \(error)")
                     }
                 }
-                channel = try PeerAddress.connect(
-                    address, timeout: .seconds(5), userTimeout: device.peerTimeout, credentials: credentials, logger: logger)
+                // Connecting and authenticating block for up to 5 + 20 s
+                // when the replica is silent (a partition, a hung host):
+                // on a thread of their own, never on the cooperative pool
+                // that every write's completion needs.
+                let (address, userTimeout, logger) = (address, device.peerTimeout, logger)
+                channel = try await SystemThread.run { () throws(ReplicationError) in
+                    try PeerAddress.connect(
+                        address, timeout: .seconds(5), userTimeout: userTimeout, credentials: credentials, logger: logger)
+                }
             } catch {
                 if case let .refused(why) = error { device.noteConnectRefusal((address.description, why)) }
                 if error.description != lastFailure {
