@@ -2,6 +2,7 @@
 #include "CSystemShims.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -56,4 +57,8 @@ int buse_syncfs(int fd) {
 
 int buse_start_writeback(int fd, uint64_t offset, uint64_t length) {
     return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+}
+
+int buse_name_this_thread(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
 }

@@ -42,7 +42,7 @@ final class JournalWriter: Sendable {
         if inline { return }
         // The thread holds the queue and the store, not the writer, so that
         // dropping the journal ends it.
-        SystemThread.start { [queue, store, finished, afterSync] in
+        SystemThread.start(named: "journal-writer") { [queue, store, finished, afterSync] in
             Self.run(queue, store, afterSync)
             finished.push(true)
         }

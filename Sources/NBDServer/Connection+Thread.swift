@@ -4,7 +4,7 @@ extension Connection {
     /// Runs the connection on its own thread, then calls `ended` (the kernel
     /// attach path's connections, which no listener starts).
     public func start(then ended: @escaping @Sendable () -> Void) {
-        SystemThread.start { [self] in
+        SystemThread.start(named: "nbd-connection") { [self] in
             run()
             ended()
         }

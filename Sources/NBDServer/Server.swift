@@ -64,7 +64,7 @@ public final class Server: Sendable {
         SystemThread.start { [self] in watchHandshakes() }
         for listener in bound {
             logger.notice("listening", metadata: ["address": "\(listener.address)", "port": "\(listener.boundPort)"])
-            SystemThread.start { [self] in listener.acceptLoop { socket in accept(socket) } }
+            SystemThread.start(named: "nbd-accept") { [self] in listener.acceptLoop { socket in accept(socket) } }
         }
         return bound.map(\.boundPort)
     }
@@ -95,7 +95,7 @@ public final class Server: Sendable {
             }
             return
         }
-        SystemThread.start { [self] in
+        SystemThread.start(named: "nbd-connection") { [self] in
             connection.run()
             _ = connections.withLock { $0.removeValue(forKey: key) }
         }

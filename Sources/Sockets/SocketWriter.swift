@@ -115,7 +115,7 @@ public final class SocketWriter: Sendable, SubmissionPlug.Holder {
         self.pool = pool
         self.completed = completed
         self.onFailure = onFailure
-        SystemThread.start { [self] in writerLoop() }
+        SystemThread.start(named: "socket-writer") { [self] in writerLoop() }
     }
 
     deinit {

@@ -1,3 +1,4 @@
+import CSystemShims
 import Glibc
 
 /// Starts a detached system thread for work that blocks: a connection's
@@ -11,8 +12,18 @@ public enum SystemThread {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    public static func start(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    /// `name` is what `top -H`, `ps -L` and perf show for the thread (at
+    /// most 15 bytes are kept). Without it a thread would show its
+    /// creator's name, often a cooperative-pool thread's `…default-qos`,
+    /// and could not be told apart from the pool.
+    public static func start(named name: String = "buse", _ body: @escaping @Sendable () -> Void) {
+        let shortName = String(decoding: name.utf8.prefix(15), as: UTF8.self)
+        let box = Unmanaged.passRetained(
+            Box {
+                _ = buse_name_this_thread(shortName)
+                body()
+            }
+        ).toOpaque()
         var thread = pthread_t()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)

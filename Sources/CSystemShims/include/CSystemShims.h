@@ -25,6 +25,11 @@ int buse_zero_range(int fd, uint64_t offset, uint64_t length);
 // Allocates a range without changing its content (mode 0, KEEP_SIZE).
 int buse_allocate(int fd, uint64_t offset, uint64_t length);
 
+// Names the calling thread (at most 15 bytes) for ps -L, top -H and perf:
+// pthread_setname_np is a GNU extension Glibc's Swift module leaves out.
+// Returns 0 or an errno value.
+int buse_name_this_thread(const char *name);
+
 // Writes with RWF_DSYNC: the data of just this write is on stable storage
 // when it returns (forced unit access). Returns bytes written or -1.
 ssize_t buse_pwrite_dsync(int fd, const void *buffer, size_t length, uint64_t offset);

@@ -81,7 +81,7 @@ public final class TCPChannel: ReplicationChannel {
     }
 
     public func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void) {
-        SystemThread.start { [self] in
+        SystemThread.start(named: "peer-link") { [self] in
             let reason = readLoop(onFrame)
             close(reason)
             // Only this thread closes the descriptor, once the writer's

@@ -1,0 +1,45 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// buse's own threads carry names an operator can read in `top -H`,
+/// `ps -L` or perf, instead of the `…default-qos` they would inherit from
+/// the Swift pool thread that started them.
+@Suite struct ThreadNameTests {
+    @Test func aServingProcessNamesItsAcceptLoopAndItsConnectionThreads() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await BuseServer(exports: ["disk=memory:16M"], in: directory)
+        // A client that connects and says nothing: its connection thread
+        // waits in the handshake meanwhile.
+        let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in server.socketPath.utf8.enumerated() { path[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(client, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        #expect(connected == 0)
+
+        let pid = server.process.processIdentifier
+        try await waitUntil("buse names its threads", timeout: .seconds(120)) {
+            let names = Self.threadNames(of: pid)
+            return names.contains("nbd-accept") && names.contains("nbd-connection")
+        }
+        await server.stopExpectingCleanExit()
+    }
+
+    static func threadNames(of pid: pid_t) -> Set<String> {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return Set(
+            tasks.compactMap {
+                try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            })
+    }
+}
