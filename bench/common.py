@@ -270,3 +270,23 @@ def measure_server(server, workload, fio_options, runtime, workdir, environment=
         print(f"  ! {server.name} exited with status {status} after SIGTERM", file=sys.stderr)
     cpu = (user_after - user_before, system_after - system_before)
     return measured(workload, job, runtime, cpu, rss_mib, threads)
+
+
+def force_aes_gcm(workdir):
+    """Makes every GnuTLS process started from here on leave ChaCha20 out, so
+    buse, nbdkit and the client all negotiate AES-GCM (the TLS benches'
+    "same cipher")."""
+    configuration = os.path.join(workdir, "gnutls.config")
+    with open(configuration, "w") as f:
+        f.write("[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n")
+    os.environ["GNUTLS_SYSTEM_PRIORITY_FILE"] = configuration
+
+
+def psk_and_tls_client(workdir):
+    """A psktool key file for user alice and bench/tlsload.c compiled: (keys, load)."""
+    keys = os.path.join(workdir, "keys.psk")
+    subprocess.run(["psktool", "-u", "alice", "-p", keys], check=True, stdout=subprocess.DEVNULL)
+    load = os.path.join(workdir, "tlsload")
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tlsload.c")
+    subprocess.run(["cc", "-O2", "-o", load, source, "-lnbd"], check=True)
+    return keys, load

@@ -43,7 +43,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import EXPORT, Server, markdown_table  # noqa: E402
+from common import EXPORT, Server, force_aes_gcm, markdown_table, psk_and_tls_client  # noqa: E402
 
 WORKLOADS = [  # name, read|write, random|sequential, block size, depth
     ("1m-seqwrite-qd16", "write", "sequential", 1 << 20, 16),
@@ -64,10 +64,7 @@ def main():
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="buse-tls-bench-")
     if args.ciphers == "same":
-        configuration = os.path.join(workdir, "gnutls.config")
-        with open(configuration, "w") as f:
-            f.write("[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n")
-        os.environ["GNUTLS_SYSTEM_PRIORITY_FILE"] = configuration
+        force_aes_gcm(workdir)
     try:
         run(args, workdir)
     finally:
@@ -75,11 +72,7 @@ def main():
 
 
 def run(args, workdir):
-    keys = os.path.join(workdir, "keys.psk")
-    subprocess.run(["psktool", "-u", "alice", "-p", keys], check=True, stdout=subprocess.DEVNULL)
-    load = os.path.join(workdir, "tlsload")
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tlsload.c")
-    subprocess.run(["cc", "-O2", "-o", load, source, "-lnbd"], check=True)
+    keys, load = psk_and_tls_client(workdir)
     commands = {
         "buse": lambda address: [args.buse, "serve", "--export", f"{EXPORT}=memory:1G", "--unix", address[1],
                                  "--tls", "require", "--tls-psk", keys, "--log-level", "info"],

@@ -35,7 +35,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import EXPORT, Server  # noqa: E402
+from common import EXPORT, Server, force_aes_gcm, psk_and_tls_client  # noqa: E402
 
 WORKLOADS = {  # name: (read|write, random|sequential, block size, depth)
     "1m-seqread-qd16": ("read", "sequential", 1 << 20, 16),
@@ -111,15 +111,8 @@ def main():
         sys.exit("needs perf and nbdkit")
     workdir = tempfile.mkdtemp(prefix="buse-tls-breakdown-")
     try:
-        configuration = os.path.join(workdir, "gnutls.config")
-        with open(configuration, "w") as f:
-            f.write("[overrides]\ntls-disabled-cipher = CHACHA20-POLY1305\n")
-        os.environ["GNUTLS_SYSTEM_PRIORITY_FILE"] = configuration
-        keys = os.path.join(workdir, "keys.psk")
-        subprocess.run(["psktool", "-u", "alice", "-p", keys], check=True, stdout=subprocess.DEVNULL)
-        load = os.path.join(workdir, "tlsload")
-        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tlsload.c")
-        subprocess.run(["cc", "-O2", "-o", load, source, "-lnbd"], check=True)
+        force_aes_gcm(workdir)
+        keys, load = psk_and_tls_client(workdir)
         commands = {
             "buse": lambda address: [args.buse, "serve", "--export", f"{EXPORT}=memory:1G", "--unix", address[1],
                                      "--tls", "require", "--tls-psk", keys],
