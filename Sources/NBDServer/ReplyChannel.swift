@@ -1,3 +1,4 @@
+import Glibc
 import Sockets
 
 /// The one writer of a connection's replies: a ``SocketWriter`` (which
@@ -29,9 +30,16 @@ final class ReplyChannel: Sendable {
     static let holdCountMaximum = 4
 
     private let writer: SocketWriter
+    /// The connection's reader, which made this channel: it serves this
+    /// client alone, so it may block on this socket and finish a large
+    /// reply it sends itself (``SocketWriter``'s way 4). Completion threads
+    /// (a replication link's reader, librados' callbacks) serve many and
+    /// never do.
+    private let readerThread = pthread_self()
 
-    /// `completed` hears the number of replies that left (or were dropped)
-    /// and the payload bytes they held, so the connection can admit more.
+    /// Made on the connection's reader thread. `completed` hears the number
+    /// of replies that left (or were dropped) and the payload bytes they
+    /// held, so the connection can admit more.
     init(
         socket: Socket, pool: BufferPool, completed: @escaping @Sendable (_ replies: Int, _ bytes: Int) -> Void,
         onFailure: @escaping @Sendable (SocketError) -> Void
@@ -40,7 +48,9 @@ final class ReplyChannel: Sendable {
             socket: socket, holdCountMaximum: Self.holdCountMaximum, pool: pool, completed: completed, onFailure: onFailure)
     }
 
-    func send(_ reply: OutgoingReply) { writer.send(reply) }
+    func send(_ reply: OutgoingReply) {
+        writer.send(reply, finishingHere: pthread_equal(pthread_self(), readerThread) != 0)
+    }
 
     /// Stops the writer thread once the queue is empty.
     func close() { writer.close() }

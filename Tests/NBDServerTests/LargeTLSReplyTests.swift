@@ -1,0 +1,93 @@
+import Glibc
+import Sockets
+import Synchronization
+import Testing
+import Threading
+
+@testable import NBDServer
+
+extension ServerTests {
+    /// Over TLS the cipher reads every byte of a reply. A large reply the
+    /// connection's reader made (a READ served inline from a file or memory
+    /// device) is encrypted on that thread, where its bytes are still in
+    /// cache, rather than handed to the socket writer's thread on the
+    /// other core; a reply from a thread that serves many connections is
+    /// never written there with blocking sends.
+    @Suite("A large TLS reply is finished by the reader that made it")
+    struct LargeTLSReplyTests {
+        static let replyLength = 1 << 20
+
+        @Test func theReaderThreadWritesItsOwnLargeReplyToTheEnd() throws {
+            let records = ThrottledRecords()
+            let pair = try SocketPair()
+            // Made here, so this thread is the channel's reader.
+            let channel = ReplyChannel(
+                socket: Socket(descriptor: pair.ends.0, records: records), pool: BufferPool(),
+                completed: { _, _ in }, onFailure: { _ in })
+            defer { channel.close() }
+            let payload = [UInt8](repeating: 7, count: Self.replyLength)
+            let me = pthread_self()
+            payload.withUnsafeBytes { channel.send(Outgoing(copying: $0)) }
+            let sends = records.sends
+            #expect(sends.reduce(0) { $0 + $1.bytes } == Self.replyLength, "all of it was sent before send returned")
+            #expect(sends.contains { $0.blocking }, "the socket took only part without blocking")
+            #expect(sends.allSatisfy { pthread_equal($0.thread, me) != 0 }, "every send ran on the reader's thread")
+        }
+
+        @Test func aCompletionThreadLeavesTheRestToTheWriterThread() throws {
+            let records = ThrottledRecords()
+            let pair = try SocketPair()
+            let channel = ReplyChannel(
+                socket: Socket(descriptor: pair.ends.0, records: records), pool: BufferPool(),
+                completed: { _, _ in }, onFailure: { _ in })
+            defer { channel.close() }
+            let completer = Mutex<pthread_t?>(nil)
+            let sent = ConditionLock(false)
+            SystemThread.start(named: "completion") {
+                completer.withLock { $0 = pthread_self() }
+                let payload = [UInt8](repeating: 7, count: Self.replyLength)
+                payload.withUnsafeBytes { channel.send(Outgoing(copying: $0)) }
+                sent.withLock { $0 = true }
+                sent.broadcast()
+            }
+            sent.wait(until: { $0 }) { _ in }
+            records.waitUntilTaken(Self.replyLength)
+            let other = try #require(completer.withLock { $0 })
+            let sends = records.sends
+            #expect(sends.contains { $0.blocking }, "the rest went with blocking sends")
+            #expect(
+                sends.allSatisfy { !$0.blocking || pthread_equal($0.thread, other) == 0 },
+                "no blocking send ran on the completion thread")
+        }
+    }
+}
+
+/// A record layer standing in for TLS over a socket whose buffer is nearly
+/// full: a non-blocking send takes at most 1,000 bytes, a blocking one all
+/// it is given. It records which thread made each send.
+private final class ThrottledRecords: RecordLayer, Sendable {
+    struct Send {
+        let thread: pthread_t
+        let blocking: Bool
+        let bytes: Int
+    }
+
+    private let log = ConditionLock([Send]())
+
+    var sends: [Send] { log.withLock { $0 } }
+
+    func receive(into buffer: UnsafeMutableRawBufferPointer, waiting: Bool) throws(SocketError) -> Int { 0 }
+
+    func send(_ vectors: UnsafePointer<iovec>, count: Int, blocking: Bool) throws(SocketError) -> Int {
+        let offered = (0..<count).reduce(0) { $0 + vectors[$1].iov_len }
+        let taken = blocking ? offered : min(offered, 1000)
+        log.withLock { $0.append(Send(thread: pthread_self(), blocking: blocking, bytes: taken)) }
+        log.broadcast()
+        return taken
+    }
+
+    /// Returns once `total` bytes were taken, by whichever thread.
+    func waitUntilTaken(_ total: Int) {
+        log.wait(until: { $0.reduce(0) { $0 + $1.bytes } >= total }) { _ in }
+    }
+}
