@@ -120,6 +120,16 @@ final class PrivateCluster: Sendable {
         throw InteropError("cannot start a private Ceph cluster:\n\(failures.joined(separator: "\n"))")
     }
 
+    /// The last `lines` lines of the OSD's and the mon's logs, for a failure
+    /// message: the directory, logs and all, is removed when the test ends.
+    func logTail(lines: Int = 60) -> String {
+        ["osd.0.log", "mon.a.log"].map { name in
+            let path = directory + "/log/" + name
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no \(path))" }
+            return "--- \(path), last \(lines) lines:\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
     /// Stops the OSD cleanly (it saves its memstore); clients' I/O then waits.
     func stopOSD(in logs: TemporaryDirectory) async throws {
         try await runChecked(Self.script, ["stop-osd", directory], in: logs, timeout: .seconds(120))
