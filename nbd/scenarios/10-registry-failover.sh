@@ -123,14 +123,37 @@ wait_until 120 "push $next to be under way" uploading "$next"
 step "kill -9 the primary (pid $primary) while push $next is under way"
 kill -9 "$primary"
 wait_until 10 "the primary to die" pid_gone "$primary"
-step "the pusher ends; the replica sees its primary gone"
+# Its host is gone with it: the link to the peer goes silent and the pusher,
+# a client on that host, ends. Here only the process dies and the kernel
+# lives on. Should one of the primary's threads be waiting in the kernel on
+# the filesystem it serves itself (an fsync while the device's socket is
+# full), that thread cannot finish, so the process never finishes dying and
+# its sockets stay open: skopeo would wait for its answer for ever, and the
+# peer's keepalives would still be answered (seen once in CI: a zombie
+# primary, its fsync thread in jbd2_log_wait_commit). A host that dies takes
+# its sockets along; cutting the veth and ending the pusher does the same.
+step "the primary's host is gone: its link goes silent, its pusher ends"
+ip link set buse-primary down
+pusher_running() { kill -0 "$pusher" 2> /dev/null; }
+tries=150
+while pusher_running && [ "$tries" -gt 0 ]; do
+  sleep 0.2
+  tries=$((tries - 1))
+done
+if pusher_running; then
+  echo "the pusher still waits on the dead registry's open socket: ending it"
+  pkill -P "$pusher" skopeo || true
+  kill "$pusher" 2> /dev/null || true
+fi
 wait "$pusher" || true
 echo "pushes finished before the kill: $(tr '\n' ' ' < "$pushed")"
 [ "$(wc -l < "$pushed")" -ge 3 ] || fail "fewer than 3 pushes finished"
 wait_until 60 "the replica to see its primary gone" peer_gone "$peer_state"
 # The dead primary's /dev/nbd0 and its mount are left as they are: that
-# host is gone, and its kernel fails the I/O it holds after the dead
-# connection timeout.
+# host is gone. This host (the clients' now) reaches the peer again.
+ip link set buse-primary up
+link_up() { ip -o link show buse-primary | grep -q "state UP"; }
+wait_until 30 "the link to the peer to be up again" link_up
 
 step "stop the replica (SIGTERM), buse promote --state $peer_state"
 kill -TERM "$replica"
