@@ -17,13 +17,16 @@ extension ServerTests {
     struct LargeTLSReplyTests {
         static let replyLength = 1 << 20
 
-        @Test func theReaderThreadWritesItsOwnLargeReplyToTheEnd() throws {
-            let records = ThrottledRecords()
-            let pair = try SocketPair()
-            // Made here, so this thread is the channel's reader.
-            let channel = ReplyChannel(
+        /// A reply channel over `records`, made on the calling thread (its reader).
+        static func channel(over records: ThrottledRecords, _ pair: SocketPair) -> ReplyChannel {
+            ReplyChannel(
                 socket: Socket(descriptor: pair.ends.0, records: records), pool: BufferPool(),
                 completed: { _, _ in }, onFailure: { _ in })
+        }
+
+        @Test func theReaderThreadWritesItsOwnLargeReplyToTheEnd() throws {
+            let (records, pair) = (ThrottledRecords(), try SocketPair())
+            let channel = Self.channel(over: records, pair)
             defer { channel.close() }
             let payload = [UInt8](repeating: 7, count: Self.replyLength)
             let me = pthread_self()
@@ -35,11 +38,8 @@ extension ServerTests {
         }
 
         @Test func aCompletionThreadLeavesTheRestToTheWriterThread() throws {
-            let records = ThrottledRecords()
-            let pair = try SocketPair()
-            let channel = ReplyChannel(
-                socket: Socket(descriptor: pair.ends.0, records: records), pool: BufferPool(),
-                completed: { _, _ in }, onFailure: { _ in })
+            let (records, pair) = (ThrottledRecords(), try SocketPair())
+            let channel = Self.channel(over: records, pair)
             defer { channel.close() }
             let completer = Mutex<pthread_t?>(nil)
             let sent = ConditionLock(false)
@@ -65,7 +65,7 @@ extension ServerTests {
 /// A record layer standing in for TLS over a socket whose buffer is nearly
 /// full: a non-blocking send takes at most 1,000 bytes, a blocking one all
 /// it is given. It records which thread made each send.
-private final class ThrottledRecords: RecordLayer, Sendable {
+final class ThrottledRecords: RecordLayer, Sendable {
     struct Send {
         let thread: pthread_t
         let blocking: Bool
