@@ -59,6 +59,58 @@ extension ServerTests {
                 sends.allSatisfy { !$0.blocking || pthread_equal($0.thread, other) == 0 },
                 "no blocking send ran on the completion thread")
         }
+
+        /// The reader blocks on the socket only for its own client; the
+        /// connection ends a client that stopped reading by shutting the
+        /// socket down, and that frees the reader.
+        @Test(.timeLimit(.minutes(1)))
+        func aReaderBlockedOnAClientThatStoppedReadingIsFreedByShutDown() throws {
+            let pair = try SocketPair()
+            let records = StalledClientRecords(descriptor: pair.ends.0)
+            let writer = SocketWriter(
+                socket: Socket(descriptor: pair.ends.0, records: records), holdCountMaximum: 1, onFailure: { _ in })
+            defer { writer.close() }
+            SystemThread.start(named: "terminator") {
+                records.waitUntilBlocking()
+                writer.shutDown()
+            }
+            let payload = [UInt8](repeating: 7, count: Self.replyLength)
+            payload.withUnsafeBytes { _ = writer.send(Outgoing(copying: $0), finishingHere: true) }
+            #expect(records.blockingSendFailed, "the blocked send ended in an error")
+            let later = [UInt8](repeating: 1, count: 16)
+            #expect(later.withUnsafeBytes { writer.send(Outgoing(copying: $0)) } == nil, "a shut-down writer refuses more")
+        }
+    }
+}
+
+/// A client that stopped reading: a non-blocking send takes 1,000 bytes
+/// (without sending them), a blocking one really sends, into the socket the
+/// test never reads, until the socket is shut down.
+final class StalledClientRecords: RecordLayer, Sendable {
+    private let descriptor: Int32
+    private let state = ConditionLock((blocking: false, failed: false))
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    var blockingSendFailed: Bool { state.withLock { $0.failed } }
+
+    func waitUntilBlocking() { state.wait(until: { $0.blocking }) { _ in } }
+
+    func receive(into buffer: UnsafeMutableRawBufferPointer, waiting: Bool) throws(SocketError) -> Int { 0 }
+
+    func send(_ vectors: UnsafePointer<iovec>, count: Int, blocking: Bool) throws(SocketError) -> Int {
+        let offered = (0..<count).reduce(0) { $0 + vectors[$1].iov_len }
+        guard blocking else { return min(offered, 1000) }
+        state.withLock { $0.blocking = true }
+        state.broadcast()
+        var message = msghdr()
+        message.msg_iov = UnsafeMutablePointer(mutating: vectors)
+        message.msg_iovlen = count
+        let sent = sendmsg(descriptor, &message, Int32(MSG_NOSIGNAL))
+        guard sent < 0 else { return sent }
+        let code = errno
+        state.withLock { $0.failed = true }
+        throw .system("sendmsg", code)
     }
 }
 
