@@ -27,6 +27,7 @@ import Testing
 
         let pid = registry.process.processIdentifier
         let before = try Self.descriptorCount(of: pid)
+        let openBefore = Self.descriptorTargets(of: pid)
         let port = registry.port
         for round in 0..<10 {
             let range = round % 2 == 0 ? nil : "bytes=\(round * 1000)-"
@@ -36,8 +37,16 @@ import Testing
                 reader.abort()
             }
         }
-        try await waitUntil("the registry's descriptors are back to \(before)", timeout: .seconds(120)) {
-            try Self.descriptorCount(of: pid) <= before
+        do {
+            try await waitUntil("the registry's descriptors are back to \(before)", timeout: .seconds(120)) {
+                try Self.descriptorCount(of: pid) <= before
+            }
+        } catch {
+            // Seen once in CI on a loaded machine: say which descriptors stayed.
+            let now = Self.descriptorTargets(of: pid)
+            throw InteropError(
+                "\(error)\nopen now and not before: \(now.subtracting(openBefore).sorted())"
+                    + "\nclosed since: \(openBefore.subtracting(now).sorted())\n\(registry.log)")
         }
         // Still serving, and still exact.
         let again = try await runOnThread { try wire.exchange("GET", path) }
@@ -49,5 +58,15 @@ import Testing
 
     static func descriptorCount(of pid: pid_t) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+    }
+
+    /// Each open descriptor as "number -> what it is" (a path, socket:[inode], …).
+    static func descriptorTargets(of pid: pid_t) -> Set<String> {
+        let directory = "/proc/\(pid)/fd"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return Set(
+            names.map { name in
+                "\(name) -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name)) ?? "?")
+            })
     }
 }
