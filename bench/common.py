@@ -290,3 +290,19 @@ def psk_and_tls_client(workdir):
     source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tlsload.c")
     subprocess.run(["cc", "-O2", "-o", load, source, "-lnbd"], check=True)
     return keys, load
+
+
+def perf_leaf_samples(data, id_field):
+    """(id, "symbol (dso)") for each sample in a `perf record` file, where id
+    is the sample's `id_field` ("pid" or "tid") and the symbol its leaf frame;
+    lines perf script prints that are not samples are skipped."""
+    script = subprocess.run(["perf", "script", "-i", data, "-F", f"{id_field},ip,sym,dso"], capture_output=True,
+                            text=True, errors="replace").stdout
+    for line in script.splitlines():
+        fields = line.split(None, 2)  # id, address, "symbol (dso)"
+        if len(fields) < 3:
+            continue
+        try:
+            yield int(fields[0]), fields[2]
+        except ValueError:
+            continue

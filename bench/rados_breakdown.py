@@ -31,7 +31,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import die_with_parent, free_port  # noqa: E402
+from common import die_with_parent, free_port, perf_leaf_samples  # noqa: E402
 
 THREADS = [  # (pattern on the thread's name, row); buse names its own threads (SystemThread.start)
     (r"^msgr-worker", "librados messenger (msgr-worker)"),
@@ -115,19 +115,10 @@ def measure(args, workload, workdir):
 def classify(data, names, writes, args):
     threads = [(re.compile(p), row) for p, row in THREADS]
     libraries = [(re.compile(p), column) for p, column in LIBRARIES]
-    script = subprocess.run(["perf", "script", "-i", data, "-F", "tid,ip,sym,dso"], capture_output=True,
-                            text=True, errors="replace").stdout
     cells = collections.Counter()
-    for line in script.splitlines():
-        fields = line.split(None, 2)
-        if len(fields) < 3:
-            continue
-        try:
-            tid = int(fields[0])
-        except ValueError:
-            continue
+    for tid, leaf in perf_leaf_samples(data, "tid"):
         row = next(row for pattern, row in threads if pattern.search(names.get(tid, "")))
-        column = next(column for pattern, column in libraries if pattern.search(fields[2]))
+        column = next(column for pattern, column in libraries if pattern.search(leaf))
         cells[(row, column)] += 1
     return {cell: count / args.frequency * 1e6 / writes for cell, count in cells.items()}
 

@@ -35,7 +35,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import EXPORT, Server, force_aes_gcm, psk_and_tls_client  # noqa: E402
+from common import EXPORT, Server, force_aes_gcm, perf_leaf_samples, psk_and_tls_client  # noqa: E402
 
 WORKLOADS = {  # name: (read|write, random|sequential, block size, depth)
     "1m-seqread-qd16": ("read", "sequential", 1 << 20, 16),
@@ -80,20 +80,11 @@ def sample(args, server_name, command, workload, keys, load, workdir):
 
 def classify(data, names, ios_in_window, args):
     patterns = [(re.compile(p), category) for p, category in CATEGORIES]
-    script = subprocess.run(["perf", "script", "-i", data, "-F", "pid,ip,sym,dso"], capture_output=True,
-                            text=True, errors="replace").stdout
     counts = collections.defaultdict(collections.Counter)
-    for line in script.splitlines():
-        fields = line.split(None, 2)  # pid, address, "symbol (dso)"
-        if len(fields) < 3:
-            continue
-        try:
-            pid = int(fields[0])
-        except ValueError:
-            continue
+    for pid, leaf in perf_leaf_samples(data, "pid"):
         if pid not in names:
             continue
-        category = next(category for pattern, category in patterns if pattern.search(fields[2]))
+        category = next(category for pattern, category in patterns if pattern.search(leaf))
         counts[names[pid]][category] += 1
     return {name: {category: count / args.frequency * 1e6 / ios_in_window for category, count in c.items()}
             for name, c in counts.items()}
