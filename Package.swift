@@ -16,6 +16,19 @@ let strict: [SwiftSetting] = [
     // unsafe flags cannot be used as a dependency (the BlockDevices library).
 ]
 
+/// BlockDevices and every module that depends on it: a nonisolated async
+/// function runs on its caller's executor (SE-0461) instead of hopping to
+/// the generic one. A request's awaits through the device layers then cost
+/// no executor switch; each took the task's status-record lock to find its
+/// executor preference (A/B in bench/README.md, "Swift's share"). Only
+/// modules that depend on BlockDevices, so that no module built without the
+/// setting calls into one built with it: Swift 6.3.1 handed a device a
+/// garbage buffer when a caller without it called a device requirement
+/// with it (TestSupport's `write(_:at:)`, crashing DeviceCopyTests).
+/// Modules outside keep Swift 6's default, which other packages' async
+/// protocols (Hummingbird's middleware, gRPC's interceptors) expect.
+let blockLayer: [SwiftSetting] = strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+
 let package = Package(
     name: "buse",
     platforms: [.macOS(.v15)],
@@ -55,11 +68,11 @@ let package = Package(
     ],
     targets: [
         // The core abstraction: what a block device is and promises.
-        .target(name: "BlockDevices", swiftSettings: strict),
+        .target(name: "BlockDevices", swiftSettings: blockLayer),
         // Wrappers that forward by default: emulation, read-only, offset, faults, delay.
-        .target(name: "DeviceLayers", dependencies: ["BlockDevices"], swiftSettings: strict),
+        .target(name: "DeviceLayers", dependencies: ["BlockDevices"], swiftSettings: blockLayer),
         // Copying any device onto any other, thin at both ends, chunks in flight.
-        .target(name: "DeviceCopy", dependencies: ["BlockDevices"], swiftSettings: strict),
+        .target(name: "DeviceCopy", dependencies: ["BlockDevices"], swiftSettings: blockLayer),
         // Threads and what runs on them: system threads for blocking work, a
         // mutex with a condition, a queue drained in batches, the submission
         // plug (sends held until a burst ends) and the completion executor
@@ -74,14 +87,14 @@ let package = Package(
         .target(
             name: "LocalDevices",
             dependencies: ["BlockDevices", "CSystemShims"],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // librados' C API (no pkg-config file on Debian: linked by the module map).
         .systemLibrary(name: "CRados", path: "Sources/CRados"),
         // A block image striped over RADOS objects.
         .target(
             name: "RadosDevice",
             dependencies: ["BlockDevices", "CRados", "Threading", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // liblmdb, through pkg-config.
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // The transaction log of replicated volumes, in LMDB.
@@ -94,12 +107,12 @@ let package = Package(
                 "BlockDevices", "DeviceLayers", "Journal", "Sockets", "Threading", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // Device URIs (`file:/path?size=1G`, `memory:1G`) and how to open them.
         .target(
             name: "DeviceCatalog",
             dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "RadosDevice"],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // Stream sockets, listeners, the read-ahead buffer, the page-aligned
         // buffer pool and the batching writer (a sender never blocks on the
         // socket): what the NBD server and the replication link share.
@@ -120,7 +133,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // The NBD wire protocol as codecs and state machines, with no I/O.
         .target(name: "NBDProtocol", swiftSettings: strict),
         // Sockets, connections and exports: joins NBDProtocol to devices.
@@ -130,7 +143,7 @@ let package = Package(
                 "BlockDevices", "DeviceLayers", "NBDProtocol", "CSystemShims", "Sockets", "TLS", "Threading",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // The Linux nbd driver's ioctls and generic netlink family, in C.
         .target(name: "CNBDKernel"),
         // /dev/nbdX: socketpairs handed to the kernel, served by the engine.
@@ -140,7 +153,7 @@ let package = Package(
                 "CNBDKernel", "NBDProtocol", "NBDServer", "Sockets", "Threading",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // A volume's filesystem: probed, made (only on a blank device) and mounted.
         .target(name: "Filesystems", swiftSettings: strict),
         // The OCI registry's rules with no I/O: names, digests, routes, ranges, manifests, errors.
@@ -209,7 +222,7 @@ let package = Package(
         .target(
             name: "SealedLayers",
             dependencies: ["KernelAttach", "NBDProtocol", "SnapshotterCore", "SnapshotterStorage"],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         .executableTarget(
             name: "buse",
             dependencies: [
@@ -224,18 +237,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         // What several test targets share: a seeded generator and patterns,
         // bytes in and out of a device, waiting on a condition with a bound.
-        .target(name: "TestSupport", dependencies: ["BlockDevices"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["BlockDevices"], path: "Tests/TestSupport", swiftSettings: blockLayer),
         .testTarget(
             name: "BlockDevicesTests",
             dependencies: ["BlockDevices", "DeviceLayers", "LocalDevices", "DeviceCatalog", "RadosDevice", "TestSupport"],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         .testTarget(
             name: "DeviceCopyTests",
             dependencies: ["BlockDevices", "DeviceCopy", "DeviceLayers", "LocalDevices", "TestSupport"],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         .testTarget(name: "JournalTests", dependencies: ["Journal"], swiftSettings: strict),
         // Wire codecs, pairing decisions, ordering, and the seeded simulation.
         .testTarget(
@@ -244,7 +257,7 @@ let package = Package(
                 "BlockDevices", "Journal", "Replication", "Sockets", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         .testTarget(
             name: "NBDProtocolTests",
             dependencies: ["NBDProtocol"],
@@ -255,7 +268,7 @@ let package = Package(
                 "BlockDevices", "DeviceLayers", "LocalDevices", "NBDProtocol", "NBDServer", "Sockets", "Threading", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems"], swiftSettings: strict),
         .testTarget(
             name: "ServiceMetricsTests",
@@ -264,7 +277,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         .testTarget(name: "RegistryCoreTests", dependencies: ["RegistryCore"], swiftSettings: strict),
         .testTarget(name: "RegistryStorageTests", dependencies: ["RegistryCore", "RegistryStorage"], swiftSettings: strict),
         // The OCI distribution-spec conformance cases, in process through HummingbirdTesting.
@@ -277,10 +290,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: blockLayer),
         .testTarget(name: "LayerDiffTests", dependencies: ["CSystemShims", "LayerDiff"], swiftSettings: strict),
         .testTarget(name: "SnapshotterCoreTests", dependencies: ["SnapshotterCore"], swiftSettings: strict),
-        .testTarget(name: "SealedLayersTests", dependencies: ["SealedLayers"], swiftSettings: strict),
+        .testTarget(name: "SealedLayersTests", dependencies: ["SealedLayers"], swiftSettings: blockLayer),
         .testTarget(
             name: "SnapshotterStorageTests", dependencies: ["SnapshotterCore", "SnapshotterStorage"], swiftSettings: strict),
         .testTarget(
@@ -299,7 +312,7 @@ let package = Package(
             name: "InteropTests",
             // Crypto: the registry crash test checks digests of thousands of blobs.
             dependencies: ["CSystemShims", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
-            exclude: ["containerd-suite"], swiftSettings: strict),
+            exclude: ["containerd-suite"], swiftSettings: blockLayer),
     ],
     swiftLanguageModes: [.v6]
 )
