@@ -61,6 +61,7 @@ format:
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	scripts/check-nonsending-boundary.py
 
 clean:
 	rm -rf .build data results

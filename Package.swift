@@ -27,6 +27,7 @@ let strict: [SwiftSetting] = [
 /// with it (TestSupport's `write(_:at:)`, crashing DeviceCopyTests).
 /// Modules outside keep Swift 6's default, which other packages' async
 /// protocols (Hummingbird's middleware, gRPC's interceptors) expect.
+/// `scripts/check-nonsending-boundary.py` (in `make lint` and the tests) checks the rule.
 let blockLayer: [SwiftSetting] = strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
 
 let package = Package(

@@ -10,6 +10,7 @@ scripts/install-packages.sh ceph
 
 swift build --build-tests -Xswiftc -warnings-as-errors
 swift format lint --strict --recursive Sources Tests Package.swift
+scripts/check-nonsending-boundary.py
 
 cluster=$(mktemp -d /tmp/buse-ceph.XXXXXX)
 stop_cluster() { scripts/ceph-cluster.sh stop "$cluster" --purge >/dev/null 2>&1 || true; }
