@@ -28,11 +28,44 @@ import Testing
         }
         try BlockFilesystem.mount(device, at: mountPoint)
         #expect(FileManager.default.createFile(atPath: mountPoint + "/kept", contents: Data("kept".utf8)))
-        try BlockFilesystem.unmount(mountPoint)
+        try unmount(mountPoint)
         #expect(!FileManager.default.fileExists(atPath: mountPoint + "/kept"), "unmounted: the file is on the device")
         try BlockFilesystem.mount(device, at: mountPoint)
         #expect(FileManager.default.contents(atPath: mountPoint + "/kept") == Data("kept".utf8))
-        try BlockFilesystem.unmount(mountPoint)
+        try unmount(mountPoint)
+    }
+
+    /// Unmounts, trying again while the mount is busy, for at most 30 s.
+    /// Tests run in parallel, and a process another test starts at the
+    /// moment this one has a file open on the mount can hold it open a
+    /// while (seen once in CI: EBUSY right after the write). If it stays
+    /// busy, the failure names the processes that hold files there.
+    private func unmount(_ mountPoint: String) throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                try BlockFilesystem.unmount(mountPoint)
+                return
+            } catch .system(_, _, let code) where code == EBUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.1)
+            } catch {
+                Issue.record("still busy; processes with files under \(mountPoint): \(holders(of: mountPoint))")
+                throw error
+            }
+        }
+    }
+
+    /// "pid command" for each process whose open files or working directory lie under `directory`.
+    private func holders(of directory: String) -> [String] {
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return processes.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            let links = ["/proc/\(pid)/cwd"] + descriptors.map { "/proc/\(pid)/fd/\($0)" }
+            let holds = links.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: $0))?.hasPrefix(directory) == true }
+            guard holds else { return nil }
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "?"
+            return "\(pid) \(command.trimmingCharacters(in: .whitespacesAndNewlines))"
+        }
     }
 
     /// Runs a tool, returns its trimmed standard output; throws unless it exits 0.
