@@ -9,9 +9,12 @@ import Testing
 @Suite struct ThreadNameTests {
     @Test func aServingProcessNamesItsAcceptLoopAndItsConnectionThreads() async throws {
         let directory = try TemporaryDirectory()
-        let server = try await BuseServer(exports: ["disk=memory:16M"], in: directory)
         // A client that connects and says nothing: its connection thread
-        // waits in the handshake meanwhile.
+        // waits in the handshake meanwhile. Longer than the test's own wait,
+        // so a starved test process still finds it (CI once checked only after
+        // the default 30 s had closed it, and timed out).
+        let server = try await BuseServer(
+            exports: ["disk=memory:16M"], options: ["--handshake-timeout", "600"], in: directory)
         let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(client) }
         var address = sockaddr_un()
