@@ -40,7 +40,7 @@ struct FileDeviceTests {
         }
         let pid = holder.processIdentifier
         try await waitUntil("flock holds the file") {
-            (try? String(contentsOfFile: "/proc/locks", encoding: .utf8))?.contains("FLOCK  ADVISORY  WRITE \(pid) ") == true
+            (try? readProcFile("/proc/locks"))?.contains("FLOCK  ADVISORY  WRITE \(pid) ") == true
         }
         let error = #expect(throws: FileDeviceError.self) { try FileDevice(path: path) }
         #expect(error?.description.contains("process \(pid) (flock) holds its lock") == true, "\(String(describing: error))")

@@ -66,7 +66,7 @@ import Testing
         try await runChecked("nbdinfo", ["--size", pskURI(server, keys: keys)], in: directory)
         let established = server.process.standardError.split(separator: "\n").filter { $0.contains("TLS established") }
         #expect(established.count == 1, "\(server.log)")
-        let flags = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8).split(separator: "\n")
+        let flags = try readProcFile("/proc/cpuinfo").split(separator: "\n")
             .first { $0.hasPrefix("flags") || $0.hasPrefix("Features") }
         let hasAES = flags?.split(separator: " ").contains("aes") ?? false
         if hasAES {

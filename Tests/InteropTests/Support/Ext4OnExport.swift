@@ -55,7 +55,7 @@ enum Ext4OnExport {
 
     /// The mount points of this mount namespace, from /proc/self/mountinfo.
     static func mountPoints() throws -> Set<String> {
-        let table = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let table = try readProcFile("/proc/self/mountinfo")
         return Set(
             table.split(separator: "\n").compactMap { line in
                 let fields = line.split(separator: " ")
