@@ -63,10 +63,10 @@ final class AioGroup: Sendable {
             piece.group = self
             let argument = Unmanaged.passRetained(piece).toOpaque()
             var completion: rados_completion_t?
-            var status = rados_aio_create_completion2(argument, aioCallback, &completion)
+            var status = librados.aio_create_completion2(argument, aioCallback, &completion)
             if status == 0, let completion {
                 status = submit(piece, completion)
-                if status < 0 { rados_aio_release(completion) }
+                if status < 0 { librados.aio_release(completion) }
             }
             if status < 0 {
                 // Never submitted: no callback will come, so finish it here.
@@ -121,7 +121,7 @@ final class AioPiece: @unchecked Sendable {
     }
 
     fileprivate func finish(_ result: Int32) {
-        if let writeOperation { rados_release_write_op(writeOperation) }
+        if let writeOperation { librados.release_write_op(writeOperation) }
         var error: Int32 = result < 0 ? result : 0
         switch kind {
         case let .read(buffer):
@@ -147,7 +147,7 @@ final class AioPiece: @unchecked Sendable {
 /// asynchronous requests).
 private let aioCallback: rados_callback_t = { completion, argument in
     let piece = Unmanaged<AioPiece>.fromOpaque(argument!).takeRetainedValue()
-    let result = rados_aio_get_return_value(completion)
-    rados_aio_release(completion)
+    let result = librados.aio_get_return_value(completion)
+    librados.aio_release(completion)
     CompletionExecutor.resumingHere { piece.finish(result) }
 }

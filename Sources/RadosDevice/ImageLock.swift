@@ -14,24 +14,24 @@ struct ImageLock: Sendable {
         let cookie = "\(hostName()):\(getpid()):\(UInt32.random(in: 0...UInt32.max))"
         let header = ImageLayout.headerObject(image)
         let description = "buse writer pid \(getpid()) on \(hostName())"
-        var status = rados_lock_exclusive(pool.context, header, ImageLayout.lockName, cookie, description, nil, 0)
+        var status = librados.lock_exclusive(pool.context, header, ImageLayout.lockName, cookie, description, nil, 0)
         if (status == -EBUSY || status == -EEXIST) && breakStale {
             for holder in try holders(pool, header) {
-                _ = rados_break_lock(pool.context, header, ImageLayout.lockName, holder.client, holder.cookie)
+                _ = librados.break_lock(pool.context, header, ImageLayout.lockName, holder.client, holder.cookie)
             }
-            status = rados_lock_exclusive(pool.context, header, ImageLayout.lockName, cookie, description, nil, 0)
+            status = librados.lock_exclusive(pool.context, header, ImageLayout.lockName, cookie, description, nil, 0)
         }
         if status == -EBUSY || status == -EEXIST {
             let names = (try? holders(pool, header).map { "\($0.client) (cookie \($0.cookie), \($0.address))" }) ?? []
             throw .inUse(image: "\(pool.name)/\(image)", holder: names.isEmpty ? "another writer" : names.joined(separator: ", "))
         }
         guard status == 0 else { throw .call("lock \(header)", -status) }
-        _ = rados_setxattr(pool.context, header, ImageLayout.writerAttribute, cookie, cookie.utf8.count)
+        _ = librados.setxattr(pool.context, header, ImageLayout.writerAttribute, cookie, cookie.utf8.count)
         return ImageLock(pool: pool, image: image, cookie: cookie)
     }
 
     func release() {
-        _ = rados_unlock(pool.context, ImageLayout.headerObject(image), ImageLayout.lockName, cookie)
+        _ = librados.unlock(pool.context, ImageLayout.headerObject(image), ImageLayout.lockName, cookie)
     }
 
     struct Holder {
@@ -46,7 +46,7 @@ struct ImageLock: Sendable {
         var tag = [CChar](repeating: 0, count: capacity)
         var clients = tag, cookies = tag, addresses = tag
         var tagLength = capacity, clientsLength = capacity, cookiesLength = capacity, addressesLength = capacity
-        let count = rados_list_lockers(
+        let count = librados.list_lockers(
             pool.context, header, ImageLayout.lockName, &exclusive, &tag, &tagLength, &clients, &clientsLength,
             &cookies, &cookiesLength, &addresses, &addressesLength)
         guard count >= 0 else { throw .call("list lockers of \(header)", -Int32(count)) }

@@ -92,7 +92,7 @@ public final class RadosBlockDevice: BlockDevice {
         let status = await AioGroup.run(pieces, as: .read, countedIn: statistics) { piece, completion in
             guard case let .read(slice) = piece.kind else { return -EINVAL }
             let target = slice.baseAddress!.assumingMemoryBound(to: CChar.self)
-            return rados_aio_read(pool.context, piece.object, completion, target, slice.count, piece.offset)
+            return librados.aio_read(pool.context, piece.object, completion, target, slice.count, piece.offset)
         }
         guard status == 0 else { throw failure(status, "read", offset, UInt64(buffer.count)) }
     }
@@ -138,7 +138,7 @@ public final class RadosBlockDevice: BlockDevice {
     private func submitWrite(_ piece: AioPiece, _ completion: rados_completion_t) -> Int32 {
         guard case let .write(bytes) = piece.kind else { return -EINVAL }
         let source = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
-        return rados_aio_write(pool.context, piece.object, completion, source, bytes.count, piece.offset)
+        return librados.aio_write(pool.context, piece.object, completion, source, bytes.count, piece.offset)
     }
 
     /// Stores "may exist" for objects about to be written for the first
@@ -150,7 +150,7 @@ public final class RadosBlockDevice: BlockDevice {
         let mapObject = ImageLayout.mapObject(image)
         let pieces = fresh.map { AioPiece(object: mapObject, offset: $0, kind: .write(Self.one)) }
         let status = await AioGroup.run(pieces, as: .mapUpdate, countedIn: statistics) { piece, completion in
-            rados_aio_write(pool.context, mapObject, completion, Self.one.baseAddress!.assumingMemoryBound(to: CChar.self), 1, piece.offset)
+            librados.aio_write(pool.context, mapObject, completion, Self.one.baseAddress!.assumingMemoryBound(to: CChar.self), 1, piece.offset)
         }
         guard status == 0 else { throw failure(status, "object map update", offset, length) }
         map.markStored(fresh)
@@ -207,12 +207,12 @@ public final class RadosBlockDevice: BlockDevice {
             if range.isWholeObject && !keepAllocated {
                 removed.append(range.number)
             } else {
-                let operation = rados_create_write_op()!
-                rados_write_op_assert_exists(operation)
+                let operation = librados.create_write_op()!
+                librados.write_op_assert_exists(operation)
                 if range.reachesObjectEnd && !keepAllocated {
-                    rados_write_op_truncate(operation, range.offset)
+                    librados.write_op_truncate(operation, range.offset)
                 } else {
-                    rados_write_op_zero(operation, range.offset, range.length)
+                    librados.write_op_zero(operation, range.offset, range.length)
                 }
                 piece.writeOperation = operation
             }
@@ -221,9 +221,9 @@ public final class RadosBlockDevice: BlockDevice {
         map?.removalStarted(removed)
         let status = await AioGroup.run(pieces, as: keepAllocated ? .zero : .trim, countedIn: statistics) { piece, completion in
             if let operation = piece.writeOperation {
-                return rados_aio_write_op_operate(operation, pool.context, completion, piece.object, nil, 0)
+                return librados.aio_write_op_operate(operation, pool.context, completion, piece.object, nil, 0)
             }
-            return rados_aio_remove(pool.context, piece.object, completion)
+            return librados.aio_remove(pool.context, piece.object, completion)
         }
         map?.removalEnded(removed, removed: status == 0)
         guard status == 0 else { throw failure(status, keepAllocated ? "zero" : "trim", offset, length) }

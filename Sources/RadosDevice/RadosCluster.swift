@@ -23,27 +23,28 @@ public final class RadosCluster: @unchecked Sendable {
     private let isShutDown = Atomic<Bool>(false)
 
     public init(_ settings: Settings) throws(RadosError) {
+        try LibRados.open()
         var cluster: rados_t?
-        var status = rados_create2(&cluster, "ceph", "client.\(settings.clientID)", 0)
+        var status = librados.create2(&cluster, "ceph", "client.\(settings.clientID)", 0)
         guard status == 0, let cluster else { throw .call("rados_create2", -status) }
         handle = cluster
         // From here a throw still runs deinit (every property is set), which
         // shuts the handle down: shutting it down here as well freed it twice
         // and crashed the process on a missing config or an unreachable
         // cluster. Failure paths call shutdown(), which runs once.
-        status = rados_conf_read_file(handle, settings.configFile)
+        status = librados.conf_read_file(handle, settings.configFile)
         guard status == 0 else {
             shutdown()
             throw .call("read Ceph config \(settings.configFile ?? "(default search path, or $CEPH_CONF)")", -status)
         }
-        _ = rados_conf_parse_env(handle, nil)
-        if let keyring = settings.keyring { _ = rados_conf_set(handle, "keyring", keyring) }
+        _ = librados.conf_parse_env(handle, nil)
+        if let keyring = settings.keyring { _ = librados.conf_set(handle, "keyring", keyring) }
         let timeout = String(settings.operationTimeout)
         let controlTimeout = settings.operationTimeout == 0 ? "30" : timeout
-        _ = rados_conf_set(handle, "rados_osd_op_timeout", timeout)
-        _ = rados_conf_set(handle, "rados_mon_op_timeout", controlTimeout)
-        _ = rados_conf_set(handle, "client_mount_timeout", controlTimeout)
-        status = rados_connect(handle)
+        _ = librados.conf_set(handle, "rados_osd_op_timeout", timeout)
+        _ = librados.conf_set(handle, "rados_mon_op_timeout", controlTimeout)
+        _ = librados.conf_set(handle, "client_mount_timeout", controlTimeout)
+        status = librados.connect(handle)
         guard status == 0 else {
             shutdown()
             throw .call("connect to the Ceph cluster", -status)
@@ -58,15 +59,15 @@ public final class RadosCluster: @unchecked Sendable {
     /// (which never runs for objects alive at exit).
     public func shutdown() {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        rados_shutdown(handle)
+        librados.shutdown(handle)
     }
 
     /// An I/O context on `pool`, in `namespace` when given.
     public func pool(_ name: String, namespace: String? = nil) throws(RadosError) -> RadosPool {
         var context: rados_ioctx_t?
-        let status = rados_ioctx_create(handle, name, &context)
+        let status = librados.ioctx_create(handle, name, &context)
         guard status == 0, let context else { throw .call("open pool \(name)", -status) }
-        if let namespace { rados_ioctx_set_namespace(context, namespace) }
+        if let namespace { librados.ioctx_set_namespace(context, namespace) }
         return RadosPool(cluster: self, context: context, name: name)
     }
 }
@@ -92,7 +93,7 @@ public final class RadosPool: @unchecked Sendable {
     /// operation may follow.
     public func close() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        rados_ioctx_destroy(context)
+        librados.ioctx_destroy(context)
         cluster.shutdown()
     }
 }

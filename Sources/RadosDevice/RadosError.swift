@@ -9,6 +9,8 @@ public enum RadosError: Error, CustomStringConvertible {
     case inUse(image: String, holder: String)
     case badHeader(image: String, String)
     case invalid(String)
+    /// librados could not be opened (not installed, or not the library buse expects).
+    case libraryUnavailable(String, String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,8 @@ public enum RadosError: Error, CustomStringConvertible {
             "image \(image) has an unreadable header: \(why)"
         case let .invalid(why):
             why
+        case let .libraryUnavailable(library, why):
+            "RADOS devices need librados (\(library), Debian package librados2): \(why)"
         }
     }
 }

@@ -7,7 +7,7 @@ extension RadosPool {
     func readWhole(_ object: String, limit: Int = 64 << 20) throws(RadosError) -> [UInt8]? {
         var size: UInt64 = 0
         var modified: time_t = 0
-        let status = rados_stat(context, object, &size, &modified)
+        let status = librados.stat(context, object, &size, &modified)
         if status == -ENOENT { return nil }
         guard status == 0 else { throw .call("stat \(object)", -status) }
         guard size <= UInt64(limit) else { throw .invalid("\(object) is \(size) bytes, more than expected") }
@@ -16,7 +16,7 @@ extension RadosPool {
         let total = bytes.count
         while done < total {
             let count = bytes.withUnsafeMutableBytes { buffer in
-                rados_read(context, object, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + done, total - done, UInt64(done))
+                librados.read(context, object, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + done, total - done, UInt64(done))
             }
             guard count > 0 else {
                 if count == 0 { break }
@@ -29,19 +29,19 @@ extension RadosPool {
 
     func writeWhole(_ object: String, _ bytes: [UInt8]) throws(RadosError) {
         let status = bytes.withUnsafeBytes { buffer in
-            rados_write_full(context, object, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count)
+            librados.write_full(context, object, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count)
         }
         guard status == 0 else { throw .call("write \(object)", -status) }
     }
 
     /// Removes an object; one that is already gone is fine.
     func remove(_ object: String) throws(RadosError) {
-        let status = rados_remove(context, object)
+        let status = librados.remove(context, object)
         guard status == 0 || status == -ENOENT else { throw .call("remove \(object)", -status) }
     }
 
     func truncate(_ object: String, to size: UInt64) throws(RadosError) {
-        let status = rados_trunc(context, object, size)
+        let status = librados.trunc(context, object, size)
         guard status == 0 || status == -ENOENT else { throw .call("truncate \(object)", -status) }
     }
 
@@ -49,13 +49,13 @@ extension RadosPool {
     /// the pool or namespace: for listing and removal, not the data path).
     func objects(withPrefix prefix: String) throws(RadosError) -> [String] {
         var listing: rados_list_ctx_t?
-        let status = rados_nobjects_list_open(context, &listing)
+        let status = librados.nobjects_list_open(context, &listing)
         guard status == 0, let listing else { throw .call("list pool \(name)", -status) }
-        defer { rados_nobjects_list_close(listing) }
+        defer { librados.nobjects_list_close(listing) }
         var names: [String] = []
         while true {
             var entry: UnsafePointer<CChar>?
-            let next = rados_nobjects_list_next(listing, &entry, nil, nil)
+            let next = librados.nobjects_list_next(listing, &entry, nil, nil)
             if next == -ENOENT { break }
             guard next == 0, let entry else { throw .call("list pool \(name)", -next) }
             let object = String(cString: entry)

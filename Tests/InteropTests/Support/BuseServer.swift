@@ -15,7 +15,7 @@ final class BuseServer: Sendable {
     /// until it catches SIGTERM.
     init(
         exports: [String], options: [String] = [], in directory: TemporaryDirectory,
-        waitForSignalHandler: Bool = true
+        environment: [String: String]? = nil, waitForSignalHandler: Bool = true
     ) async throws {
         self.directory = directory
         socketPath = directory.file("buse.sock")
@@ -23,7 +23,8 @@ final class BuseServer: Sendable {
         for export in exports { arguments += ["--export", export] }
         arguments += options
         process = try ChildProcess(
-            try Tool.buse(), arguments, outputPrefix: directory.unique("buse"), currentDirectory: directory.path)
+            try Tool.buse(), arguments, outputPrefix: directory.unique("buse"), environment: environment,
+            currentDirectory: directory.path)
         // The hints go to stdout after every listener is listening, so the
         // socket file together with the hints means connects will succeed.
         let socketPath = socketPath
