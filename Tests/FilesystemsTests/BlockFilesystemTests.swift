@@ -46,11 +46,13 @@ import Testing
             do {
                 try BlockFilesystem.unmount(mountPoint)
                 return
-            } catch .system(_, _, let code) where code == EBUSY && ContinuousClock.now < deadline {
-                Thread.sleep(forTimeInterval: 0.1)
             } catch {
-                Issue.record("still busy; processes with files under \(mountPoint): \(holders(of: mountPoint))")
-                throw error
+                guard case .system(_, _, let code) = error, code == EBUSY else { throw error }
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("still busy after 30 s; processes with files under \(mountPoint): \(holders(of: mountPoint))")
+                    throw error
+                }
+                Thread.sleep(forTimeInterval: 0.1)
             }
         }
     }
