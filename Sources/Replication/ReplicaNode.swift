@@ -13,7 +13,8 @@ import Synchronization
 /// may have lost. Before the greeting nothing is written, and frames that
 /// break the protocol end the connection with a refusal.
 public final class ReplicaNode: Sendable {
-    let device: any BlockDevice
+    /// The local device that holds the copy.
+    public let device: any BlockDevice
     let folder: NodeFolder
     let journal: Journal
     let activity: ActivityLog

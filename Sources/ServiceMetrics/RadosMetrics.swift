@@ -1,4 +1,4 @@
-import BlockDevices
+public import BlockDevices
 import DeviceLayers
 public import NBDServer
 import Prometheus
@@ -29,14 +29,25 @@ public enum RadosMetrics {
 
     /// Publishes the RADOS figures of those of `exports` served from a RADOS image.
     public static func register(_ exports: [Export], in registry: MetricsRegistry) {
-        let sources = exports.compactMap { export in
-            radosDevice(below: export.device).map { device in
-                Source(export: export.name, statistics: device.statistics) {
-                    (device.writeAroundOutstandingBytes, device.writeAroundLimitBytes)
-                }
+        register(exports.compactMap { source(export: $0.name, device: $0.device) }, in: registry)
+    }
+
+    /// The label a replica's device goes by: `buse replica` serves no export,
+    /// and its one device is the volume's copy.
+    public static let replicaLabel = "replica"
+
+    /// Publishes the RADOS figures of a replica's device, if it is a RADOS
+    /// image, under `export="replica"`.
+    public static func register(replicaDevice device: any BlockDevice, in registry: MetricsRegistry) {
+        register(source(export: replicaLabel, device: device).map { [$0] } ?? [], in: registry)
+    }
+
+    static func source(export: String, device: any BlockDevice) -> Source? {
+        radosDevice(below: device).map { rados in
+            Source(export: export, statistics: rados.statistics) {
+                (rados.writeAroundOutstandingBytes, rados.writeAroundLimitBytes)
             }
         }
-        register(sources, in: registry)
     }
 
     /// The RADOS image under a stack of layers (emulation, counting, replication, offset), if there is one.

@@ -116,6 +116,7 @@ struct Replica: AsyncParsableCommand {
         }
         let endpoint = try metrics.start(logger: logger).map { registry, endpoint in
             ReplicationMetrics.register(status: { node.status }, in: registry)
+            RadosMetrics.register(replicaDevice: node.device, in: registry)
             return endpoint
         }
         let volume = node.volume

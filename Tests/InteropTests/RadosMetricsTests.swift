@@ -8,6 +8,7 @@ import Testing
 /// (Timeouts are checked in RadosClusterTroubleTests, write-around bytes
 /// outstanding while the OSD is frozen in RadosWriteAroundTests.)
 @Suite struct RadosMetricsTests {
+
     /// Requests whose RADOS operations are known: the image's objects are
     /// 4 MiB, so the writes at 0 fall in object 0, the spanning one in
     /// objects 1 and 2 (one operation of two pieces), and nothing at 32 MiB
@@ -75,6 +76,43 @@ import Testing
         await server.stopExpectingCleanExit()
         try await plain.remove(in: directory)
         try await early.remove(in: directory)
+    }
+
+    /// `buse replica` on a RADOS image publishes the image's figures as
+    /// `serve` does, under `export="replica"`: the primary's writes reach
+    /// the replica's image as RADOS writes, each counted and timed.
+    @Test func aReplicaOnARadosImageCountsTheWritesItsPrimarySent() async throws {
+        let conf = try SharedCluster.conf()
+        let directory = try TemporaryDirectory()
+        let cleanup = Cleanup()
+        defer { cleanup.runRemaining() }
+        let image = try await RadosTestImage(
+            size: "\(ReplicationNode.volumeSize >> 20)M", conf: conf, cleanup: cleanup, in: directory)
+        let replica = try await ReplicaProcess(
+            device: image.uri(), state: directory.file("replica-state"), port: 0, options: MetricsTests.metricsOption,
+            in: directory)
+        let primary = try ReplicationNode("primary")
+        let server = try await primary.serveAsPrimary(replicatingTo: replica.port)
+        try await primary.waitForInSync()
+        let metrics = try await MetricsScrape(of: replica.process)
+        let before = Self.count(try await metrics.checkedByPromtool(in: directory), "replica", "write") ?? -1
+        #expect(before >= 0, "the replica publishes no RADOS write figures")
+
+        let script = """
+            for i in range(8): step(f"write {i}", lambda i=i: h.pwrite(b"r" * 65536, i * 65536))
+            step("flush", lambda: h.flush())
+            """
+        let report = try await Nbdsh.run(script, uri: server.uri("vol"), in: primary.directory)
+        #expect(report.lines.count == 9 && report.lines.allSatisfy { $0.value.hasPrefix("ok") }, "\(report)")
+        // Acknowledged by the primary only once the replica's image held each write.
+        let text = try await metrics.checkedByPromtool(in: directory)
+        #expect(Self.count(text, "replica", "write") == before + 8, "\(text)")
+        #expect((MetricsScrape.value(text, Self.series("sum", "replica", "write")) ?? 0) > 0)
+        #expect(MetricsScrape.value(text, #"buse_rados_operation_errors_total{export="replica",error="EIO"}"#) == 0)
+
+        await server.stopExpectingCleanExit()
+        await replica.stopExpectingCleanExit()
+        try await image.remove(in: directory)
     }
 
     static func series(_ part: String, _ export: String, _ operation: String) -> String {
