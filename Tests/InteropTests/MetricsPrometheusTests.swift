@@ -2,9 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
-/// A real Prometheus server scrapes a replicated buse under fio load, a
-/// registry and a snapshotter; its query API shows the load's rates, and
-/// every query of the example Grafana dashboard returns data.
+/// A real Prometheus server scrapes a replicated buse and a RADOS export
+/// (on the shared Ceph cluster) under fio load, a registry and a
+/// snapshotter; its query API shows the load's rates, and every query of
+/// the example Grafana dashboard returns data.
 @Suite struct MetricsPrometheusTests {
     static let dashboard = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -23,25 +24,34 @@ import Testing
 
     @Test func prometheusSeesTheLoadAndEveryDashboardPanelHasData() async throws {
         let queries = try Self.dashboardQueries()
-        #expect(queries.count >= 14, "the dashboard's panels were read")
+        #expect(queries.count >= 17, "the dashboard's panels were read")
         let options = ["--metrics", "127.0.0.1:0"]
         let primary = try ReplicationNode("primary")
         let secondary = try ReplicationNode("secondary")
         let replica = try await secondary.serveAsReplica(options: options)
         let server = try await primary.serveAsPrimary(replicatingTo: replica.port, options: options)
         let directory = primary.directory
+        let cleanup = Cleanup()
+        defer { cleanup.runRemaining() }
+        let radosDirectory = try TemporaryDirectory()
+        let image = try await RadosTestImage(size: "64M", conf: try SharedCluster.conf(), cleanup: cleanup, in: radosDirectory)
+        // With write-around, so that its limit has a series to show.
+        let radosServer = try await BuseServer(
+            exports: ["rados=\(image.uri("write-around=1M"))"], options: options, in: radosDirectory)
         let registry = try await RegistryProcess(in: directory, options: options)
         let snapshotter = try ChildProcess(
             try Tool.buse(),
             ["snapshotter", "serve", "--root", directory.file("snapshots"), "--socket", directory.file("snapshotter.sock")] + options,
             outputPrefix: directory.unique("snapshotter"), currentDirectory: directory.path)
         var targets: [String] = []
-        for process in [server.process, replica.process, registry.process, snapshotter] {
+        for process in [server.process, replica.process, radosServer.process, registry.process, snapshotter] {
             targets.append(try await MetricsScrape(of: process).target)
         }
         try await primary.waitForInSync()
         let prometheus = try await PrometheusServer(scraping: targets, in: directory)
-        // 4K random reads and writes, 16 in flight, until the test ends it.
+        // 4K random reads and writes until the test ends it: 16 in flight on
+        // the replicated export, and a trickle on the RADOS one (the OSD
+        // shares the machine).
         let job = directory.file("load.fio")
         try """
         [load]
@@ -51,6 +61,17 @@ import Testing
         bs=4k
         iodepth=16
         size=32m
+        time_based=1
+        runtime=3600
+
+        [rados]
+        ioengine=nbd
+        uri=\(radosServer.uri("rados"))
+        rw=randrw
+        bs=4k
+        iodepth=1
+        rate_iops=50
+        size=16m
         time_based=1
         runtime=3600
         """.write(toFile: job, atomically: true, encoding: .utf8)
@@ -87,5 +108,7 @@ import Testing
         _ = await registry.stop()
         await server.stopExpectingCleanExit()
         await replica.stopExpectingCleanExit()
+        await radosServer.stopExpectingCleanExit()
+        try await image.remove(in: radosDirectory)
     }
 }
