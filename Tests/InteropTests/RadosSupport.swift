@@ -130,6 +130,16 @@ final class PrivateCluster: Sendable {
         }.joined(separator: "\n")
     }
 
+    /// The OSD's own account of the operations it holds (its admin socket's
+    /// `dump_ops_in_flight`): each op's events say what it waits for
+    /// ("waiting for readable", "waiting for active", ...), which the log at
+    /// its default level does not.
+    func opsInFlight(in logs: TemporaryDirectory) async -> String {
+        let dumped = try? await run(
+            "ceph", ["--conf", conf, "daemon", "osd.0", "dump_ops_in_flight"], in: logs, timeout: .seconds(60))
+        return "--- the OSD's ops in flight:\n" + (dumped.map { "\($0.standardOutput)\($0.standardError)" } ?? "(ceph did not run)")
+    }
+
     /// Stops the OSD cleanly (it saves its memstore); clients' I/O then waits.
     func stopOSD(in logs: TemporaryDirectory) async throws {
         try await runChecked(Self.script, ["stop-osd", directory], in: logs, timeout: .seconds(120))
