@@ -42,54 +42,78 @@ static uint32_t crc32c_one_stream(uint32_t crc, const uint8_t *bytes, size_t len
 
 // Three streams at once: the crc32 instruction takes 3 cycles but a new one
 // can start every cycle, so one dependent chain uses a third of the unit.
-// A block of 3 * STREAM bytes is split in three; each part's register runs
-// on its own, and the parts are joined by "shifting" a register over STREAM
-// zero bytes, which is linear over GF(2) and so a lookup in four tables of
-// 256 entries (built once from the 32 unit vectors).
-enum { STREAM = 4096 };
-static uint32_t shift_tables[4][256];
+// A block of 3 * stream bytes is split in three; each part's register runs
+// on its own, and the parts are joined by "shifting" a register over
+// `stream` zero bytes, which is linear over GF(2) and so a lookup in four
+// tables of 256 entries (built once from the 32 unit vectors).
+//
+// Two stream lengths: 4 KiB for long buffers, and 1360 bytes so that a 4 KiB
+// payload (3 * 1360 = 4080, a replicated 4K write, checksummed on the
+// primary and again on the replica) is one block and a 16-byte tail rather
+// than one chain: 445-499 ns -> 192-194 ns per 4 KiB here (best of 5).
+struct shift_tables {
+    size_t stream;
+    uint32_t table[4][256];
+    pthread_once_t once;
+};
+static struct shift_tables long_streams = {.stream = 4096, .once = PTHREAD_ONCE_INIT};
+static struct shift_tables short_streams = {.stream = 1360, .once = PTHREAD_ONCE_INIT};
 
 __attribute__((target("sse4.2")))
-static void fill_shift_tables(void) {
-    static const uint8_t zeros[STREAM];
+static void fill(struct shift_tables *tables) {
+    static const uint8_t zeros[4096];
     uint32_t unit[32];
-    for (int bit = 0; bit < 32; bit++) unit[bit] = crc32c_one_stream(1u << bit, zeros, STREAM);
+    for (int bit = 0; bit < 32; bit++) unit[bit] = crc32c_one_stream(1u << bit, zeros, tables->stream);
     for (int part = 0; part < 4; part++) {
         for (uint32_t value = 0; value < 256; value++) {
             uint32_t shifted = 0;
             for (int bit = 0; bit < 8; bit++) {
                 if (value & (1u << bit)) shifted ^= unit[part * 8 + bit];
             }
-            shift_tables[part][value] = shifted;
+            tables->table[part][value] = shifted;
         }
     }
 }
+static void fill_long(void) { fill(&long_streams); }
+static void fill_short(void) { fill(&short_streams); }
 
-static inline uint32_t shift_over_stream(uint32_t crc) {
-    return shift_tables[0][crc & 0xFF] ^ shift_tables[1][(crc >> 8) & 0xFF]
-        ^ shift_tables[2][(crc >> 16) & 0xFF] ^ shift_tables[3][crc >> 24];
+static inline uint32_t shift_over_stream(const struct shift_tables *tables, uint32_t crc) {
+    return tables->table[0][crc & 0xFF] ^ tables->table[1][(crc >> 8) & 0xFF]
+        ^ tables->table[2][(crc >> 16) & 0xFF] ^ tables->table[3][crc >> 24];
+}
+
+// Consumes as many blocks of 3 * tables->stream bytes as `*length` holds.
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_blocks(const struct shift_tables *tables, uint32_t crc, const uint8_t **bytes, size_t *length) {
+    const size_t stream = tables->stream;
+    while (*length >= 3 * stream) {
+        const uint8_t *at = *bytes;
+        uint64_t a = crc, b = 0, c = 0;
+        for (size_t offset = 0; offset < stream; offset += 8) {
+            uint64_t wa, wb, wc;
+            memcpy(&wa, at + offset, 8);
+            memcpy(&wb, at + stream + offset, 8);
+            memcpy(&wc, at + 2 * stream + offset, 8);
+            a = __builtin_ia32_crc32di(a, wa);
+            b = __builtin_ia32_crc32di(b, wb);
+            c = __builtin_ia32_crc32di(c, wc);
+        }
+        crc = shift_over_stream(tables, shift_over_stream(tables, (uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+        *bytes += 3 * stream;
+        *length -= 3 * stream;
+    }
+    return crc;
 }
 
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_hardware(uint32_t crc, const uint8_t *bytes, size_t length) {
-    if (length >= 3 * STREAM) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, fill_shift_tables);
-        while (length >= 3 * STREAM) {
-            uint64_t a = crc, b = 0, c = 0;
-            for (size_t at = 0; at < STREAM; at += 8) {
-                uint64_t wa, wb, wc;
-                memcpy(&wa, bytes + at, 8);
-                memcpy(&wb, bytes + STREAM + at, 8);
-                memcpy(&wc, bytes + 2 * STREAM + at, 8);
-                a = __builtin_ia32_crc32di(a, wa);
-                b = __builtin_ia32_crc32di(b, wb);
-                c = __builtin_ia32_crc32di(c, wc);
-            }
-            crc = shift_over_stream(shift_over_stream((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
-            bytes += 3 * STREAM;
-            length -= 3 * STREAM;
-        }
+    if (length >= 3 * long_streams.stream) {
+        pthread_once(&long_streams.once, fill_long);
+        crc = crc32c_blocks(&long_streams, crc, &bytes, &length);
+    }
+    if (length >= 3 * short_streams.stream) {
+        pthread_once(&short_streams.once, fill_short);
+        crc = crc32c_blocks(&short_streams, crc, &bytes, &length);
     }
     return crc32c_one_stream(crc, bytes, length);
 }

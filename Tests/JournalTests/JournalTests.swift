@@ -120,10 +120,14 @@ final class JournalTests {
         #expect(value == 0xE306_9283)
     }
 
-    /// Long buffers take the three-stream path (blocks of 12 KiB joined by
-    /// table shifts); every length around its block edges, and a checksum
-    /// continued across two calls, must equal a bit-by-bit computation.
-    @Test(arguments: [0, 1, 7, 4096, 12_287, 12_288, 12_289, 24_576 + 5, 1 << 20, (1 << 20) + 13])
+    /// Buffers from 4080 bytes take a three-stream path (blocks of 12 KiB,
+    /// then blocks of 4080 bytes, joined by table shifts); every length
+    /// around their block edges, and a checksum continued across two calls,
+    /// must equal a bit-by-bit computation.
+    @Test(arguments: [
+        0, 1, 7, 4079, 4080, 4081, 4096, 8160, 8161, 12_287, 12_288, 12_289, 12_288 + 4080 + 3, 24_576 + 5, 1 << 20,
+        (1 << 20) + 13,
+    ])
     func crc32cOfLongBuffersMatchesABitwiseComputation(length: Int) {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ UInt64(length)
         let bytes = (0..<length).map { _ -> UInt8 in
