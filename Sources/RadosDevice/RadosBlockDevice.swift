@@ -150,7 +150,8 @@ public final class RadosBlockDevice: BlockDevice {
         let mapObject = ImageLayout.mapObject(image)
         let pieces = fresh.map { AioPiece(object: mapObject, offset: $0, kind: .write(Self.one)) }
         let status = await AioGroup.run(pieces, as: .mapUpdate, countedIn: statistics) { piece, completion in
-            librados.aio_write(pool.context, mapObject, completion, Self.one.baseAddress!.assumingMemoryBound(to: CChar.self), 1, piece.offset)
+            let byte = Self.one.baseAddress!.assumingMemoryBound(to: CChar.self)
+            return librados.aio_write(pool.context, mapObject, completion, byte, 1, piece.offset)
         }
         guard status == 0 else { throw failure(status, "object map update", offset, length) }
         map.markStored(fresh)
