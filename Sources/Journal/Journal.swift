@@ -51,7 +51,7 @@ public final class Journal: Sendable {
         self.limits = limits
         self.volumeSize = volumeSize
         let last = try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> UInt64 in
-            try store.get(transaction, store.meta, key: Array("last-sequence".utf8)).map { bytes in
+            try store.get(transaction, store.meta, key: LMDBEnvironment.lastSequenceKey).map { bytes in
                 bytes.withUnsafeBytes { UInt64(keyBytes: $0) }
             } ?? 0
         }

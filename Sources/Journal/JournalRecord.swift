@@ -20,6 +20,17 @@ public struct JournalRecord: Sendable, Equatable {
     /// Fixed 24-byte big-endian value; the sequence is the key.
     static let encodedLength = 24
 
+    /// The value, encoded as ``encodeValue()`` does, in bytes lent to `body`.
+    func withEncodedValue<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(byteCount: Self.encodedLength, alignment: 8) { bytes in
+            bytes.storeBytes(of: offset.bigEndian, toByteOffset: 0, as: UInt64.self)
+            bytes.storeBytes(of: length.bigEndian, toByteOffset: 8, as: UInt32.self)
+            bytes.storeBytes(of: checksum.bigEndian, toByteOffset: 12, as: UInt32.self)
+            bytes.storeBytes(of: generation.bigEndian, toByteOffset: 16, as: UInt64.self)
+            return body(UnsafeRawBufferPointer(bytes))
+        }
+    }
+
     func encodeValue() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.encodedLength)

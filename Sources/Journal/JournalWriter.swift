@@ -101,7 +101,12 @@ final class JournalWriter: Sendable {
     /// One write transaction for the whole batch, then one sync if any asked.
     private static func commit(_ requests: [Request], _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) throws(JournalError) {
         try store.transaction(readOnly: false) { (transaction) throws(JournalError) in
-            for request in requests { try apply(request, transaction, store) }
+            var highest: UInt64 = 0
+            for request in requests {
+                try apply(request, transaction, store)
+                if case let .append(record) = request { highest = max(highest, record.sequence) }
+            }
+            if highest > 0 { try raiseLastSequence(to: highest, transaction, store) }
         }
         if requests.contains(where: { if case .sync = $0 { true } else { false } }) {
             try store.sync()
@@ -109,11 +114,29 @@ final class JournalWriter: Sendable {
         }
     }
 
+    /// Stores `sequence` as the highest a record has had, unless a higher
+    /// one is stored. Writes finish, and so log, out of order: the last
+    /// record committed is not always the highest, and a log reopened after
+    /// storing that one handed out a sequence again, overwriting the record
+    /// that had it. Once per commit rather than once per record.
+    private static func raiseLastSequence(
+        to sequence: UInt64, _ transaction: OpaquePointer, _ store: LMDBEnvironment
+    ) throws(JournalError) {
+        let stored = try store.get(transaction, store.meta, key: LMDBEnvironment.lastSequenceKey)
+        if let stored, stored.withUnsafeBytes({ UInt64(keyBytes: $0) }) >= sequence { return }
+        try store.put(transaction, store.meta, key: LMDBEnvironment.lastSequenceKey, value: sequence.keyBytes)
+    }
+
     private static func apply(_ request: Request, _ transaction: OpaquePointer, _ store: LMDBEnvironment) throws(JournalError) {
         switch request {
         case let .append(record):
-            try store.put(transaction, store.records, key: record.sequence.keyBytes, value: record.encodeValue())
-            try store.put(transaction, store.meta, key: Array("last-sequence".utf8), value: record.sequence.keyBytes)
+            // Encoded on the stack: no allocation per record.
+            let status = withUnsafeBytes(of: record.sequence.bigEndian) { key in
+                record.withEncodedValue { value in
+                    Result { () throws(JournalError) in try store.put(transaction, store.records, key: key, value: value) }
+                }
+            }
+            try status.get()
         case let .acknowledge(sequence):
             try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, _ in
                 UInt64(keyBytes: key) <= sequence ? .delete : .stop

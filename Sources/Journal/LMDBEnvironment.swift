@@ -99,16 +99,28 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     func put(_ transaction: OpaquePointer, _ database: MDB_dbi, key: [UInt8], value: [UInt8]) throws(JournalError) {
-        var key = key
-        var value = value
-        let status = key.withUnsafeMutableBytes { keyBytes in
-            value.withUnsafeMutableBytes { valueBytes in
-                var keyValue = MDB_val(mv_size: keyBytes.count, mv_data: keyBytes.baseAddress)
-                var dataValue = MDB_val(mv_size: valueBytes.count, mv_data: valueBytes.baseAddress)
-                return mdb_put(transaction, database, &keyValue, &dataValue, 0)
-            }
+        let status = key.withUnsafeBytes { key in
+            value.withUnsafeBytes { value in Self.put(transaction, database, key, value) }
         }
         guard status == 0 else { throw JournalError("mdb_put", status) }
+    }
+
+    /// The same from bytes the caller holds: a record's key and value are
+    /// encoded on the stack, so logging one allocates nothing.
+    func put(
+        _ transaction: OpaquePointer, _ database: MDB_dbi, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer
+    ) throws(JournalError) {
+        let status = Self.put(transaction, database, key, value)
+        guard status == 0 else { throw JournalError("mdb_put", status) }
+    }
+
+    /// mdb_put reads the key and the value and writes neither (no MDB_RESERVE).
+    private static func put(
+        _ transaction: OpaquePointer, _ database: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer
+    ) -> Int32 {
+        var keyValue = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var dataValue = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        return mdb_put(transaction, database, &keyValue, &dataValue, 0)
     }
 
     func get(_ transaction: OpaquePointer, _ database: MDB_dbi, key: [UInt8]) throws(JournalError) -> [UInt8]? {
@@ -165,6 +177,9 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     enum ScanStep { case next, delete, stop }
+
+    /// The `meta` key of the highest sequence any record has had.
+    static let lastSequenceKey = Array("last-sequence".utf8)
 }
 
 extension UInt64 {

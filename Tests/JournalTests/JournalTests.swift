@@ -35,6 +35,24 @@ final class JournalTests {
         #expect(try await reopened.append(offset: 0, length: 1, checksum: 0, generation: 7) == 11)
     }
 
+    /// Writes finish out of order: a record can be committed after one with
+    /// a higher sequence. Reopened, the log must still hand out sequences
+    /// above every record it holds; reusing one would overwrite that
+    /// record, and the region it names would be forgotten by the next resync.
+    @Test func recordsCommittedOutOfOrderNeverHaveTheirSequenceReused() async throws {
+        let path = freshPath()
+        do {
+            let journal = try Journal(path: path, volumeSize: 1 << 30)
+            let (first, second) = (journal.reserveSequence(), journal.reserveSequence())
+            try await journal.append(JournalRecord(sequence: second, offset: 8192, length: 4096, checksum: 2, generation: 1))
+            try await journal.append(JournalRecord(sequence: first, offset: 0, length: 4096, checksum: 1, generation: 1))
+            try await journal.close()
+        }
+        let reopened = try Journal(path: path, volumeSize: 1 << 30)
+        #expect(reopened.reserveSequence() == 3)
+        #expect(try reopened.unacknowledged().map(\.offset) == [0, 8192])
+    }
+
     @Test func concurrentAppendsAreAllCommittedWithDistinctSequences() async throws {
         let journal = try Journal(path: freshPath(), volumeSize: 1 << 30)
         let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
