@@ -124,7 +124,10 @@ final class PeerLink: Sendable {
 /// The answer to one request, which arrives on the channel's thread and may
 /// come before or after someone waits for it.
 final class PendingAnswer: Sendable {
-    private typealias Waiter = CheckedContinuation<Result<PeerLink.Answer, ReplicationError>, Never>
+    /// Unchecked: `state` resumes it exactly once (the waiter is taken out
+    /// under the lock by whoever resumes it), and a checked continuation
+    /// allocated a canary object for every replicated write.
+    private typealias Waiter = UnsafeContinuation<Result<PeerLink.Answer, ReplicationError>, Never>
     private let state = Mutex<(result: Result<PeerLink.Answer, ReplicationError>?, waiter: Waiter?, ticket: SendTicket)>(
         (nil, nil, .copied))
     private let channel: any ReplicationChannel
@@ -156,7 +159,7 @@ final class PendingAnswer: Sendable {
 
     private func arrived() async -> Result<PeerLink.Answer, ReplicationError> {
         if let result = state.withLock({ $0.result }) { return result }
-        return await withCheckedContinuation { continuation in
+        return await withUnsafeContinuation { continuation in
             let result = state.withLock { state -> Result<PeerLink.Answer, ReplicationError>? in
                 if let result = state.result { return result }
                 state.waiter = continuation
