@@ -138,7 +138,9 @@ struct Transmission: Sendable {
     @discardableResult
     private func admit(bytes: Int, _ plug: SubmissionPlug) -> Bool {
         let limits = connection.limits
-        let hasRoom = { (gate: Connection.Gate) -> Bool in
+        // A local function, not a closure in a constant: that one was
+        // escaping, so every request allocated its context.
+        func hasRoom(_ gate: Connection.Gate) -> Bool {
             gate.draining
                 || (gate.requests < limits.requestsInFlight && gate.bytes + bytes <= max(limits.bytesInFlight, bytes))
         }
