@@ -20,7 +20,8 @@ public struct JournalRecord: Sendable, Equatable {
     /// Fixed 24-byte big-endian value; the sequence is the key.
     static let encodedLength = 24
 
-    /// The value, encoded as ``encodeValue()`` does, in bytes lent to `body`.
+    /// The value (offset, length, checksum, generation, big-endian), in
+    /// bytes on the stack lent to `body`.
     func withEncodedValue<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         withUnsafeTemporaryAllocation(byteCount: Self.encodedLength, alignment: 8) { bytes in
             bytes.storeBytes(of: offset.bigEndian, toByteOffset: 0, as: UInt64.self)
@@ -29,16 +30,6 @@ public struct JournalRecord: Sendable, Equatable {
             bytes.storeBytes(of: generation.bigEndian, toByteOffset: 16, as: UInt64.self)
             return body(UnsafeRawBufferPointer(bytes))
         }
-    }
-
-    func encodeValue() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.encodedLength)
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: offset >> UInt64(shift))) }
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: checksum >> UInt32(shift))) }
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: generation >> UInt64(shift))) }
-        return bytes
     }
 
     init?(sequence: UInt64, value: UnsafeRawBufferPointer) {

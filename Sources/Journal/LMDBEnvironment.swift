@@ -124,10 +124,11 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     func get(_ transaction: OpaquePointer, _ database: MDB_dbi, key: [UInt8]) throws(JournalError) -> [UInt8]? {
-        var key = key
         var found: [UInt8]?
-        let status = key.withUnsafeMutableBytes { keyBytes in
-            var keyValue = MDB_val(mv_size: keyBytes.count, mv_data: keyBytes.baseAddress)
+        // Read-only access: mdb_get does not write the key, and a mutable
+        // view of a shared array would copy it first.
+        let status = key.withUnsafeBytes { keyBytes in
+            var keyValue = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             var dataValue = MDB_val()
             let status = mdb_get(transaction, database, &keyValue, &dataValue)
             if status == 0 { found = Array(UnsafeRawBufferPointer(start: dataValue.mv_data, count: dataValue.mv_size)) }
