@@ -44,6 +44,28 @@ public enum BlockFilesystem {
         guard umount2(directory, 0) == 0 else { throw .system("umount", directory, errno: errno) }
     }
 
+    /// Unmounts `directory`, trying again every 100 ms while it is busy
+    /// (EBUSY), `attempts` times at most: a file its user closes a moment
+    /// late (a blob still being sent by sendfile, a process another test
+    /// started) keeps the mount busy that long. `stillBusy` runs once, at
+    /// the first EBUSY. Any other failure, or EBUSY at the last attempt, is
+    /// thrown.
+    public static func unmount(
+        _ directory: String, attempts: Int, stillBusy: () -> Void = {}
+    ) async throws(FilesystemError) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try unmount(directory)
+            } catch {
+                guard case .system(_, _, let code) = error, code == EBUSY, attempt < attempts else { throw error }
+                if attempt == 1 { stillBusy() }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     /// Runs a tool to completion; returns its exit status and its output
     /// (standard output and error together).
     private static func run(_ tool: String, _ arguments: [String]) throws(FilesystemError) -> (Int32, String) {

@@ -74,21 +74,12 @@ final class MountedVolume: Sendable {
         // event loop once that write ends), and until then the mount is
         // busy. So EBUSY is tried again, every 100 ms for up to 10 s,
         // before detaching without unmounting.
-        var attempts = 0
-        while true {
-            do {
-                try BlockFilesystem.unmount(mountPoint)
-                break
-            } catch {
-                attempts += 1
-                if case .system(_, _, let code) = error, code == EBUSY, attempts < 100 {
-                    if attempts == 1 { logger.notice("\(mountPoint) is still in use; trying to unmount again") }
-                    try? await Task.sleep(for: .milliseconds(100))
-                    continue
-                }
-                logger.error("\(error); detaching anyway (the kernel flushes what it holds)")
-                break
+        do {
+            try await BlockFilesystem.unmount(mountPoint, attempts: 100) {
+                logger.notice("\(mountPoint) is still in use; trying to unmount again")
             }
+        } catch {
+            logger.error("\(error); detaching anyway (the kernel flushes what it holds)")
         }
         await detach()
     }

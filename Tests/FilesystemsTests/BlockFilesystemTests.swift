@@ -6,7 +6,7 @@ import Testing
 /// a blank device is found blank, refused for mounting, formatted once,
 /// refused a second format, mounted, written and unmounted.
 @Suite struct BlockFilesystemTests {
-    @Test func aBlankDeviceIsFormattedOnceMountedAndNeverFormattedAgain() throws {
+    @Test func aBlankDeviceIsFormattedOnceMountedAndNeverFormattedAgain() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("buse-fs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -28,32 +28,27 @@ import Testing
         }
         try BlockFilesystem.mount(device, at: mountPoint)
         #expect(FileManager.default.createFile(atPath: mountPoint + "/kept", contents: Data("kept".utf8)))
-        try unmount(mountPoint)
+        try await unmount(mountPoint)
         #expect(!FileManager.default.fileExists(atPath: mountPoint + "/kept"), "unmounted: the file is on the device")
         try BlockFilesystem.mount(device, at: mountPoint)
         #expect(FileManager.default.contents(atPath: mountPoint + "/kept") == Data("kept".utf8))
-        try unmount(mountPoint)
+        try await unmount(mountPoint)
     }
 
-    /// Unmounts, trying again while the mount is busy, for at most 30 s.
-    /// Tests run in parallel, and a process another test starts at the
-    /// moment this one has a file open on the mount can hold it open a
-    /// while (seen once in CI: EBUSY right after the write). If it stays
-    /// busy, the failure names the processes that hold files there.
-    private func unmount(_ mountPoint: String) throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            do {
-                try BlockFilesystem.unmount(mountPoint)
-                return
-            } catch {
-                guard case .system(_, _, let code) = error, code == EBUSY else { throw error }
-                guard ContinuousClock.now < deadline else {
-                    Issue.record("still busy after 30 s; processes with files under \(mountPoint): \(holders(of: mountPoint))")
-                    throw error
-                }
-                Thread.sleep(forTimeInterval: 0.1)
+    /// Unmounts, trying again while the mount is busy, for at most 30 s
+    /// (300 tries, 100 ms apart). Tests run in parallel, and a process
+    /// another test starts at the moment this one has a file open on the
+    /// mount can hold it open a while (seen once in CI: EBUSY right after
+    /// the write). If it stays busy, the failure names the processes that
+    /// hold files there.
+    private func unmount(_ mountPoint: String) async throws {
+        do {
+            try await BlockFilesystem.unmount(mountPoint, attempts: 300)
+        } catch {
+            if case .system(_, _, let code) = error, code == EBUSY {
+                Issue.record("still busy after 30 s; processes with files under \(mountPoint): \(holders(of: mountPoint))")
             }
+            throw error
         }
     }
 
