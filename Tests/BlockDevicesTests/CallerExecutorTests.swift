@@ -9,8 +9,9 @@ import Testing
 /// hopping to the generic one. A request's awaits through the layers then
 /// cost no executor switch; each switch took the task's status-record lock
 /// to look up its executor preference (bench/README.md, "Swift's share of
-/// a request": 4 µs of the machine's CPU per replicated 4K write). An actor is the one caller where the difference shows:
-/// code that hops off it no longer sees it as its isolation.
+/// a request": 4 µs of the machine's CPU per replicated 4K write). An
+/// actor is the one caller where the difference shows: code that hops off
+/// it no longer sees it as its isolation.
 @Suite struct CallerExecutorTests {
     /// Records the isolation each read ran in.
     final class IsolationProbe: BlockDevice {
