@@ -13,14 +13,16 @@ import Testing
         let buseImage = directory.file("buse.img")
         let nbdkitImage = directory.file("nbdkit.img")
         try await runChecked("cp", ["--sparse=always", base, buseImage], in: directory)
-        try await runChecked("cp", ["--sparse=always", base, nbdkitImage], in: directory)
 
         let buse = try await BuseServer(exports: ["disk=file:\(buseImage)"], in: directory)
-        let nbdkit = try await NbdkitServer(file: nbdkitImage, exportName: "disk", in: directory)
         let fromBuse = try await Nbdsh.run(
             DifferentialScript.writable, uri: buse.uri("disk"), variables: ["uri": buse.uri("disk")], in: directory)
-        let fromNbdkit = try await Nbdsh.run(
-            DifferentialScript.writable, uri: nbdkit.uri(), variables: ["uri": nbdkit.uri()], in: directory)
+        let (fromNbdkit, nbdkit) = try await NbdkitServer.answering(
+            file: nbdkitImage, exportName: "disk", in: directory,
+            prepare: { try await runChecked("cp", ["--sparse=always", base, nbdkitImage], in: directory) }
+        ) { nbdkit in
+            try await Nbdsh.run(DifferentialScript.writable, uri: nbdkit.uri(), variables: ["uri": nbdkit.uri()], in: directory)
+        }
         Self.expectSameAnswers(buse: fromBuse, nbdkit: fromNbdkit, buseLog: buse.log)
 
         await buse.stopExpectingCleanExit()
@@ -36,9 +38,12 @@ import Testing
         try await DiskImage.random(at: image, mebibytes: 1, dataRanges: [0..<1], in: directory)
         let before = try await DiskImage.sha256(image, in: directory)
         let buse = try await BuseServer(exports: ["disk=file:\(image)"], options: ["--read-only"], in: directory)
-        let nbdkit = try await NbdkitServer(file: image, exportName: "disk", readOnly: true, in: directory)
         let fromBuse = try await Nbdsh.run(DifferentialScript.readOnly, uri: buse.uri("disk"), in: directory)
-        let fromNbdkit = try await Nbdsh.run(DifferentialScript.readOnly, uri: nbdkit.uri(), in: directory)
+        let (fromNbdkit, nbdkit) = try await NbdkitServer.answering(
+            file: image, exportName: "disk", readOnly: true, in: directory
+        ) { nbdkit in
+            try await Nbdsh.run(DifferentialScript.readOnly, uri: nbdkit.uri(), in: directory)
+        }
         Self.expectSameAnswers(buse: fromBuse, nbdkit: fromNbdkit, buseLog: buse.log)
         #expect(fromBuse["write"] == "EPERM" && fromBuse["trim"] == "EPERM" && fromBuse["zero"] == "EPERM")
         await buse.stopExpectingCleanExit()
@@ -50,14 +55,20 @@ import Testing
         let directory = try TemporaryDirectory()
         let buseImage = directory.file("buse.img")
         let nbdkitImage = directory.file("nbdkit.img")
-        try await runChecked("truncate", ["-s", "1M", buseImage, nbdkitImage], in: directory)
+        try await runChecked("truncate", ["-s", "1M", buseImage], in: directory)
         let buse = try await BuseServer(exports: ["disk=file:\(buseImage)"], in: directory)
-        let nbdkit = try await NbdkitServer(file: nbdkitImage, exportName: "disk", in: directory)
         let python = try Tool.path("python3")
         let fromBuse = try await runChecked(
             python, ["-c", RawRequestScript.python, buse.socketPath, "disk"], in: directory)
-        let fromNbdkit = try await runChecked(
-            python, ["-c", RawRequestScript.python, nbdkit.socketPath, "disk"], in: directory)
+        let (fromNbdkit, nbdkit) = try await NbdkitServer.answering(
+            file: nbdkitImage, exportName: "disk", in: directory,
+            prepare: {
+                try? FileManager.default.removeItem(atPath: nbdkitImage)
+                try await runChecked("truncate", ["-s", "1M", nbdkitImage], in: directory)
+            }
+        ) { nbdkit in
+            try await runChecked(python, ["-c", RawRequestScript.python, nbdkit.socketPath, "disk"], in: directory)
+        }
         let buseReport = ScriptReport(fromBuse.standardOutput)
         Self.expectSameAnswers(buse: buseReport, nbdkit: ScriptReport(fromNbdkit.standardOutput), buseLog: buse.log)
         #expect(buseReport["unknown command 9"] == "EINVAL")

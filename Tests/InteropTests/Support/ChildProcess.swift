@@ -34,9 +34,12 @@ final class ChildProcess: Sendable {
     /// Starts `executable` (an absolute path) with `arguments`, in
     /// `currentDirectory` if given (where any stray files it writes land);
     /// output goes to `outputPrefix.stdout` and `outputPrefix.stderr`, or nowhere.
+    /// With `newSession` the child leads a session of its own (setsid), so
+    /// no signal meant for the test runner's process group or terminal
+    /// reaches it; only a signal sent to its own pid does.
     init(
         _ executable: String, _ arguments: [String], outputPrefix: String?,
-        environment: [String: String]? = nil, currentDirectory: String? = nil
+        environment: [String: String]? = nil, currentDirectory: String? = nil, newSession: Bool = false
     ) throws {
         self.executable = executable
         self.arguments = arguments
@@ -51,7 +54,10 @@ final class ChildProcess: Sendable {
         var all = sigset_t()
         sigfillset(&all)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // glibc's POSIX_SPAWN_SETSID (0x80) is defined only under _GNU_SOURCE,
+        // which Swift's Glibc module does not see.
+        let setSession: Int32 = newSession ? 0x80 : 0
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | setSession))
         var files = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&files)
         defer { posix_spawn_file_actions_destroy(&files) }
