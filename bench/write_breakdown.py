@@ -110,7 +110,7 @@ def measure(args, replicated, workdir):
                 open(log_path, "wb"), lambda: b"listening" in open(log_path, "rb").read())))
         output = os.path.join(workdir, "fio.json")
         fio = subprocess.Popen(["fio", "--name=w", "--ioengine=nbd", f"--uri=nbd://127.0.0.1:{port}/bench",
-                                "--rw=randwrite", "--bs=4k", f"--iodepth={args.iodepth}", "--time_based",
+                                f"--rw={args.rw}", f"--bs={args.bs}", f"--iodepth={args.iodepth}", "--time_based",
                                 f"--runtime={args.runtime}", "--size=1G", "--output-format=json",
                                 f"--output={output}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep((args.runtime - args.sample) / 2)  # into the run's steady middle
@@ -158,6 +158,8 @@ def main():
     parser.add_argument("--runtime", type=float, default=12)
     parser.add_argument("--sample", type=float, default=8)
     parser.add_argument("--iodepth", type=int, default=16)
+    parser.add_argument("--bs", default="4k", help="fio's block size (default 4k; issue 15's 1M row: 1m with --rw write)")
+    parser.add_argument("--rw", default="randwrite", choices=["randwrite", "write"], help="fio's pattern (default randwrite)")
     parser.add_argument("--frequency", type=int, default=2999)
     args = parser.parse_args()
     if shutil.which("perf") is None or shutil.which("fio") is None:
@@ -174,7 +176,8 @@ def main():
     columns = ["unreplicated", "primary", "replica"]
     phases = sorted({p for c in columns for p in results[c]["phases"]},
                     key=lambda p: -results["primary"]["phases"].get(p, 0))
-    print(f"4K random writes, iodepth {args.iodepth}, µs of CPU per write "
+    pattern = "random" if args.rw == "randwrite" else "sequential"
+    print(f"{args.bs} {pattern} writes, iodepth {args.iodepth}, µs of CPU per write "
           f"(IOPS: unreplicated {results['unreplicated']['iops']:.0f}, replicated {results['primary']['iops']:.0f})\n")
     print("| phase | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
