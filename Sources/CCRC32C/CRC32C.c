@@ -3,6 +3,10 @@
 #include <pthread.h>
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 // CRC-32C: hardware instruction where present, a bytewise table otherwise.
 static uint32_t crc32c_table[256];
 
@@ -105,6 +109,60 @@ static uint32_t crc32c_blocks(const struct shift_tables *tables, uint32_t crc, c
     return crc;
 }
 
+// Folding with carry-less multiplication (VPCLMULQDQ on 512-bit registers),
+// for CPUs that have it: four 128-bit lanes per instruction, so about 32
+// bytes a cycle against the crc32 instruction's 8 (three streams) here.
+// The message is a polynomial over GF(2) and the CRC its remainder modulo
+// P, so any 128 bits A followed, D bits later, by 128 bits B may be
+// replaced by A * x^D mod P added into B without changing the remainder.
+// With the bit order reflected, A's first 64 bits LO and last 64 bits HI
+// give A * x^D = LO * x^(D+64) + HI * x^D, and a carry-less product of
+// reflected values comes out one degree short, hence the constants
+// x^(D+63) mod P and x^(D-1) mod P, reflected (checked against a bitwise
+// CRC in JournalTests for every length around the block edges). Four
+// accumulators of 64 bytes fold 256 bytes ahead; then each folds into the
+// next (64 bytes ahead), and the last 64 bytes of state, being congruent to
+// everything before them, go through the crc32 instruction with the tail.
+#define FOLD_CONSTANTS(d_plus_63, d_minus_1) \
+    _mm512_broadcast_i32x4(_mm_set_epi64x((long long)(d_minus_1), (long long)(d_plus_63)))
+
+__attribute__((target("avx512f,vpclmulqdq")))
+static inline __m512i fold(__m512i state, __m512i constants, __m512i next) {
+    __m512i low = _mm512_clmulepi64_epi128(state, constants, 0x00);
+    __m512i high = _mm512_clmulepi64_epi128(state, constants, 0x11);
+    return _mm512_ternarylogic_epi64(low, high, next, 0x96);  // low ^ high ^ next
+}
+
+// Needs length >= 256.
+__attribute__((target("avx512f,vpclmulqdq,sse4.2")))
+static uint32_t crc32c_folding(uint32_t crc, const uint8_t *bytes, size_t length) {
+    const __m512i ahead256 = FOLD_CONSTANTS(0xe9a5d8be00000000ull, 0x1426a81500000000ull);
+    const __m512i ahead64 = FOLD_CONSTANTS(0x1c19243b00000000ull, 0x75bba45b00000000ull);
+    __m512i a = _mm512_xor_si512(_mm512_loadu_si512(bytes), _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    __m512i b = _mm512_loadu_si512(bytes + 64);
+    __m512i c = _mm512_loadu_si512(bytes + 128);
+    __m512i d = _mm512_loadu_si512(bytes + 192);
+    bytes += 256;
+    length -= 256;
+    while (length >= 256) {
+        a = fold(a, ahead256, _mm512_loadu_si512(bytes));
+        b = fold(b, ahead256, _mm512_loadu_si512(bytes + 64));
+        c = fold(c, ahead256, _mm512_loadu_si512(bytes + 128));
+        d = fold(d, ahead256, _mm512_loadu_si512(bytes + 192));
+        bytes += 256;
+        length -= 256;
+    }
+    d = fold(fold(fold(a, ahead64, b), ahead64, c), ahead64, d);
+    while (length >= 64) {
+        d = fold(d, ahead64, _mm512_loadu_si512(bytes));
+        bytes += 64;
+        length -= 64;
+    }
+    uint8_t state[64];
+    _mm512_storeu_si512(state, d);
+    return crc32c_one_stream(crc32c_one_stream(0, state, 64), bytes, length);
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_hardware(uint32_t crc, const uint8_t *bytes, size_t length) {
     if (length >= 3 * long_streams.stream) {
@@ -122,6 +180,10 @@ static uint32_t crc32c_hardware(uint32_t crc, const uint8_t *bytes, size_t lengt
 uint32_t buse_crc32c(uint32_t crc, const void *bytes, size_t length) {
     crc = ~crc;
 #if defined(__x86_64__)
+    if (length >= 256 && __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx512f")
+        && __builtin_cpu_supports("sse4.2")) {
+        return ~crc32c_folding(crc, bytes, length);
+    }
     if (__builtin_cpu_supports("sse4.2")) return ~crc32c_hardware(crc, bytes, length);
 #endif
     return ~crc32c_software(crc, bytes, length);

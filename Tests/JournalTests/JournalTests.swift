@@ -138,13 +138,16 @@ final class JournalTests {
         #expect(value == 0xE306_9283)
     }
 
-    /// Buffers from 4080 bytes take a three-stream path (blocks of 12 KiB,
-    /// then blocks of 4080 bytes, joined by table shifts); every length
-    /// around their block edges, and a checksum continued across two calls,
-    /// must equal a bit-by-bit computation.
+    /// Buffers from 256 bytes are folded with carry-less multiplication
+    /// where the CPU has VPCLMULQDQ (blocks of 256, then of 64 bytes, then a
+    /// tail); elsewhere buffers from 4080 bytes take a three-stream path
+    /// (blocks of 12 KiB, then of 4080 bytes, joined by table shifts). Every
+    /// length around both paths' block edges, and a checksum continued
+    /// across two calls (the second from an unaligned start), must equal a
+    /// bit-by-bit computation.
     @Test(arguments: [
-        0, 1, 7, 4079, 4080, 4081, 4096, 8160, 8161, 12_287, 12_288, 12_289, 12_288 + 4080 + 3, 24_576 + 5, 1 << 20,
-        (1 << 20) + 13,
+        0, 1, 7, 63, 64, 255, 256, 257, 319, 320, 321, 511, 512, 575, 4079, 4080, 4081, 4096, 8160, 8161, 12_287,
+        12_288, 12_289, 12_288 + 4080 + 3, 24_576 + 5, 1 << 20, (1 << 20) + 13,
     ])
     func crc32cOfLongBuffersMatchesABitwiseComputation(length: Int) {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ UInt64(length)
