@@ -89,8 +89,12 @@ public final class Journal: Sendable {
     /// keeps the order of everything submitted). It is committed with the
     /// next request that is waited for, or once 256 are queued; records
     /// lost with the process are covered by the activity log.
-    public func appendDetached(_ record: JournalRecord, failed: @escaping @Sendable (JournalError) -> Void) {
-        writer.submitDetached(.append(record), failed: failed)
+    ///
+    /// `failed` hears the error and the record's sequence if its commit
+    /// fails. Pass a closure made once, not a literal that captures: that
+    /// one is allocated anew at every call, on the replicated write path.
+    public func appendDetached(_ record: JournalRecord, failed: @escaping @Sendable (JournalError, _ sequence: UInt64) -> Void) {
+        writer.submitDetached(record, failed: failed)
     }
 
     /// Marks byte ranges the peer may lack (regions the peer reported after

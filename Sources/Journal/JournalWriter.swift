@@ -22,7 +22,7 @@ final class JournalWriter: Sendable {
         let request: Request
         /// nil for a detached request, whose failure goes to `failed`.
         let done: CheckedContinuation<Void, any Error>?
-        var failed: (@Sendable (JournalError) -> Void)? = nil
+        var failed: (@Sendable (JournalError, _ sequence: UInt64) -> Void)? = nil
     }
 
     private let store: LMDBEnvironment
@@ -70,16 +70,16 @@ final class JournalWriter: Sendable {
         }
     }
 
-    /// Queues a request without waiting for it; `failed` hears if its commit fails.
-    func submitDetached(_ request: Request, failed: @escaping @Sendable (JournalError) -> Void) {
+    /// Queues a record without waiting for it; `failed` hears if its commit fails.
+    func submitDetached(_ record: JournalRecord, failed: @escaping @Sendable (JournalError, _ sequence: UInt64) -> Void) {
         if inline {
-            do { try Self.commit([request], store, afterSync) } catch { failed(error) }
+            do { try Self.commit([.append(record)], store, afterSync) } catch { failed(error, record.sequence) }
             return
         }
         // Rides along with the next awaited request (a flush's acknowledge,
         // a degraded write's append, a sync) or wakes the writer once 256
         // wait: no thread wake-up per replicated write.
-        queue.pushQuietly(Pending(request: request, done: nil, failed: failed), wakeAt: 256)
+        queue.pushQuietly(Pending(request: .append(record), done: nil, failed: failed), wakeAt: 256)
     }
 
     private static func run(_ queue: BatchQueue<Pending>, _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) {
@@ -92,7 +92,7 @@ final class JournalWriter: Sendable {
                 case .success: pending.done?.resume()
                 case let .failure(error):
                     pending.done?.resume(throwing: error)
-                    pending.failed?(error)
+                    if let failed = pending.failed, case let .append(record) = pending.request { failed(error, record.sequence) }
                 }
             }
         }

@@ -103,7 +103,7 @@ extension ReplicatedDevice {
         if replicated {
             // The peer holds it: the record only has to be committed in
             // order with the log's other requests, not before this returns.
-            journal.appendDetached(record) { [logger] error in logger.error("replication: cannot log write \(sequence): \(error)") }
+            journal.appendDetached(record, failed: detachedRecordFailed)
         } else {
             // Written without the peer: the record is what remembers that
             // the peer lacks it, so it must be committed first.

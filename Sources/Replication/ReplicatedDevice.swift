@@ -29,6 +29,10 @@ public final class ReplicatedDevice: DeviceLayer {
     let options: ReplicationOptions
     let logger: Logger
     let shared: Mutex<Shared>
+    /// Hears that a record committed after its write returned failed: made
+    /// once, since a closure literal capturing the logger was allocated at
+    /// every replicated write.
+    let detachedRecordFailed: @Sendable (JournalError, UInt64) -> Void
 
     struct Shared {
         var volume: VolumeState
@@ -69,6 +73,7 @@ public final class ReplicatedDevice: DeviceLayer {
         self.folder = folder
         self.options = options
         self.logger = logger
+        detachedRecordFailed = { error, sequence in logger.error("replication: cannot log write \(sequence): \(error)") }
         var random = SystemRandomNumberGenerator()
         var volume: VolumeState
         if let stored = try folder.loadState() {
