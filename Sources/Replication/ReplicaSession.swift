@@ -85,23 +85,13 @@ final class ReplicaSession: Sendable {
             guard checksum == header.checksum else {
                 return refuse(.malformed("\(header.type) at \(header.offset): data checksum \(checksum) does not match \(header.checksum)"))
             }
-            let payload = frame.payload
-            let fua = header.flags.contains(.fua)
-            apply(header) { () async throws(DeviceError) in
-                try await self.device.write(payload.readable, at: header.offset, fua: fua)
-            }
+            apply(header, .write(frame.payload, fua: header.flags.contains(.fua)))
         case .trim:
-            let fua = header.flags.contains(.fua)
-            apply(header) { () async throws(DeviceError) in
-                try await self.device.trim(at: header.offset, length: UInt64(header.length), fua: fua)
-            }
+            apply(header, .trim(fua: header.flags.contains(.fua)))
         case .zero:
             var options: ZeroOptions = header.flags.contains(.noHole) ? [] : .mayTrim
             if header.flags.contains(.fua) { options.insert(.fua) }
-            let zeroOptions = options
-            apply(header) { () async throws(DeviceError) in
-                try await self.device.zero(at: header.offset, length: UInt64(header.length), options: zeroOptions)
-            }
+            apply(header, .zero(options))
         case .flush:
             spawn { [self] in
                 let mark = node.activity.flushMark()
@@ -155,12 +145,30 @@ final class ReplicaSession: Sendable {
         }
     }
 
+    /// What a ranged frame asks of the device.
+    private enum RangedWork: Sendable {
+        case write(FramePayload, fua: Bool)
+        case trim(fua: Bool)
+        case zero(ZeroOptions)
+    }
+
+    private func perform(_ work: RangedWork, _ header: FrameHeader) async throws(DeviceError) {
+        switch work {
+        case let .write(payload, fua): try await device.write(payload.readable, at: header.offset, fua: fua)
+        case let .trim(fua): try await device.trim(at: header.offset, length: UInt64(header.length), fua: fua)
+        case let .zero(options): try await device.zero(at: header.offset, length: UInt64(header.length), options: options)
+        }
+    }
+
     /// Applies a ranged frame after every earlier overlapping one, with its
-    /// region marked active first, then acknowledges it.
-    private func apply(_ header: FrameHeader, _ operation: @escaping @Sendable () async throws(DeviceError) -> Void) {
+    /// region marked active first, then acknowledges it. The work is a value
+    /// and the task's closure the only one made: each closure that captures
+    /// is an allocation per replicated write (there were three).
+    private func apply(_ header: FrameHeader, _ work: RangedWork) {
         let range = header.offset..<(header.offset + UInt64(header.length))
         let ticket = node.rangeLock.enqueue(range)
-        spawn { [self] in
+        // As `spawn`, written out so that no closure wraps this one.
+        Task.immediate(executorPreference: node.executor) { [self] in
             await node.rangeLock.wait(ticket)
             defer { node.rangeLock.release(ticket) }
             do {
@@ -170,7 +178,7 @@ final class ReplicaSession: Sendable {
             }
             defer { node.activity.end(range) }
             do throws(DeviceError) {
-                try await operation()
+                try await perform(work, header)
                 node.noteApplied()
                 answer(FrameHeader(.ack, tag: header.tag))
             } catch {
