@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Where the CPU of a 4K write goes: unreplicated buse, and a replicated primary and its replica.
+"""Where the CPU of a write goes: unreplicated buse, and a replicated primary and its replica.
 
 How: a fresh server (or a primary with `--replicate-to` a `buse replica`, in
-sync before fio starts) on a 1 GiB tmpfs file, allocated beforehand; fio's nbd engine writes 4K at
-random at --iodepth over loopback TCP for --runtime s; meanwhile
+sync before fio starts) on a 1 GiB tmpfs file, allocated beforehand; fio's nbd engine writes
+--bs blocks (4k) in --rw order (randwrite; `--bs 1m --rw write` is issue 15's 1M row)
+at --iodepth over loopback TCP for --runtime s; meanwhile
 `perf record -a -g` samples every CPU at --frequency Hz for the middle
 --sample s. Each sample of a buse process is put in one phase by the
 leaf-most frame of its call stack that names one (the table PHASES below:
@@ -20,7 +21,7 @@ Interrupts and softirqs (loopback's receive path runs in the sender's
 softirq) count where they land. Machine noise moves the totals; shares move
 much less. Needs root (perf), fio and a release build.
 
-Usage: python3 bench/write_breakdown.py --buse .build/release/buse [--runtime 12] [--sample 8]
+Usage: python3 bench/write_breakdown.py --buse .build/release/buse [--runtime 12] [--sample 8] [--bs 1m --rw write]
 """
 
 import argparse
