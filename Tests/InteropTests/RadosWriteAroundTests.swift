@@ -79,15 +79,22 @@ import Testing
             ],
             options: ["--log-level", "debug"] + MetricsTests.metricsOption, in: directory)
         let metrics = try await MetricsScrape(of: server.process)
-        try await frozenOSD(cluster, server, metrics, directory)
+        guard try await frozenOSD(cluster, server, metrics, directory) else {
+            // The OSD held the writes itself (below): nothing after this
+            // would say anything about buse.
+            server.process.send(SIGKILL)
+            return
+        }
         try await stoppedOSD(cluster, server, metrics, directory)
         await server.stopExpectingCleanExit()
     }
 
     /// Frozen: acknowledged anyway, and the flush waits until the OSD runs.
+    /// False when, once thawed, the OSD itself kept the writes waiting on
+    /// its PG's read lease (recorded as a known issue, not buse's).
     private func frozenOSD(
         _ cluster: PrivateCluster, _ server: BuseServer, _ metrics: MetricsScrape, _ directory: TemporaryDirectory
-    ) async throws {
+    ) async throws -> Bool {
         let (paused, resumed) = (directory.file("paused"), directory.file("resumed"))
         let client = try BackgroundNbdsh(
             Self.frozenClient, uri: server.uri("frozen"), variables: ["paused": paused, "resumed": resumed], in: directory)
@@ -112,11 +119,22 @@ import Testing
         do {
             report = try await client.finish(timeout: .seconds(120))
         } catch {
-            // Seen in CI now and then, not understood: the OSD's log showed the
-            // 8 writes as slow ops of type "delayed" minutes after SIGCONT.
-            // Keep what the cluster and buse said, and why the OSD holds them.
+            // Seen in CI now and then: minutes after SIGCONT the OSD still held
+            // the 8 writes, each with flag point "waiting for readable" in its
+            // dump_ops_in_flight (2026-12-06): the PG's read lease, which the
+            // OSD did not renew after the freeze. That is Ceph's state, not
+            // buse's (buse sent them; the OSD has them), and was not
+            // reproduced here with freezes of 25 and 45 s. Anything else
+            // (the OSD does not have them, or runs them and buse's flush
+            // still waits) fails the test.
             let ops = await cluster.opsInFlight(in: directory)
-            throw InteropError("\(error)\n\(ops)\n\(cluster.logTail())\n--- buse:\n\(server.log)")
+            let details = "\(error)\n\(ops)\n\(cluster.logTail())\n--- buse:\n\(server.log)"
+            guard ops.contains(#""flag_point": "waiting for readable""#) else { throw InteropError(details) }
+            client.process.send(SIGKILL)
+            withKnownIssue("Ceph: a thawed OSD kept the writes waiting for its PG's read lease", isIntermittent: true) {
+                throw InteropError(details)
+            }
+            return false
         }
         #expect(report["flush while frozen"] == "ok", "\(report)\n\(server.log)")
         #expect(report["resumed before the flush returned"] == "True", "the flush returned while the OSD was frozen")
@@ -124,6 +142,7 @@ import Testing
         let thawed = try await metrics.checkedByPromtool(in: directory)
         #expect(MetricsScrape.value(thawed, outstanding) == 0, "the flush waited for every early write")
         #expect(MetricsScrape.value(thawed, #"buse_rados_operation_timeouts_total{export="frozen",operation="write"}"#) == 0)
+        return true
     }
 
     /// Stopped: acknowledged, then lost; every later flush says so.
