@@ -177,14 +177,20 @@ static uint32_t crc32c_hardware(uint32_t crc, const uint8_t *bytes, size_t lengt
 }
 #endif
 
-uint32_t buse_crc32c(uint32_t crc, const void *bytes, size_t length) {
+uint32_t buse_crc32c_without_folding(uint32_t crc, const void *bytes, size_t length) {
     crc = ~crc;
 #if defined(__x86_64__)
-    if (length >= 256 && __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx512f")
-        && __builtin_cpu_supports("sse4.2")) {
-        return ~crc32c_folding(crc, bytes, length);
-    }
     if (__builtin_cpu_supports("sse4.2")) return ~crc32c_hardware(crc, bytes, length);
 #endif
     return ~crc32c_software(crc, bytes, length);
+}
+
+uint32_t buse_crc32c(uint32_t crc, const void *bytes, size_t length) {
+#if defined(__x86_64__)
+    if (length >= 256 && __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx512f")
+        && __builtin_cpu_supports("sse4.2")) {
+        return ~crc32c_folding(~crc, bytes, length);
+    }
+#endif
+    return buse_crc32c_without_folding(crc, bytes, length);
 }
