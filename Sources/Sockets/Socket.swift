@@ -93,6 +93,14 @@ public struct Socket: Sendable {
         }
         while Self.now() - start < Self.pollNanoseconds {
             sched_yield()
+            // Asks with poll, which reads the socket's state without taking
+            // its lock. A recv takes the lock, and sleeps on it whenever
+            // another thread is sending on this socket (the link reader a
+            // reply, the NBD reader a replicated write's frame): at
+            // iodepth 1 that was a blocked thread, and a wake-up, per write,
+            // the very cost polling is there to save.
+            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 0) > 0 else { continue }
             let result = recv(descriptor, pointer, count, Int32(MSG_DONTWAIT))
             if result >= 0 || (errno != EAGAIN && errno != EINTR) {
                 budget.polled(caught: true)
