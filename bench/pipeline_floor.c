@@ -1,0 +1,296 @@
+// What a replicated primary must spend per 4K write at iodepth 16, whoever
+// writes it: the least a server can do, in C, measured beside the least an
+// unreplicated server can do, on the same machine in the same run.
+//
+//   unreplicated: one thread reads requests in batches, pwrites each
+//                 payload to a file, and sends the batch's replies at once.
+//   replicated:   the primary's first thread reads requests in batches,
+//                 pwrites each, and forwards the batch to the replica in one
+//                 writev (pointing into what it read: no copy); its second
+//                 thread reads the replica's acknowledgements in batches and
+//                 sends the client's replies at once. The replica reads
+//                 frames in batches, pwrites each, and acknowledges the batch.
+//
+// No journal, no checksum, no bookkeeping, no locks, no allocation: only the
+// system calls and thread hand-offs the structure needs. The client keeps
+// DEPTH requests in flight (a new one for each reply, sent as a batch) over
+// loopback TCP. Each server process's CPU comes from wait4's rusage, per
+// write; the ratios are the floor under bench/run.py's bars for any design
+// of this shape (a reading thread per socket), not a target.
+//
+// Build: cc -O2 -pthread -o pipeline_floor pipeline_floor.c
+// Run:   pipeline_floor unreplicated|replicated DIRECTORY [SECONDS] [DEPTH]
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    block = 4096,
+    header_size = 28,  // an NBD request header
+    request_size = header_size + block,
+    frame_header_size = 32,
+    answer_size = 16,  // an NBD simple reply; the replica's acknowledgement
+    buffer_size = 256 * 1024,
+    blocks = (1 << 30) / block,
+};
+
+static void die(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void write_all(int fd, const void *bytes, size_t count) {
+    const char *p = bytes;
+    while (count > 0) {
+        ssize_t sent = send(fd, p, count, MSG_NOSIGNAL);
+        if (sent <= 0) exit(0);
+        p += sent;
+        count -= (size_t)sent;
+    }
+}
+
+static void writev_all(int fd, struct iovec *vectors, int count) {
+    while (count > 0) {
+        ssize_t sent = writev(fd, vectors, count > IOV_MAX ? IOV_MAX : count);
+        if (sent <= 0) exit(0);
+        while (count > 0 && (size_t)sent >= vectors->iov_len) {
+            sent -= (ssize_t)vectors->iov_len;
+            vectors++;
+            count--;
+        }
+        if (count > 0) {
+            vectors->iov_base = (char *)vectors->iov_base + sent;
+            vectors->iov_len -= (size_t)sent;
+        }
+    }
+}
+
+// A stream read in batches: `have` bytes buffered from `start`.
+struct stream {
+    int fd;
+    char *buffer;
+    size_t start, have;
+};
+
+// Reads at least once more (blocking); false at the end of the stream.
+static int refill(struct stream *s) {
+    if (s->start > 0) {
+        memmove(s->buffer, s->buffer + s->start, s->have);
+        s->start = 0;
+    }
+    ssize_t got = recv(s->fd, s->buffer + s->have, buffer_size - s->have, 0);
+    if (got <= 0) return 0;
+    s->have += (size_t)got;
+    return 1;
+}
+
+static int file_descriptor(const char *directory, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", directory, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) die(path);
+    if (posix_fallocate(fd, 0, (off_t)blocks * block)) die("posix_fallocate");
+    return fd;
+}
+
+static uint64_t offset_of(const char *header) {
+    uint64_t offset;
+    memcpy(&offset, header + 16, sizeof offset);
+    return offset;
+}
+
+// The unreplicated server and the replica: read a batch, write each, answer the batch.
+static void serve(int fd, int file, size_t message_size, size_t header) {
+    struct stream s = {fd, malloc(buffer_size), 0, 0};
+    char *answers = calloc(buffer_size / message_size + 1, answer_size);
+    while (refill(&s)) {
+        size_t count = 0;
+        while (s.have >= message_size) {
+            const char *message = s.buffer + s.start;
+            if (pwrite(file, message + header, block, (off_t)offset_of(message)) != block) die("pwrite");
+            s.start += message_size;
+            s.have -= message_size;
+            count++;
+        }
+        if (count > 0) write_all(fd, answers, count * answer_size);
+    }
+    exit(0);
+}
+
+struct primary { int client, replica; };
+
+// The primary's second thread: acknowledgements in, replies out.
+static void *acknowledge(void *argument) {
+    struct primary *p = argument;
+    struct stream s = {p->replica, malloc(buffer_size), 0, 0};
+    char *replies = calloc(buffer_size / answer_size + 1, answer_size);
+    while (refill(&s)) {
+        size_t count = s.have / answer_size;
+        s.start += count * answer_size;
+        s.have -= count * answer_size;
+        if (count > 0) write_all(p->client, replies, count * answer_size);
+    }
+    exit(0);
+}
+
+// The primary's first thread: requests in, written locally, frames out.
+static void forward(int client, int replica, int file) {
+    static struct primary p;
+    p = (struct primary){client, replica};
+    pthread_t thread;
+    pthread_create(&thread, NULL, acknowledge, &p);
+    struct stream s = {client, malloc(buffer_size), 0, 0};
+    static char frame_headers[buffer_size / request_size + 1][frame_header_size];
+    static struct iovec vectors[2 * (buffer_size / request_size + 1)];
+    while (refill(&s)) {
+        int count = 0;
+        while (s.have >= request_size) {
+            const char *request = s.buffer + s.start;
+            if (pwrite(file, request + header_size, block, (off_t)offset_of(request)) != block) die("pwrite");
+            memcpy(frame_headers[count] + 16, request + 16, 8);
+            vectors[2 * count] = (struct iovec){frame_headers[count], frame_header_size};
+            vectors[2 * count + 1] = (struct iovec){(char *)request + header_size, block};
+            s.start += request_size;
+            s.have -= request_size;
+            count++;
+        }
+        if (count > 0) writev_all(replica, vectors, 2 * count);
+    }
+    shutdown(replica, SHUT_WR);
+    pthread_join(thread, NULL);
+    exit(0);
+}
+
+static int listener(int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t length = sizeof address;
+    if (bind(fd, (struct sockaddr *)&address, length) || listen(fd, 1)) die("listen");
+    getsockname(fd, (struct sockaddr *)&address, &length);
+    *port = ntohs(address.sin_port);
+    return fd;
+}
+
+static int no_delay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int connect_to(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&address, sizeof address)) die("connect");
+    return no_delay(fd);
+}
+
+static int accept_one(int fd) {
+    int accepted = accept(fd, NULL, NULL);
+    if (accepted < 0) die("accept");
+    close(fd);
+    return no_delay(accepted);
+}
+
+static double cpu_us(struct rusage *usage) {
+    return (usage->ru_utime.tv_sec + usage->ru_stime.tv_sec) * 1e6 + usage->ru_utime.tv_usec + usage->ru_stime.tv_usec;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3 || argc > 5 || (strcmp(argv[1], "unreplicated") && strcmp(argv[1], "replicated"))) {
+        fprintf(stderr, "usage: %s unreplicated|replicated DIRECTORY [SECONDS] [DEPTH]\n", argv[0]);
+        return 2;
+    }
+    int replicated = strcmp(argv[1], "replicated") == 0;
+    double seconds = argc > 3 ? atof(argv[3]) : 4;
+    int depth = argc > 4 ? atoi(argv[4]) : 16;
+
+    int server_port, replica_port = 0;
+    int server_listener = listener(&server_port);
+    int replica_listener = replicated ? listener(&replica_port) : -1;
+    pid_t replica = 0;
+    if (replicated && (replica = fork()) == 0) {
+        close(server_listener);
+        int file = file_descriptor(argv[2], "replica.img");
+        serve(accept_one(replica_listener), file, frame_header_size + block, frame_header_size);
+    }
+    pid_t server = fork();
+    if (server == 0) {
+        if (replicated) close(replica_listener);
+        int file = file_descriptor(argv[2], "primary.img");
+        int client = accept_one(server_listener);
+        if (replicated) forward(client, connect_to(replica_port), file);
+        serve(client, file, request_size, header_size);
+    }
+    close(server_listener);
+    if (replicated) close(replica_listener);
+
+    // The client: DEPTH in flight, a new request (random offset) per reply.
+    int fd = connect_to(server_port);
+    char *requests = calloc((size_t)depth, request_size);
+    unsigned seed = 1;
+    for (int i = 0; i < depth; i++) {
+        uint64_t offset = (uint64_t)(rand_r(&seed) % blocks) * block;
+        memcpy(requests + (size_t)i * request_size + 16, &offset, sizeof offset);
+    }
+    write_all(fd, requests, (size_t)depth * request_size);
+    char replies[4096];
+    size_t partial = 0;
+    long done = 0, measured = 0;
+    double start = now_seconds(), warm = start + seconds / 4, end = warm + seconds;
+    int measuring = 0;
+    for (;;) {
+        ssize_t got = recv(fd, replies + partial, sizeof replies - partial, 0);
+        if (got <= 0) die("client recv");
+        partial += (size_t)got;
+        int count = (int)(partial / answer_size);
+        partial %= answer_size;
+        done += count;
+        double now = now_seconds();
+        if (!measuring && now >= warm) {
+            measuring = 1;
+            measured = done;
+            start = now;
+        }
+        if (now >= end) {
+            measured = done - measured;
+            end = now;
+            break;
+        }
+        for (int i = 0; i < count; i++) {
+            uint64_t offset = (uint64_t)(rand_r(&seed) % blocks) * block;
+            memcpy(requests + (size_t)i * request_size + 16, &offset, sizeof offset);
+        }
+        write_all(fd, requests, (size_t)count * request_size);
+    }
+    close(fd);
+    struct rusage server_usage, replica_usage = {0};
+    int status;
+    wait4(server, &status, 0, &server_usage);
+    if (replicated) wait4(replica, &status, 0, &replica_usage);
+    // The CPU is over the whole run (warm-up included); writes are counted
+    // over the whole run too, so the ratio is per write.
+    double writes = (double)done;
+    printf("%s depth=%d writes_per_s=%.0f server_cpu_us_per_write=%.2f replica_cpu_us_per_write=%.2f\n", argv[1],
+           depth, measured / (end - start), cpu_us(&server_usage) / writes, cpu_us(&replica_usage) / writes);
+    return 0;
+}
