@@ -155,6 +155,18 @@ final class PrivateCluster: Sendable {
         try await runChecked(Self.script, ["resume-osd", directory], in: logs, timeout: .seconds(120))
     }
 
+    /// Marks the OSD down in the map, as an operator would to shake a stuck
+    /// OSD: it sees itself marked down, boots into the map again, and its
+    /// PGs peer anew, so the operations they held are resent by clients.
+    /// Returns once the map says it is up again.
+    func markOSDDown(in logs: TemporaryDirectory) async throws {
+        try await runChecked("ceph", ["--conf", conf, "osd", "down", "0"], in: logs, timeout: .seconds(60))
+        try await waitUntilAsync("osd.0 is up again after being marked down") {
+            let stat = try? await run("ceph", ["--conf", conf, "osd", "stat"], in: logs, timeout: .seconds(60))
+            return stat?.standardOutput.contains("1 up") == true
+        }
+    }
+
     /// Starts the OSD again and waits until I/O works.
     func startOSD(in logs: TemporaryDirectory) async throws {
         try await runChecked(Self.script, ["start-osd", directory], in: logs, timeout: .seconds(180))
