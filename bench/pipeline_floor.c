@@ -1,5 +1,5 @@
-// What a replicated primary must spend per 4K write at iodepth 16, whoever
-// writes it: the least a server can do, in C, measured beside the least an
+// What a replicated primary must spend per write (4K at iodepth 16, or any
+// block size), whoever writes it: the least a server can do, in C, measured beside the least an
 // unreplicated server can do, on the same machine in the same run.
 //
 //   unreplicated: one thread reads requests in batches, pwrites each
@@ -18,8 +18,11 @@
 // write; the ratios are the floor under bench/run.py's bars for any design
 // of this shape (a reading thread per socket), not a target.
 //
+// The client's CPU is printed too, so the machine's CPU per write (client,
+// server and replica) can be set beside issue 15's machine bar.
+//
 // Build: cc -O2 -pthread -o pipeline_floor pipeline_floor.c
-// Run:   pipeline_floor unreplicated|replicated DIRECTORY [SECONDS] [DEPTH]
+// Run:   pipeline_floor unreplicated|replicated DIRECTORY [SECONDS] [DEPTH] [BLOCK]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -39,14 +42,14 @@
 #include <unistd.h>
 
 enum {
-    block = 4096,
     header_size = 28,  // an NBD request header
-    request_size = header_size + block,
     frame_header_size = 32,
     answer_size = 16,  // an NBD simple reply; the replica's acknowledgement
-    buffer_size = 256 * 1024,
-    blocks = (1 << 30) / block,
 };
+
+// Set once in main from BLOCK (default 4096): a read buffer holds at least
+// two whole requests.
+static size_t block = 4096, request_size, buffer_size, blocks;
 
 static void die(const char *what) {
     perror(what);
@@ -127,7 +130,7 @@ static void serve(int fd, int file, size_t message_size, size_t header) {
         size_t count = 0;
         while (s.have >= message_size) {
             const char *message = s.buffer + s.start;
-            if (pwrite(file, message + header, block, (off_t)offset_of(message)) != block) die("pwrite");
+            if (pwrite(file, message + header, block, (off_t)offset_of(message)) != (ssize_t)block) die("pwrite");
             s.start += message_size;
             s.have -= message_size;
             count++;
@@ -160,13 +163,13 @@ static void forward(int client, int replica, int file) {
     pthread_t thread;
     pthread_create(&thread, NULL, acknowledge, &p);
     struct stream s = {client, malloc(buffer_size), 0, 0};
-    static char frame_headers[buffer_size / request_size + 1][frame_header_size];
-    static struct iovec vectors[2 * (buffer_size / request_size + 1)];
+    char (*frame_headers)[frame_header_size] = calloc(buffer_size / request_size + 1, frame_header_size);
+    struct iovec *vectors = calloc(2 * (buffer_size / request_size + 1), sizeof *vectors);
     while (refill(&s)) {
         int count = 0;
         while (s.have >= request_size) {
             const char *request = s.buffer + s.start;
-            if (pwrite(file, request + header_size, block, (off_t)offset_of(request)) != block) die("pwrite");
+            if (pwrite(file, request + header_size, block, (off_t)offset_of(request)) != (ssize_t)block) die("pwrite");
             memcpy(frame_headers[count] + 16, request + 16, 8);
             vectors[2 * count] = (struct iovec){frame_headers[count], frame_header_size};
             vectors[2 * count + 1] = (struct iovec){(char *)request + header_size, block};
@@ -216,10 +219,18 @@ static double cpu_us(struct rusage *usage) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3 || argc > 5 || (strcmp(argv[1], "unreplicated") && strcmp(argv[1], "replicated"))) {
-        fprintf(stderr, "usage: %s unreplicated|replicated DIRECTORY [SECONDS] [DEPTH]\n", argv[0]);
+    if (argc < 3 || argc > 6 || (strcmp(argv[1], "unreplicated") && strcmp(argv[1], "replicated"))) {
+        fprintf(stderr, "usage: %s unreplicated|replicated DIRECTORY [SECONDS] [DEPTH] [BLOCK]\n", argv[0]);
         return 2;
     }
+    block = argc > 5 ? strtoul(argv[5], NULL, 0) : 4096;
+    if (block < 512 || block % 512) {
+        fprintf(stderr, "BLOCK must be a multiple of 512\n");
+        return 2;
+    }
+    request_size = header_size + block;
+    buffer_size = 2 * request_size > 256 * 1024 ? 2 * request_size : 256 * 1024;
+    blocks = (1 << 30) / block;
     int replicated = strcmp(argv[1], "replicated") == 0;
     double seconds = argc > 3 ? atof(argv[3]) : 4;
     int depth = argc > 4 ? atoi(argv[4]) : 16;
@@ -290,7 +301,10 @@ int main(int argc, char **argv) {
     // The CPU is over the whole run (warm-up included); writes are counted
     // over the whole run too, so the ratio is per write.
     double writes = (double)done;
-    printf("%s depth=%d writes_per_s=%.0f server_cpu_us_per_write=%.2f replica_cpu_us_per_write=%.2f\n", argv[1],
-           depth, measured / (end - start), cpu_us(&server_usage) / writes, cpu_us(&replica_usage) / writes);
+    struct rusage client_usage;
+    getrusage(RUSAGE_SELF, &client_usage);
+    printf("%s block=%zu depth=%d writes_per_s=%.0f server_cpu_us_per_write=%.2f replica_cpu_us_per_write=%.2f "
+           "client_cpu_us_per_write=%.2f\n", argv[1], block, depth, measured / (end - start),
+           cpu_us(&server_usage) / writes, cpu_us(&replica_usage) / writes, cpu_us(&client_usage) / writes);
     return 0;
 }

@@ -50,7 +50,12 @@ the CPU seconds of every process taking part.
 Bars (the issue's): replicated/unreplicated >= 0.8 on 4K random write IOPS at
 iodepth 16 and on 1M sequential write MB/s; replicated mean latency at 4K
 iodepth 1 <= 2x unreplicated; resync throughput >= 0.8x nbdcopy's (each of
-nbdcopy-nbdkit and nbdcopy-buse, when run).
+nbdcopy-nbdkit and nbdcopy-buse, when run). Issue 15's per-I/O bars (CPU per
+write of the primary, the replica and the machine, RSS) are printed each with
+the same ratio for bench/pipeline_floor.c, the least a C server of the same
+shape spends (replication_floor.py; --replication-floor no leaves it out):
+a bar the floor itself misses is out of reach for any server of this shape on
+this machine.
 
 Every process is stopped by pid at the end of its run, on Ctrl-C and on
 SIGTERM (and gets SIGTERM from the kernel should the script die); the work
@@ -69,6 +74,7 @@ import sys
 import tempfile
 import time
 
+import replication_floor
 from common import EXPORT, Server, Workload, die_with_parent, fmt, free_port, markdown_table, medians, measured, \
     run_fio, run_rotated, workload_options
 
@@ -100,6 +106,9 @@ def add_arguments(parser):
                         help="also run the pair with --peer-psk (TLS 1.3 on the link) (default yes)")
     parser.add_argument("--replication-writes", default="yes", choices=["yes", "no"],
                         help="run the replicated against unreplicated client writes (default yes)")
+    parser.add_argument("--replication-floor", default="yes", choices=["yes", "no"],
+                        help="also measure bench/pipeline_floor.c, the C floor under the per-I/O bars, and print "
+                        "its ratio beside each (default yes; needs cc)")
 
 
 def check_arguments(parser, args):
@@ -116,6 +125,7 @@ def missing_prerequisites(args):
     tools = ["fio"] + (["nbdcopy"] if any(c.startswith("nbdcopy") for c in args.replication_copiers_list) else [])
     tools += ["nbdkit"] if "nbdcopy-nbdkit" in args.replication_copiers_list else []
     tools += ["psktool"] if args.replication_psk == "yes" else []
+    tools += ["cc"] if args.replication_floor == "yes" and args.replication_writes == "yes" else []
     missing = [tool for tool in tools if shutil.which(tool) is None]
     return ", ".join(missing) + " missing" if missing else ""
 
@@ -470,11 +480,14 @@ def run_section(args, env, workdir_parent):
             subprocess.run(["psktool", "-u", "buse", "-p", paths["psk"]], check=True, stdout=subprocess.DEVNULL)
         before = load_average()
         writes, errors = run_writes(args, paths, workdir) if args.replication_writes == "yes" else ({}, [])
+        floor = None
+        if args.replication_writes == "yes" and args.replication_floor == "yes":
+            floor = replication_floor.run(workdir, args.runtime, args.reps)
         copies, copy_errors = run_copies(args, paths, workdir)
         after = load_average()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return report(args, env, writes, copies, errors + copy_errors, before, after)
+    return report(args, env, writes, floor, copies, errors + copy_errors, before, after)
 
 
 def load_average():
@@ -500,26 +513,31 @@ def write_bars(summary):
 
 
 # Issue 15's bars, per I/O so that they hold on any machine: (text, workload, value of the run pair
-# (unreplicated u, replicated r) or None, bound); met when value <= bound.
+# (unreplicated u, replicated r) or None, bound, the same ratio of the C floor (replication_floor.py) or
+# None); met when value <= bound.
 EFFICIENCY_BARS = [
     ("primary's CPU per replicated 4K write at iodepth 16 <= 1.5x the unreplicated server's", "4k-randwrite-qd16",
-     lambda u, r: r["primary_cpu_us_per_io"] / u["cpu_us_per_io"], 1.5),
+     lambda u, r: r["primary_cpu_us_per_io"] / u["cpu_us_per_io"], 1.5, "primary"),
     ("replica's CPU per 4K write at iodepth 16 <= the unreplicated server's", "4k-randwrite-qd16",
-     lambda u, r: r["replica_cpu_us_per_io"] / u["cpu_us_per_io"], 1.0),
+     lambda u, r: r["replica_cpu_us_per_io"] / u["cpu_us_per_io"], 1.0, "replica"),
     ("machine CPU per replicated 4K write at iodepth 16 <= 1.15x (unreplicated + replica's share)", "4k-randwrite-qd16",
-     lambda u, r: r["machine_cpu_us_per_io"] / (u["machine_cpu_us_per_io"] + r["replica_cpu_us_per_io"]), 1.15),
+     lambda u, r: r["machine_cpu_us_per_io"] / (u["machine_cpu_us_per_io"] + r["replica_cpu_us_per_io"]), 1.15,
+     "machine"),
     ("machine CPU per replicated 1M write at iodepth 16 <= 1.15x (unreplicated + replica's share)", "1m-seqwrite-qd16",
-     lambda u, r: r["machine_cpu_us_per_io"] / (u["machine_cpu_us_per_io"] + r["replica_cpu_us_per_io"]), 1.15),
+     lambda u, r: r["machine_cpu_us_per_io"] / (u["machine_cpu_us_per_io"] + r["replica_cpu_us_per_io"]), 1.15,
+     "machine"),
     ("CPU per 4K write at iodepth 1 (primary + replica) <= 2.5x unreplicated", "4k-randwrite-qd1",
-     lambda u, r: r["cpu_us_per_io"] / u["cpu_us_per_io"], 2.5),
+     lambda u, r: r["cpu_us_per_io"] / u["cpu_us_per_io"], 2.5, None),
     ("peak RSS of the replicated primary at 4K iodepth 16 <= 64 MiB (the full copy included)", "4k-randwrite-qd16",
-     lambda u, r: r["primary_peak_rss_mib"] / 64, 1.0),
+     lambda u, r: r["primary_peak_rss_mib"] / 64, 1.0, None),
 ]
 
 
-def efficiency_bars(summary):
+def efficiency_bars(summary, floor):
+    """Each bar's verdict; its detail adds the C floor's ratio when measured, and says when even the floor
+    misses the bar (then no server of buse's shape meets it on this machine)."""
     verdicts = []
-    for text, workload, value, bound in EFFICIENCY_BARS:
+    for text, workload, value, bound, floor_key in EFFICIENCY_BARS:
         u, r = (summary.get(workload) or {}).get("buse"), (summary.get(workload) or {}).get("replicated")
         if not u or not r:
             continue
@@ -528,6 +546,9 @@ def efficiency_bars(summary):
             verdicts.append((text, "n/a", ""))
             continue
         detail = f"{r['primary_peak_rss_mib']:.1f} MiB" if "RSS" in text else f"{v:.2f}×"
+        floor_ratio = (floor or {}).get(workload, {}).get(floor_key) if floor_key else None
+        if floor_ratio is not None:
+            detail += f"; C floor {floor_ratio:.2f}×" + (", above the bar" if floor_ratio > bound else "")
         verdicts.append((text, "met" if v <= bound else "NOT met", detail))
     return verdicts
 
@@ -573,7 +594,7 @@ def machine_ceilings(summary):
             "unreplicated ≤ U / (b × (U + R)):", "", *lines, ""]
 
 
-def report(args, env, writes, copies, errors, load_before, load_after):
+def report(args, env, writes, floor, copies, errors, load_before, load_after):
     write_summary = {w: {c: medians(runs) for c, runs in by.items()} for w, by in writes.items()}
     copy_summary = {c: medians(runs) for c, runs in copies.items()}
     rows = []
@@ -621,7 +642,7 @@ def report(args, env, writes, copies, errors, load_before, load_after):
         markdown_table(["contender", "seconds", "MB/s", "CPU s", "resync/this"], copy_rows),
         "",
     ] if copy_rows else []
-    verdicts = write_bars(write_summary) + efficiency_bars(write_summary) + copy_bars(copy_summary, args.replication_resync_mib)
+    verdicts = write_bars(write_summary) + efficiency_bars(write_summary, floor) + copy_bars(copy_summary, args.replication_resync_mib)
     text = [
         "## Replication: replicated beside unreplicated buse, resync beside nbdcopy",
         "",
@@ -640,7 +661,8 @@ def report(args, env, writes, copies, errors, load_before, load_after):
     ]
     if errors:
         text += ["", "### Failed runs", "", *[f"- {e}" for e in errors]]
-    data = {"writes": writes, "copies": copies, "write_medians": write_summary, "copy_medians": copy_summary,
+    data = {"writes": writes, "floor": floor, "copies": copies, "write_medians": write_summary,
+            "copy_medians": copy_summary,
             "errors": errors, "bars": [{"bar": t, "verdict": v, "detail": d} for t, v, d in verdicts]}
     return "\n".join(text) + "\n", data
 

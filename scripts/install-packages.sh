@@ -2,7 +2,7 @@
 # Installs the Debian packages a buse target needs, only those missing.
 #   scripts/install-packages.sh run    what `make run` needs (build, and nbdinfo for the hint it prints)
 #   scripts/install-packages.sh test   what `make test` needs (clients, tools)
-#   scripts/install-packages.sh bench  what `make bench` needs (peers, fio)
+#   scripts/install-packages.sh bench  what `make bench` needs (peers, fio, cc for the C floors)
 #   scripts/install-packages.sh kernel what nbd/vm.sh needs (qemu, guest tools)
 #   scripts/install-packages.sh ceph   what scripts/ceph-cluster.sh needs (mon, osd, rados/rbd CLIs)
 set -eu
@@ -10,7 +10,7 @@ set -eu
 build="pkg-config liblmdb-dev libnbd-dev librados-dev libgnutls28-dev"
 run="$build libnbd-bin"
 test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux curl skopeo umoci golang-go golang-github-containerd-containerd-dev containerd runc busybox-static docker-registry podman erofs-utils gnutls-bin libgnutls28-dev prometheus apache2-utils stress-ng"
-bench="$test nbdkit qemu-utils qemu-block-extra fio"
+bench="$test nbdkit qemu-utils qemu-block-extra fio gcc"
 kernel="qemu-system-x86 cpio gzip kmod iproute2 procps nbd-client e2fsprogs util-linux"
 ceph="ceph-mon ceph-osd ceph-common librados-dev"
 
