@@ -31,11 +31,56 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(line?.contains("timer:(keepalive,") == true, "\(line ?? "no connection in ss")")
-        // The timer counts down from the idle time: at most 60 s.
-        let seconds = line.flatMap { $0.split(separator: "keepalive,").last }.flatMap { Int($0.prefix { $0.isNumber }) }
-        #expect(seconds.map { $0 <= 60 } == true, "\(line ?? "")")
+        // The timer counts down from the idle time: at most 60 s (Linux's
+        // own default is 7200 s, which `ss` shows as "120min").
+        let timer = line.flatMap { $0.split(separator: "keepalive,").last }  // "59sec,0)"
+        let left = timer.flatMap { Self.milliseconds($0.prefix { $0 != "," }) }
+        #expect(left.map { $0 <= 60_000 } == true, "\(line ?? "")")
         guard FileManager.default.createFile(atPath: stop, contents: nil) else { throw InteropError("cannot create \(stop)") }
         _ = try await client.finish(timeout: .seconds(120))
         await server.stopExpectingCleanExit()
+    }
+
+    /// The time left on a timer as `ss` prints it, in milliseconds:
+    /// `[Nmin][S.mmm|Ssec|S.]` then `mmmms`, or nothing at all once none is
+    /// left (a loaded machine saw `timer:(keepalive,,0)`, a timer due and
+    /// not yet run). Nil for anything else.
+    static func milliseconds(_ text: Substring) -> Int? {
+        var rest = text
+        var total = 0
+        func number(before unit: String) -> Int? {
+            guard let end = rest.range(of: unit) else { return nil }
+            let digits = rest[..<end.lowerBound]
+            rest = rest[end.upperBound...]
+            return Int(digits)
+        }
+        if rest.contains("min") {
+            guard let minutes = number(before: "min") else { return nil }
+            total += minutes * 60_000
+        }
+        if rest.hasSuffix("sec") {
+            guard let seconds = number(before: "sec") else { return nil }
+            total += seconds * 1000
+        } else if rest.contains(".") {
+            guard let seconds = number(before: "."), let milliseconds = number(before: "ms") else { return nil }
+            total += seconds * 1000 + milliseconds
+        } else if rest.hasSuffix("ms") {
+            guard let milliseconds = number(before: "ms") else { return nil }
+            total += milliseconds
+        }
+        return rest.isEmpty ? total : nil
+    }
+
+    @Test(arguments: [
+        ("59sec", 59_000), ("59.250ms", 59_250), ("1min", 60_000), ("120min", 7_200_000), ("1min5sec", 65_000),
+        ("500ms", 500), ("", 0),
+    ])
+    func theTimeLeftIsReadAsSsPrintsIt(text: String, milliseconds: Int) {
+        #expect(Self.milliseconds(Substring(text)) == milliseconds)
+    }
+
+    @Test func somethingElseIsNotATimeLeft() {
+        #expect(Self.milliseconds("soon") == nil)
+        #expect(Self.milliseconds("5s") == nil)
     }
 }
