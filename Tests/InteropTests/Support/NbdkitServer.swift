@@ -19,37 +19,34 @@ final class NbdkitServer: Sendable {
     let exportName: String
     let process: ChildProcess
 
-    init(file: String, exportName: String, readOnly: Bool = false, in directory: TemporaryDirectory) async throws {
-        socketPath = directory.file("nbdkit.sock")
+    private init(socketPath: String, exportName: String, process: ChildProcess) {
+        self.socketPath = socketPath
         self.exportName = exportName
-        let arguments = ["-U", socketPath, "-f", "-e", exportName] + (readOnly ? ["-r"] : []) + ["file", file]
-        var attempt = 1
-        while true {
-            try? FileManager.default.removeItem(atPath: socketPath)
-            let started = try await Self.start(arguments, in: directory)
-            if let started {
-                process = started
-                return
-            }
-            guard attempt < 2 else { throw InteropError("nbdkit exited with status 0 before listening, twice") }
-            FileHandle.standardError.write(Data("nbdkit exited with status 0 before listening; starting it again\n".utf8))
-            attempt += 1
-        }
+        self.process = process
     }
 
     /// Runs `requests` against nbdkit serving `file`, which `prepare` makes
-    /// afresh each time (it runs before nbdkit starts). If nbdkit ends while
-    /// the requests run (see the type's comment), `requests` is run once
-    /// more on a new nbdkit over a new copy; any other failure is thrown,
-    /// with nbdkit's state and log added.
+    /// afresh before each start. nbdkit is started at most twice: again,
+    /// once, if it exits 0 without a word before listening or ends while the
+    /// requests run (see the type's comment), on a new copy. Any other
+    /// failure is thrown, with nbdkit's state and log added.
     static func answering<Answers>(
         file: String, exportName: String, readOnly: Bool = false, in directory: TemporaryDirectory,
         prepare: () async throws -> Void = {}, _ requests: (NbdkitServer) async throws -> Answers
     ) async throws -> (answers: Answers, server: NbdkitServer) {
-        var attempt = 1
+        let socketPath = directory.file("nbdkit.sock")
+        let arguments = ["-U", socketPath, "-f", "-e", exportName] + (readOnly ? ["-r"] : []) + ["file", file]
+        var restarted = false
         while true {
             try await prepare()
-            let server = try await NbdkitServer(file: file, exportName: exportName, readOnly: readOnly, in: directory)
+            try? FileManager.default.removeItem(atPath: socketPath)
+            guard let process = try await start(arguments, in: directory) else {
+                guard !restarted else { throw InteropError("nbdkit exited with status 0 before listening, after a restart") }
+                FileHandle.standardError.write(Data("nbdkit exited with status 0 before listening; starting it again\n".utf8))
+                restarted = true
+                continue
+            }
+            let server = NbdkitServer(socketPath: socketPath, exportName: exportName, process: process)
             do {
                 return (try await requests(server), server)
             } catch {
@@ -57,12 +54,12 @@ final class NbdkitServer: Sendable {
                 guard let ended = await server.process.waitForTermination(timeout: .seconds(30)) else {
                     throw InteropError("\(error)\n--- nbdkit is still running; its log:\n\(server.log)")
                 }
-                guard attempt < 2 else {
-                    throw InteropError("\(error)\n--- nbdkit \(ended) under the requests, twice; its log:\n\(server.log)")
+                guard !restarted else {
+                    throw InteropError("\(error)\n--- nbdkit \(ended) under the requests, after a restart; its log:\n\(server.log)")
                 }
                 FileHandle.standardError.write(
                     Data("nbdkit \(ended) while the requests ran; starting it again on a new copy\n".utf8))
-                attempt += 1
+                restarted = true
             }
         }
     }
