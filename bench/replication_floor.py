@@ -29,10 +29,6 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline_floo
 BLOCKS = {"4k-randwrite-qd16": 4096, "1m-seqwrite-qd16": 1 << 20}
 
 
-def missing_prerequisites():
-    return "" if shutil.which("cc") else "cc missing (the C floor is compiled from bench/pipeline_floor.c)"
-
-
 def run(workdir, runtime, reps):
     """{workload: {"primary": ratio, "replica": ratio, "machine": ratio}}, medians over `reps` pairs."""
     binary = os.path.join(workdir, "pipeline_floor")
