@@ -42,33 +42,14 @@ import Testing
     }
 
     /// The time left on a timer as `ss` prints it, in milliseconds:
-    /// `[Nmin][S.mmm|Ssec|S.]` then `mmmms`, or nothing at all once none is
-    /// left (a loaded machine saw `timer:(keepalive,,0)`, a timer due and
-    /// not yet run). Nil for anything else.
+    /// `[Nmin]` then `Ssec`, `S.mmmms` or `mmmms`, or nothing at all once
+    /// none is left (a loaded machine saw `timer:(keepalive,,0)`, a timer
+    /// due and not yet run). Nil for anything else.
     static func milliseconds(_ text: Substring) -> Int? {
-        var rest = text
-        var total = 0
-        func number(before unit: String) -> Int? {
-            guard let end = rest.range(of: unit) else { return nil }
-            let digits = rest[..<end.lowerBound]
-            rest = rest[end.upperBound...]
-            return Int(digits)
-        }
-        if rest.contains("min") {
-            guard let minutes = number(before: "min") else { return nil }
-            total += minutes * 60_000
-        }
-        if rest.hasSuffix("sec") {
-            guard let seconds = number(before: "sec") else { return nil }
-            total += seconds * 1000
-        } else if rest.contains(".") {
-            guard let seconds = number(before: "."), let milliseconds = number(before: "ms") else { return nil }
-            total += seconds * 1000 + milliseconds
-        } else if rest.hasSuffix("ms") {
-            guard let milliseconds = number(before: "ms") else { return nil }
-            total += milliseconds
-        }
-        return rest.isEmpty ? total : nil
+        guard let match = text.wholeMatch(of: /(?:(\d+)min)?(?:(\d+)sec|(\d+)\.(\d+)ms|(\d+)ms)?/) else { return nil }
+        let (_, minutes, seconds, wholeSeconds, fraction, milliseconds) = match.output
+        let parts = [(minutes, 60_000), (seconds, 1000), (wholeSeconds, 1000), (fraction, 1), (milliseconds, 1)]
+        return parts.reduce(0) { total, part in total + (part.0.flatMap { Int($0) } ?? 0) * part.1 }
     }
 
     @Test(arguments: [
