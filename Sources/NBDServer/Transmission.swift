@@ -74,12 +74,14 @@ struct Transmission: Sendable {
         // Mid-burst (another request already received), replies and device
         // sends made here wait to leave together; before blocking for more,
         // they go.
+        var polls = true
         if stream.buffered >= ProtocolLimits.requestHeaderLength {
             plug.start()
         } else {
             plug.finish()
+            polls = connection.clientMayBeWaiting
         }
-        let header = try stream.next(ProtocolLimits.requestHeaderLength, from: socket)
+        let header = try stream.next(ProtocolLimits.requestHeaderLength, from: socket, mayPoll: polls)
         let request: Request
         switch Result(catching: { () throws(Request.DecodeError) in try Request.decode(header) }) {
         case let .success(decoded): request = decoded

@@ -32,8 +32,17 @@ final class PeerLink: Sendable {
     }
 
     func start() {
-        channel.start(onFrame: { [self] frame in receive(frame) }, onClose: { [self] error in fail(error) })
+        channel.start(
+            onFrame: { [self] frame in receive(frame) }, onClose: { [self] error in fail(error) },
+            mayPoll: { [self] in state.withLock { $0.waiting.count } <= Self.answersAwaitedWhilePolling })
     }
+
+    /// The link's reader polls for the next answer only while at most this
+    /// many requests await one: a write at iodepth 1, whose answer comes
+    /// within a round trip. With more, the peer is busy with a queue of
+    /// frames on the other core, and polling would yield this CPU back and
+    /// forth between threads that all have work (bench/README, "Replication").
+    static let answersAwaitedWhilePolling = 1
 
     func makeTag() -> UInt64 { nextTag.wrappingAdd(1, ordering: .relaxed).newValue }
 

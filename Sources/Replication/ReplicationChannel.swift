@@ -23,6 +23,13 @@ public protocol ReplicationChannel: Sendable {
     /// order, then `onClose` once when the channel ends for any reason.
     func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void)
 
+    /// ``start(onFrame:onClose:)``, asking `mayPoll` before each wait for
+    /// the next frame whether that wait may poll before it blocks (a
+    /// channel that never polls ignores it; see ``Socket/receive(into:count:polling:mayPoll:)``).
+    func start(
+        onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
+        mayPoll: @escaping @Sendable () -> Bool)
+
     /// Ends the channel; `onClose` follows.
     func close(_ reason: ReplicationError)
 
@@ -52,4 +59,11 @@ extension ReplicationChannel {
     }
 
     public func released(_ ticket: SendTicket) async {}
+
+    public func start(
+        onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
+        mayPoll: @escaping @Sendable () -> Bool
+    ) {
+        start(onFrame: onFrame, onClose: onClose)
+    }
 }

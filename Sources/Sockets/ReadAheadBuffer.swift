@@ -19,8 +19,9 @@ public struct ReadAheadBuffer: ~Copyable {
     public var buffered: Int { end - start }
 
     /// Returns a pointer to the next `count` bytes (count ≤ capacity), reading
-    /// from the socket as needed. Valid until the next call.
-    public mutating func next(_ count: Int, from socket: Socket) throws(SocketError) -> UnsafeRawPointer {
+    /// from the socket as needed. Valid until the next call. A wait for them
+    /// polls first only if `mayPoll` and the stream's ``PollBudget`` agree.
+    public mutating func next(_ count: Int, from socket: Socket, mayPoll: Bool = true) throws(SocketError) -> UnsafeRawPointer {
         if buffered < count {
             if start > 0 {
                 // Slide the partial frame to the front.
@@ -33,7 +34,7 @@ public struct ReadAheadBuffer: ~Copyable {
                 end = pending
             }
             while end - start < count {
-                let received = try socket.readSome(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]), polling: &polling)
+                let received = try socket.readSome(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]), polling: &polling, mayPoll: mayPoll)
                 if received == 0 { throw (end - start == 0) ? .closed : .truncated }
                 end += received
             }

@@ -51,11 +51,14 @@ public struct Socket: Sendable {
         return try readSome(into: buffer, polling: &alwaysPolling)
     }
 
-    /// ``readSome(into:)`` polling as `budget` has learnt pays for this reader.
-    public func readSome(into buffer: UnsafeMutableRawBufferPointer, polling budget: inout PollBudget) throws(SocketError) -> Int {
+    /// ``readSome(into:)`` polling as `budget` has learnt pays for this
+    /// reader, and only if `mayPoll` (see ``receive(into:count:polling:mayPoll:)``).
+    public func readSome(
+        into buffer: UnsafeMutableRawBufferPointer, polling budget: inout PollBudget, mayPoll: Bool = true
+    ) throws(SocketError) -> Int {
         if let records { return try records.receive(into: buffer, waiting: true) }
         while true {
-            let result = receive(into: buffer.baseAddress!, count: buffer.count, polling: &budget)
+            let result = receive(into: buffer.baseAddress!, count: buffer.count, polling: &budget, mayPoll: mayPoll)
             if result >= 0 { return result }
             if errno != EINTR { throw .system("recv", errno) }
         }
@@ -82,7 +85,17 @@ public struct Socket: Sendable {
 
     /// One `recv` that polls first only when `budget` says polling has been
     /// paying (``PollBudget``), and tells it how this wait ended.
-    public func receive(into pointer: UnsafeMutableRawPointer, count: Int, polling budget: inout PollBudget) -> Int {
+    ///
+    /// `mayPoll` false blocks at once, and teaches the budget nothing: the
+    /// caller knows the wait is for a peer that is itself waiting on other
+    /// threads (a client with many requests unanswered). Polling there only
+    /// yields the CPU back and forth between busy threads: on two cores with
+    /// a replicated pair at iodepth 16, a context switch per yield that cost
+    /// the primary 1.5 µs per write (see bench/README, "Replication").
+    public func receive(
+        into pointer: UnsafeMutableRawPointer, count: Int, polling budget: inout PollBudget, mayPoll: Bool = true
+    ) -> Int {
+        guard mayPoll else { return recv(descriptor, pointer, count, 0) }
         let first = recv(descriptor, pointer, count, Int32(MSG_DONTWAIT))
         if first >= 0 || (errno != EAGAIN && errno != EINTR) { return first }
         let start = Self.now()

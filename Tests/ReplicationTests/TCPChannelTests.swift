@@ -103,6 +103,44 @@ import Testing
     }
 }
 
+/// The link's reader waits for the next frame as its owner says: a primary
+/// with many writes awaiting answers has it block at once, since polling
+/// then only yields the CPU between threads that all have work (a context
+/// switch per yield). `strace` on the reader thread shows whether it polled.
+@Suite struct TCPChannelPollingTests {
+    @Test(arguments: [false, true])
+    func theReaderPollsForTheNextFrameOnlyWhenItsOwnerSaysItMay(mayPoll: Bool) async throws {
+        var ends: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
+        defer { close(ends[1]) }
+        let channel = TCPChannel(socket: Socket(descriptor: ends[0]), peerName: "a test peer")
+        let received = Shared(0)
+        let closed = Shared(false)
+        channel.start(
+            onFrame: { _ in received.value.withLock { $0 += 1 } }, onClose: { _ in closed.value.withLock { $0 = true } },
+            mayPoll: { mayPoll })
+        func sendAck(_ tag: UInt64) {
+            var bytes = [UInt8](repeating: 0, count: FrameHeader.size)
+            bytes.withUnsafeMutableBytes { FrameHeader(.ack, tag: tag).encode(into: $0) }
+            #expect(send(ends[1], bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count)
+        }
+        try await waitUntil("the reader waits for the next frame") { ThreadSyscall.threadBlockedReceiving(on: ends[0]) != nil }
+        let reader = try #require(ThreadSyscall.threadBlockedReceiving(on: ends[0]))
+        let trace = try await SyscallTrace(thread: reader, calls: ["sched_yield"])
+        sendAck(1)
+        try await waitUntil("the frame arrived") { received.value.withLock { $0 } == 1 }
+        try await waitUntil("the reader waits again") { ThreadSyscall(thread: reader)?.isBlockingReceive(on: ends[0]) == true }
+        let yields = trace.stop().filter { $0 == "sched_yield" }.count
+        if mayPoll {
+            #expect(yields > 0, "the reader blocked at once though it was told it may poll")
+        } else {
+            #expect(yields == 0, "the reader polled (\(yields) sched_yield calls) though it was told not to")
+        }
+        channel.close(.linkLost("the test is over"))
+        try await waitUntil("the channel closed") { closed.value.withLock { $0 } }
+    }
+}
+
 /// A socketpair with small buffers whose receiving end reads only when told.
 private struct StalledPair {
     let sender: Int32

@@ -81,8 +81,15 @@ public final class TCPChannel: ReplicationChannel {
     }
 
     public func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void) {
+        start(onFrame: onFrame, onClose: onClose, mayPoll: { true })
+    }
+
+    public func start(
+        onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
+        mayPoll: @escaping @Sendable () -> Bool
+    ) {
         SystemThread.start(named: "peer-link") { [self] in
-            let reason = readLoop(onFrame)
+            let reason = readLoop(onFrame, mayPoll)
             close(reason)
             // Only this thread closes the descriptor, once the writer's
             // thread no longer uses it (a system thread may wait for that).
@@ -91,19 +98,23 @@ public final class TCPChannel: ReplicationChannel {
         }
     }
 
-    private func readLoop(_ onFrame: (Frame) -> Void) -> ReplicationError {
+    private func readLoop(_ onFrame: (Frame) -> Void, _ mayPoll: () -> Bool) -> ReplicationError {
         var stream = ReadAheadBuffer()
         // While more frames are already read, the answers this thread sends
         // (a replica's acknowledgements) wait to leave together.
         let plug = SubmissionPlug()
         while true {
             do throws(ReplicationError) {
-                if stream.buffered < FrameHeader.size { plug.finish() }
+                var polls = true
+                if stream.buffered < FrameHeader.size {
+                    plug.finish()
+                    polls = mayPoll()
+                }
                 let bytes: UnsafeRawPointer
                 do throws(SocketError) {
                     // Polls briefly before it blocks (Socket.readSome): waking a
                     // blocked thread costs more than the round trip.
-                    bytes = try stream.next(FrameHeader.size, from: socket)
+                    bytes = try stream.next(FrameHeader.size, from: socket, mayPoll: polls)
                 } catch {
                     throw Self.lost(error, peerName)
                 }

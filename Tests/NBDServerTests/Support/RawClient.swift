@@ -54,7 +54,7 @@ final class RawClient: @unchecked Sendable {
         try self.init(family: AF_INET, address: address, timeout: timeout)
     }
 
-    private init<Address>(family: Int32, address: Address, timeout: Int) throws(ClientError) {
+    private convenience init<Address>(family: Int32, address: Address, timeout: Int) throws(ClientError) {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .system("socket", errno) }
         var address = address
@@ -66,6 +66,12 @@ final class RawClient: @unchecked Sendable {
             Glibc.close(fd)
             throw .system("connect", code)
         }
+        self.init(connected: fd, timeout: timeout)
+    }
+
+    /// Takes over a socket that is already connected to the server (one end
+    /// of a socketpair the server was given).
+    init(connected fd: Int32, timeout: Int = 120) {
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
