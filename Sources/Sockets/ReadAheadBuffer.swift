@@ -34,7 +34,8 @@ public struct ReadAheadBuffer: ~Copyable {
                 end = pending
             }
             while end - start < count {
-                let received = try socket.readSome(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]), polling: &polling, mayPoll: mayPoll)
+                let free = UnsafeMutableRawBufferPointer(rebasing: storage[end...])
+                let received = try socket.readSome(into: free, polling: &polling, mayPoll: mayPoll)
                 if received == 0 { throw (end - start == 0) ? .closed : .truncated }
                 end += received
             }
