@@ -255,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "ReplicationTests",
             dependencies: [
-                "BlockDevices", "Journal", "Replication", "Sockets", "TestSupport",
+                "BlockDevices", "Journal", "Replication", "Sockets", "TLS", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: blockLayer),

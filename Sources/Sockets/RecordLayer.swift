@@ -12,8 +12,10 @@ public import Glibc
 public protocol RecordLayer: AnyObject, Sendable {
     /// Receives up to `buffer.count` plaintext bytes, at least one; 0 means
     /// the peer ended the stream. `waiting` says the caller is waiting for
-    /// the peer's next message rather than the rest of one (it may poll
-    /// before blocking, as ``Socket/readSome(into:)`` does).
+    /// the peer's next message rather than the rest of one, and that this
+    /// wait may poll before blocking, as ``Socket/readSome(into:)`` does
+    /// (false, too, when the caller knows the peer is busy: see
+    /// ``Socket/receive(into:count:polling:mayPoll:)``).
     func receive(into buffer: UnsafeMutableRawBufferPointer, waiting: Bool) throws(SocketError) -> Int
 
     /// Sends plaintext from the front of `count` vectors. Returns how many

@@ -56,7 +56,8 @@ public struct Socket: Sendable {
     public func readSome(
         into buffer: UnsafeMutableRawBufferPointer, polling budget: inout PollBudget, mayPoll: Bool = true
     ) throws(SocketError) -> Int {
-        if let records { return try records.receive(into: buffer, waiting: true) }
+        // Through TLS, the record layer polls with its own budget, and only if `mayPoll`.
+        if let records { return try records.receive(into: buffer, waiting: mayPoll) }
         while true {
             let result = receive(into: buffer.baseAddress!, count: buffer.count, polling: &budget, mayPoll: mayPoll)
             if result >= 0 { return result }

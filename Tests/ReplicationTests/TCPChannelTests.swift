@@ -1,7 +1,9 @@
+import Foundation
 import Glibc
 import Replication
 import Sockets
 import Synchronization
+import TLS
 import TestSupport
 import Testing
 
@@ -113,31 +115,71 @@ import Testing
         var ends: [Int32] = [-1, -1]
         try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
         defer { close(ends[1]) }
-        let channel = TCPChannel(socket: Socket(descriptor: ends[0]), peerName: "a test peer")
-        let received = Shared(0)
-        let closed = Shared(false)
-        channel.start(
-            onFrame: { _ in received.value.withLock { $0 += 1 } }, onClose: { _ in closed.value.withLock { $0 = true } },
-            mayPoll: { mayPoll })
-        func sendAck(_ tag: UInt64) {
-            var bytes = [UInt8](repeating: 0, count: FrameHeader.size)
-            bytes.withUnsafeMutableBytes { FrameHeader(.ack, tag: tag).encode(into: $0) }
-            #expect(send(ends[1], bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count)
-        }
-        try await waitUntil("the reader waits for the next frame") { ThreadSyscall.threadBlockedReceiving(on: ends[0]) != nil }
-        let reader = try #require(ThreadSyscall.threadBlockedReceiving(on: ends[0]))
-        let trace = try await SyscallTrace(thread: reader, calls: ["sched_yield"])
-        sendAck(1)
-        try await waitUntil("the frame arrived") { received.value.withLock { $0 } == 1 }
-        try await waitUntil("the reader waits again") { ThreadSyscall(thread: reader)?.isBlockingReceive(on: ends[0]) == true }
-        let yields = trace.stop().filter { $0 == "sched_yield" }.count
+        let yields = try await yieldsWaitingForAFrame(
+            reading: Socket(descriptor: ends[0]), sending: Socket(descriptor: ends[1]), mayPoll: mayPoll)
+        expect(yields, mayPoll: mayPoll)
+    }
+
+    /// The same over the link's TLS (`--peer-psk`), whose record layer does
+    /// its own polling.
+    @Test(arguments: [false, true])
+    func overTLSTheReaderPollsForTheNextFrameOnlyWhenItsOwnerSaysItMay(mayPoll: Bool) async throws {
+        var ends: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
+        defer { close(ends[1]) }
+        let directory = NSTemporaryDirectory() + "buse-psk-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keyFile = directory + "/peer.psk"
+        try "buse:\(String(repeating: "5a", count: 32))\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let replica = try TLSCredentials.peerPSK(file: keyFile, client: false)
+        let primary = try TLSCredentials.peerPSK(file: keyFile, client: true)
+        let (ends0, ends1) = (ends[0], ends[1])
+        async let accepted = onThread { try replica.handshake(on: Socket(descriptor: ends0)).0 }
+        async let connected = onThread { try primary.handshake(on: Socket(descriptor: ends1)).0 }
+        let (reading, sending) = try await (accepted, connected)
+        let yields = try await yieldsWaitingForAFrame(reading: reading, sending: sending, mayPoll: mayPoll)
+        expect(yields, mayPoll: mayPoll)
+    }
+
+    private func expect(_ yields: Int, mayPoll: Bool) {
         if mayPoll {
             #expect(yields > 0, "the reader blocked at once though it was told it may poll")
         } else {
             #expect(yields == 0, "the reader polled (\(yields) sched_yield calls) though it was told not to")
         }
+    }
+
+    /// Starts a channel on `reading`, sends it one frame from `sending` once
+    /// its reader is blocked, and counts the reader's `sched_yield` calls
+    /// until it is blocked again, waiting for the next.
+    private func yieldsWaitingForAFrame(reading: Socket, sending: Socket, mayPoll: Bool) async throws -> Int {
+        let channel = TCPChannel(socket: reading, peerName: "a test peer")
+        let received = Shared(0)
+        let closed = Shared(false)
+        channel.start(
+            onFrame: { _ in received.value.withLock { $0 += 1 } }, onClose: { _ in closed.value.withLock { $0 = true } },
+            mayPoll: { mayPoll })
+        let descriptor = reading.descriptor
+        try await waitUntil("the reader waits for the first frame") { ThreadSyscall.threadBlockedReceiving(on: descriptor) != nil }
+        let reader = try #require(ThreadSyscall.threadBlockedReceiving(on: descriptor))
+        let trace = try await SyscallTrace(thread: reader, calls: ["sched_yield"])
+        var bytes = [UInt8](repeating: 0, count: FrameHeader.size)
+        bytes.withUnsafeMutableBytes { FrameHeader(.ack, tag: 1).encode(into: $0) }
+        try sending.writeAll(bytes)
+        try await waitUntil("the frame arrived") { received.value.withLock { $0 } == 1 }
+        try await waitUntil("the reader waits again") { ThreadSyscall(thread: reader)?.isBlockingReceive(on: descriptor) == true }
+        let yields = trace.stop().filter { $0 == "sched_yield" }.count
         channel.close(.linkLost("the test is over"))
         try await waitUntil("the channel closed") { closed.value.withLock { $0 } }
+        return yields
+    }
+}
+
+/// Runs blocking code (a TLS handshake) on a thread of its own.
+private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 
