@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 /// The error values buse answers invalid requests with, as libnbd sees them.

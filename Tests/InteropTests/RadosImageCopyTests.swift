@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `buse image import|export|copy` on the shared cluster: byte-identical

@@ -65,7 +65,7 @@ extension ServerTests {
                 try await waitUntil("the reader waits again") {
                     ThreadSyscall(thread: reader)?.isBlockingReceive(on: serverEnd) == true
                 }
-                let yields = trace.stop().filter { $0 == "sched_yield" }.count
+                let yields = try await trace.stop().filter { $0 == "sched_yield" }.count
                 gate.open()
                 try await onOwnThread {
                     for _ in 0..<count { #expect(try client.readReply().error == 0) }

@@ -169,7 +169,7 @@ import Testing
         try sending.writeAll(bytes)
         try await waitUntil("the frame arrived") { received.value.withLock { $0 } == 1 }
         try await waitUntil("the reader waits again") { ThreadSyscall(thread: reader)?.isBlockingReceive(on: descriptor) == true }
-        let yields = trace.stop().filter { $0 == "sched_yield" }.count
+        let yields = try await trace.stop().filter { $0 == "sched_yield" }.count
         channel.close(.linkLost("the test is over"))
         try await waitUntil("the channel closed") { closed.value.withLock { $0 } }
         return yields

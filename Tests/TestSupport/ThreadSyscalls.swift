@@ -39,51 +39,36 @@ public struct ThreadSyscall: Equatable, Sendable {
 
 /// `strace` attached to one thread of this process, recording the calls it
 /// is told to: how a test sees what a thread asked of the kernel (whether a
-/// reader polled, say) without timing it.
+/// reader polled, say) without timing it. A ``ChildProcess``: started with
+/// no signal blocked, since strace keeps the mask it starts with and would
+/// otherwise never see the SIGINT that tells it to detach.
 public final class SyscallTrace: Sendable {
-    private let pid: pid_t
+    private let strace: ChildProcess
     private let output: String
 
     /// Attaches to `thread` and returns once it is traced.
     public init(thread: Int32, calls: [String]) async throws {
         output = NSTemporaryDirectory() + "buse-strace-\(getpid())-\(thread)-\(UInt64.random(in: 0...UInt64.max)).txt"
-        pid = try Self.spawn(["/usr/bin/strace", "-qq", "-p", "\(thread)", "-e", "trace=\(calls.joined(separator: ","))", "-o", output])
-        try await waitUntil("strace is attached to thread \(thread)") { [pid] in
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid { throw TraceError.exited(status) }
-            return Self.tracer(of: thread) == pid
+        let strace = try ChildProcess(
+            "/usr/bin/strace", ["-qq", "-p", "\(thread)", "-e", "trace=\(calls.joined(separator: ","))", "-o", output],
+            outputPrefix: nil)
+        self.strace = strace
+        try await waitUntil("strace is attached to thread \(thread)") {
+            if let ended = strace.termination { throw TraceError.ended(ended) }
+            return Self.tracer(of: thread) == strace.processIdentifier
         }
     }
 
     /// Detaches and returns the calls recorded, by name, one per call.
-    public func stop() -> [String] {
-        kill(pid, SIGINT)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    public func stop() async throws -> [String] {
+        strace.send(SIGINT)
+        guard await strace.waitForTermination(timeout: .seconds(120)) != nil else {
+            strace.send(SIGKILL)
+            throw TraceError.didNotDetach
+        }
         defer { unlink(output) }
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in line.split(separator: "(", maxSplits: 1).first.map(String.init) }
-    }
-
-    /// Starts `arguments` with no signal blocked. A process started from a
-    /// thread of Swift's pool (Foundation's `Process` included) inherits
-    /// that thread's mask, which blocks nearly every signal, and strace
-    /// keeps the mask it started with: it would never see the SIGINT that
-    /// tells it to detach.
-    private static func spawn(_ arguments: [String]) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], nil, &attributes, argv, environ)
-        guard result == 0 else { throw TraceError.spawn(result) }
-        return pid
     }
 
     private static func tracer(of thread: Int32) -> Int32? {
@@ -94,13 +79,13 @@ public final class SyscallTrace: Sendable {
     }
 
     public enum TraceError: Error, CustomStringConvertible {
-        case spawn(Int32)
-        case exited(Int32)
+        case ended(Termination)
+        case didNotDetach
 
         public var description: String {
             switch self {
-            case let .spawn(code): "cannot start strace: \(String(cString: strerror(code)))"
-            case let .exited(status): "strace exited (wait status \(status)) before it attached"
+            case let .ended(how): "strace \(how) before it attached"
+            case .didNotDetach: "strace did not detach within 120 s of SIGINT"
             }
         }
     }

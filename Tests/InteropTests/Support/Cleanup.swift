@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import TestSupport
 
 /// Undo steps for system state a test creates (mounts, loop devices), run
 /// in reverse order by ``runRemaining()`` from a `defer`, so a failing test

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// What one finished (or timed-out) command did.
 struct RunResult: CustomStringConvertible {

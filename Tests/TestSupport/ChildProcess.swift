@@ -1,12 +1,13 @@
 import Foundation
+public import Glibc
 import Synchronization
 
 /// How a child process ended.
-enum Termination: Equatable, CustomStringConvertible {
+public enum Termination: Equatable, Sendable, CustomStringConvertible {
     case exit(Int32)
     case signal(Int32)
 
-    var description: String {
+    public var description: String {
         switch self {
         case let .exit(status): "exited with status \(status)"
         case let .signal(number): "was killed by signal \(number) (\(String(cString: strsignal(number))))"
@@ -23,12 +24,12 @@ enum Termination: Equatable, CustomStringConvertible {
 /// runner's threads block SIGTERM, so servers would never see it. Here every
 /// child starts as a supervisor would start it: nothing blocked, every
 /// signal at its default action.
-final class ChildProcess: Sendable {
-    let executable: String
-    let arguments: [String]
-    let stdoutPath: String
-    let stderrPath: String
-    let processIdentifier: pid_t
+public final class ChildProcess: Sendable {
+    public let executable: String
+    public let arguments: [String]
+    public let stdoutPath: String
+    public let stderrPath: String
+    public let processIdentifier: pid_t
     private let ending = Ending()
 
     /// Starts `executable` (an absolute path) with `arguments`, in
@@ -37,7 +38,7 @@ final class ChildProcess: Sendable {
     /// With `newSession` the child leads a session of its own (setsid), so
     /// no signal meant for the test runner's process group or terminal
     /// reaches it; only a signal sent to its own pid does.
-    init(
+    public init(
         _ executable: String, _ arguments: [String], outputPrefix: String?,
         environment: [String: String]? = nil, currentDirectory: String? = nil, newSession: Bool = false
     ) throws {
@@ -76,7 +77,7 @@ final class ChildProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, program, &files, &attributes, argv, envp)
         guard result == 0 else {
-            throw InteropError("cannot start \(executable): \(String(cString: strerror(result)))")
+            throw ChildProcessError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         processIdentifier = pid
         // One thread per child waits for it; waitpid is the only way to learn
@@ -90,30 +91,30 @@ final class ChildProcess: Sendable {
         }
     }
 
-    var termination: Termination? { ending.termination }
+    public var termination: Termination? { ending.termination }
 
     /// Sends `signalNumber` to the child unless it has already ended.
-    func send(_ signalNumber: Int32) {
+    public func send(_ signalNumber: Int32) {
         guard termination == nil else { return }
         kill(processIdentifier, signalNumber)
     }
 
     /// Waits for the child to end, at most `timeout`. Nil when it is still running.
-    func waitForTermination(timeout: Duration) async -> Termination? {
+    public func waitForTermination(timeout: Duration) async -> Termination? {
         await ending.wait(timeout: timeout)
     }
 
     /// Blocks the calling thread until the child ends, at most `seconds`; for cleanup in `defer`.
-    func waitBlocking(seconds: Double) -> Termination? { ending.waitBlocking(seconds: seconds) }
+    public func waitBlocking(seconds: Double) -> Termination? { ending.waitBlocking(seconds: seconds) }
 
-    var standardOutput: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    var standardError: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public var standardOutput: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public var standardError: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// The command line, for messages.
-    var commandLine: String { ([executable] + arguments).map(shellQuoted).joined(separator: " ") }
+    public var commandLine: String { ([executable] + arguments).map(shellQuoted).joined(separator: " ") }
 
     /// The last lines of standard error, for failure messages.
-    func standardErrorTail(lines: Int = 30) -> String {
+    public func standardErrorTail(lines: Int = 30) -> String {
         standardError.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
@@ -189,7 +190,13 @@ private final class Ending: Sendable {
     }
 }
 
-func shellQuoted(_ word: String) -> String {
+public func shellQuoted(_ word: String) -> String {
     let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
     return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// A child that could not be started.
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
