@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import LocalDevices
 import NBDProtocol
@@ -39,7 +38,6 @@ extension ServerTests {
                 fixture.server.accept(Socket(descriptor: serverEnd))
                 let client = RawClient(connected: ends[1])
                 try await onOwnThread { _ = try client.handshake(export: "disk") }
-                FileHandle.standardError.write("DBG 1\n".data(using: .utf8)!)
                 @Sendable func write(_ index: Int) throws {
                     try client.sendRequest(
                         Request(.write, cookie: UInt64(index), offset: UInt64(index * 4096), length: 4096),
@@ -53,9 +51,7 @@ extension ServerTests {
                     ThreadSyscall.threadBlockedReceiving(on: serverEnd) != nil
                 }
                 let reader = try #require(ThreadSyscall.threadBlockedReceiving(on: serverEnd))
-                FileHandle.standardError.write("DBG 2\n".data(using: .utf8)!)
                 let trace = try await SyscallTrace(thread: reader, calls: ["sched_yield"])
-                FileHandle.standardError.write("DBG 3\n".data(using: .utf8)!)
                 try await onOwnThread {
                     try write(count - 1)
                     try #require(gate.waitUntilHolding(count, seconds: 120), "the server did not take the last write")
