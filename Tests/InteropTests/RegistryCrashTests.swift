@@ -93,7 +93,7 @@ import Testing
         }
         var resumed = 0
         for upload in acknowledgements.interrupted {
-            switch try await onThread({ try Self.resume(upload, served) }) {
+            switch try await runOnThread({ try Self.resume(upload, served) }) {
             case .resumed: resumed += 1
             case .gone:
                 // Only a commit removes a session (nothing here lies about a

@@ -15,7 +15,7 @@ import Testing
         let manifest = CrashPlan.manifest(
             config: .init(bytes: config, digest: sha256Digest(config), mode: .monolithic),
             layers: [.init(bytes: layer, digest: sha256Digest(layer), mode: .monolithic)])
-        try await onThread {
+        try await runOnThread {
             for blob in [config, layer, orphan] {
                 let reply = try wire.exchange("POST", "/v2/team/app/blobs/uploads/?digest=\(sha256Digest(blob))", body: blob)
                 guard reply.status == 201 else { throw InteropError("blob push: \(reply)") }
@@ -38,7 +38,7 @@ import Testing
         for blob in [config, layer, manifest] {
             #expect(FileManager.default.fileExists(atPath: store.blobData(sha256Digest(blob))), "a referenced blob went")
         }
-        let pulled = try await onThread { try wire.exchange("GET", "/v2/team/app/manifests/v1") }
+        let pulled = try await runOnThread { try wire.exchange("GET", "/v2/team/app/manifests/v1") }
         #expect(pulled.status == 200 && pulled.body == manifest)
         let ended = await registry.stop()
         #expect(ended == .exit(0), "\(registry.log)")
@@ -52,12 +52,5 @@ import Testing
         }
         let help = try await runChecked(try Tool.buse(), ["registry", "serve", "--help"], in: directory)
         #expect(help.standardOutput.contains("--gc-interval") && help.standardOutput.contains("--gc-grace"), "\(help)")
-    }
-}
-
-/// Runs blocking client code on a thread of its own, not the cooperative pool.
-func onThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }

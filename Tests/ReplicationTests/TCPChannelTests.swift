@@ -135,8 +135,8 @@ import Testing
         let replica = try TLSCredentials.peerPSK(file: keyFile, client: false)
         let primary = try TLSCredentials.peerPSK(file: keyFile, client: true)
         let (ends0, ends1) = (ends[0], ends[1])
-        async let accepted = onThread { try replica.handshake(on: Socket(descriptor: ends0)).0 }
-        async let connected = onThread { try primary.handshake(on: Socket(descriptor: ends1)).0 }
+        async let accepted = runOnThread { try replica.handshake(on: Socket(descriptor: ends0)).0 }
+        async let connected = runOnThread { try primary.handshake(on: Socket(descriptor: ends1)).0 }
         let (reading, sending) = try await (accepted, connected)
         let yields = try await yieldsWaitingForAFrame(reading: reading, sending: sending, mayPoll: mayPoll)
         expect(yields, mayPoll: mayPoll)
@@ -173,13 +173,6 @@ import Testing
         channel.close(.linkLost("the test is over"))
         try await waitUntil("the channel closed") { closed.value.withLock { $0 } }
         return yields
-    }
-}
-
-/// Runs blocking code (a TLS handshake) on a thread of its own.
-private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 
