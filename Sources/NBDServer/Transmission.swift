@@ -74,14 +74,12 @@ struct Transmission: Sendable {
         // Mid-burst (another request already received), replies and device
         // sends made here wait to leave together; before blocking for more,
         // they go.
-        var polls = true
         if stream.buffered >= ProtocolLimits.requestHeaderLength {
             plug.start()
         } else {
             plug.finish()
-            polls = connection.clientMayBeWaiting
         }
-        let header = try stream.next(ProtocolLimits.requestHeaderLength, from: socket, mayPoll: polls)
+        let header = try stream.next(ProtocolLimits.requestHeaderLength, from: socket, mayPoll: connection.clientMayBeWaiting)
         let request: Request
         switch Result(catching: { () throws(Request.DecodeError) in try Request.decode(header) }) {
         case let .success(decoded): request = decoded

@@ -21,11 +21,9 @@ public protocol ReplicationChannel: Sendable {
 
     /// Starts delivering received frames to `onFrame`, one at a time and in
     /// order, then `onClose` once when the channel ends for any reason.
-    func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void)
-
-    /// ``start(onFrame:onClose:)``, asking `mayPoll` before each wait for
-    /// the next frame whether that wait may poll before it blocks (a
-    /// channel that never polls ignores it; see ``Socket/receive(into:count:polling:mayPoll:)``).
+    /// Before each wait for the next frame it asks `mayPoll` whether that
+    /// wait may poll before it blocks (a channel that never polls ignores
+    /// it; see ``Socket/receive(into:count:polling:mayPoll:)``).
     func start(
         onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
         mayPoll: @escaping @Sendable () -> Bool)
@@ -60,10 +58,9 @@ extension ReplicationChannel {
 
     public func released(_ ticket: SendTicket) async {}
 
-    public func start(
-        onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
-        mayPoll: @escaping @Sendable () -> Bool
-    ) {
-        start(onFrame: onFrame, onClose: onClose)
+    /// Starts the channel with every wait free to poll, as its polling
+    /// budget has learnt (a replica's reader: it has no answers to count).
+    public func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void) {
+        start(onFrame: onFrame, onClose: onClose, mayPoll: { true })
     }
 }

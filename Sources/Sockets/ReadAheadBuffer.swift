@@ -20,9 +20,13 @@ public struct ReadAheadBuffer: ~Copyable {
 
     /// Returns a pointer to the next `count` bytes (count ≤ capacity), reading
     /// from the socket as needed. Valid until the next call. A wait for them
-    /// polls first only if `mayPoll` and the stream's ``PollBudget`` agree.
-    public mutating func next(_ count: Int, from socket: Socket, mayPoll: Bool = true) throws(SocketError) -> UnsafeRawPointer {
+    /// polls first only if `mayPoll` and the stream's ``PollBudget`` agree;
+    /// `mayPoll` is asked only when the bytes are not already here.
+    public mutating func next(
+        _ count: Int, from socket: Socket, mayPoll: @autoclosure () -> Bool = true
+    ) throws(SocketError) -> UnsafeRawPointer {
         if buffered < count {
+            let polls = mayPoll()
             if start > 0 {
                 // Slide the partial frame to the front.
                 let pending = buffered
@@ -35,7 +39,7 @@ public struct ReadAheadBuffer: ~Copyable {
             }
             while end - start < count {
                 let free = UnsafeMutableRawBufferPointer(rebasing: storage[end...])
-                let received = try socket.readSome(into: free, polling: &polling, mayPoll: mayPoll)
+                let received = try socket.readSome(into: free, polling: &polling, mayPoll: polls)
                 if received == 0 { throw (end - start == 0) ? .closed : .truncated }
                 end += received
             }

@@ -192,6 +192,9 @@ struct PairingTests {
 private struct NamedChannel: ReplicationChannel {
     let peerName: String
     func send(_ header: FrameHeader, data: UnsafeRawBufferPointer) throws(ReplicationError) {}
-    func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void) {}
+    func start(
+        onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
+        mayPoll: @escaping @Sendable () -> Bool
+    ) {}
     func close(_ reason: ReplicationError) {}
 }

@@ -80,10 +80,6 @@ public final class TCPChannel: ReplicationChannel {
         return ticket
     }
 
-    public func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void) {
-        start(onFrame: onFrame, onClose: onClose, mayPoll: { true })
-    }
-
     public func start(
         onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
         mayPoll: @escaping @Sendable () -> Bool
@@ -105,16 +101,12 @@ public final class TCPChannel: ReplicationChannel {
         let plug = SubmissionPlug()
         while true {
             do throws(ReplicationError) {
-                var polls = true
-                if stream.buffered < FrameHeader.size {
-                    plug.finish()
-                    polls = mayPoll()
-                }
+                if stream.buffered < FrameHeader.size { plug.finish() }
                 let bytes: UnsafeRawPointer
                 do throws(SocketError) {
                     // Polls briefly before it blocks (Socket.readSome): waking a
                     // blocked thread costs more than the round trip.
-                    bytes = try stream.next(FrameHeader.size, from: socket, mayPoll: polls)
+                    bytes = try stream.next(FrameHeader.size, from: socket, mayPoll: mayPoll())
                 } catch {
                     throw Self.lost(error, peerName)
                 }

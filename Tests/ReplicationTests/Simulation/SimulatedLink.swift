@@ -29,7 +29,11 @@ final class SimulatedLink: @unchecked Sendable {
             link.ends[1 - side].inbox.append(Frame(header, payload: data.count > 0 ? payload : .empty))
         }
 
-        func start(onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void) {
+        /// Never polls: frames are delivered as the simulation steps.
+        func start(
+            onFrame: @escaping @Sendable (Frame) -> Void, onClose: @escaping @Sendable (ReplicationError) -> Void,
+            mayPoll: @escaping @Sendable () -> Bool
+        ) {
             self.onFrame = onFrame
             self.onClose = onClose
             if link.isCut { link.noteClosed(onClose) }
