@@ -14,7 +14,10 @@ final class AioGroup: Sendable {
     private struct State {
         var remaining: Int
         var firstError: Int32 = 0
-        var continuation: CheckedContinuation<Int32, Never>?
+        /// Unsafe, not checked: the checked one allocates a canary per
+        /// request, and `pieceFinished` takes it out under the lock, so it
+        /// is resumed exactly once.
+        var continuation: UnsafeContinuation<Int32, Never>?
         /// Instead of a continuation, for a group nobody awaits (write-around).
         var whenDone: (@Sendable (Int32) -> Void)?
     }
@@ -40,7 +43,7 @@ final class AioGroup: Sendable {
     ) async -> Int32 {
         guard !pieces.isEmpty else { return 0 }
         let group = AioGroup(pieces: pieces.count, operation, statistics)
-        return await withCheckedContinuation { continuation in
+        return await withUnsafeContinuation { continuation in
             group.state.withLock { $0.continuation = continuation }
             group.submit(pieces, submit)
         }
@@ -77,7 +80,7 @@ final class AioGroup: Sendable {
     }
 
     func pieceFinished(_ error: Int32) {
-        let outcome: (CheckedContinuation<Int32, Never>?, (@Sendable (Int32) -> Void)?, Int32)? = state.withLock { state in
+        let outcome: (UnsafeContinuation<Int32, Never>?, (@Sendable (Int32) -> Void)?, Int32)? = state.withLock { state in
             if error < 0 && state.firstError == 0 { state.firstError = error }
             state.remaining -= 1
             guard state.remaining == 0 else { return nil }
@@ -107,14 +110,14 @@ final class AioPiece: @unchecked Sendable {
         case plain
     }
 
-    let object: String
+    let object: ObjectName
     let offset: UInt64
     let kind: Kind
     /// A write operation to release once librados is done with it.
     var writeOperation: rados_write_op_t?
     fileprivate(set) var group: AioGroup?
 
-    init(object: String, offset: UInt64 = 0, kind: Kind = .plain) {
+    init(object: ObjectName, offset: UInt64 = 0, kind: Kind = .plain) {
         self.object = object
         self.offset = offset
         self.kind = kind

@@ -56,7 +56,9 @@ final class ObjectMap: Sendable {
         state.withLock { state in
             for number in numbers {
                 state.writesInFlight[number, default: 0] += 1
-                state.removals[number]?.overlapped = true
+                // Looked up only when a removal runs: the optional-chained
+                // write below allocates storage even for a missing key.
+                if !state.removals.isEmpty { state.removals[number]?.overlapped = true }
             }
         }
     }

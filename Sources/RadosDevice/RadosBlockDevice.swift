@@ -22,6 +22,8 @@ public final class RadosBlockDevice: BlockDevice {
     public let objectSize: UInt64
     public let isReadOnly: Bool
     private let map: ObjectMap?
+    private let dataObjects: DataObjectNames
+    private let mapObject: ObjectName
     private let lock: ImageLock?
     /// Early acknowledgement of writes without FUA, when asked for.
     private let writeAround: WriteAroundLedger?
@@ -47,6 +49,8 @@ public final class RadosBlockDevice: BlockDevice {
         self.objectSize = header.objectSize
         self.isReadOnly = readOnly
         self.ownsPool = ownsPool
+        dataObjects = DataObjectNames(image: image)
+        mapObject = ObjectName(ImageLayout.mapObject(image))
         if readOnly {
             lock = nil
             map = nil
@@ -84,7 +88,7 @@ public final class RadosBlockDevice: BlockDevice {
         for range in ObjectRange.split(offset: offset, length: UInt64(buffer.count), objectSize: objectSize) {
             let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[range.position..<(range.position + Int(range.length))])
             if mayExist(range.number) {
-                pieces.append(AioPiece(object: ImageLayout.dataObject(image, range.number), offset: range.offset, kind: .read(slice)))
+                pieces.append(AioPiece(object: dataObjects(range.number), offset: range.offset, kind: .read(slice)))
             } else {
                 slice.initializeMemory(as: UInt8.self, repeating: 0)  // never written: no round trip
             }
@@ -92,14 +96,14 @@ public final class RadosBlockDevice: BlockDevice {
         let status = await AioGroup.run(pieces, as: .read, countedIn: statistics) { piece, completion in
             guard case let .read(slice) = piece.kind else { return -EINVAL }
             let target = slice.baseAddress!.assumingMemoryBound(to: CChar.self)
-            return librados.aio_read(pool.context, piece.object, completion, target, slice.count, piece.offset)
+            return piece.object.withCString { librados.aio_read(pool.context, $0, completion, target, slice.count, piece.offset) }
         }
         guard status == 0 else { throw failure(status, "read", offset, UInt64(buffer.count)) }
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
         let ranges = ObjectRange.split(offset: offset, length: UInt64(data.count), objectSize: objectSize)
-        let numbers = ranges.map(\.number)
+        let numbers = ranges.lazy.map { $0.number }
         // Counted before the existence check, so a trim that removes one of
         // these objects meanwhile either ends before the check (which then
         // stores existence again) or sees this write and keeps "may exist".
@@ -112,7 +116,7 @@ public final class RadosBlockDevice: BlockDevice {
         }
         let pieces = ranges.map { range in
             AioPiece(
-                object: ImageLayout.dataObject(image, range.number), offset: range.offset,
+                object: dataObjects(range.number), offset: range.offset,
                 kind: .write(UnsafeRawBufferPointer(rebasing: data[range.position..<(range.position + Int(range.length))])))
         }
         // librados copies the bytes at submission, so an early
@@ -120,7 +124,7 @@ public final class RadosBlockDevice: BlockDevice {
         if !fua, let writeAround, let sequence = writeAround.begin(bytes: data.count) {
             let length = data.count
             AioGroup.start(pieces, as: .write, countedIn: statistics, submit: submitWrite) { [self] status in
-                map?.writeEnded(numbers)
+                map?.writeEnded(ranges.lazy.map { $0.number })
                 var lost: String?
                 if status != 0 {
                     lost = "\(failure(status, "write", offset, UInt64(length)).message), after it was acknowledged"
@@ -138,20 +142,21 @@ public final class RadosBlockDevice: BlockDevice {
     private func submitWrite(_ piece: AioPiece, _ completion: rados_completion_t) -> Int32 {
         guard case let .write(bytes) = piece.kind else { return -EINVAL }
         let source = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
-        return librados.aio_write(pool.context, piece.object, completion, source, bytes.count, piece.offset)
+        return piece.object.withCString { librados.aio_write(pool.context, $0, completion, source, bytes.count, piece.offset) }
     }
 
     /// Stores "may exist" for objects about to be written for the first
     /// time, before the data: an object the map calls absent never has data.
-    private func storeExistence(of numbers: [UInt64], _ offset: UInt64, _ length: UInt64) async throws(DeviceError) {
+    private func storeExistence(
+        of numbers: some Sequence<UInt64>, _ offset: UInt64, _ length: UInt64
+    ) async throws(DeviceError) {
         guard let map else { return }
         let fresh = map.unstored(numbers)
         guard !fresh.isEmpty else { return }
-        let mapObject = ImageLayout.mapObject(image)
         let pieces = fresh.map { AioPiece(object: mapObject, offset: $0, kind: .write(Self.one)) }
         let status = await AioGroup.run(pieces, as: .mapUpdate, countedIn: statistics) { piece, completion in
             let byte = Self.one.baseAddress!.assumingMemoryBound(to: CChar.self)
-            return librados.aio_write(pool.context, mapObject, completion, byte, 1, piece.offset)
+            return mapObject.withCString { librados.aio_write(pool.context, $0, completion, byte, 1, piece.offset) }
         }
         guard status == 0 else { throw failure(status, "object map update", offset, length) }
         map.markStored(fresh)
@@ -204,7 +209,7 @@ public final class RadosBlockDevice: BlockDevice {
         var removed: [UInt64] = []
         var pieces: [AioPiece] = []
         for range in ObjectRange.split(offset: offset, length: length, objectSize: objectSize) where mayExist(range.number) {
-            let piece = AioPiece(object: ImageLayout.dataObject(image, range.number), kind: .missingIsFine)
+            let piece = AioPiece(object: dataObjects(range.number), kind: .missingIsFine)
             if range.isWholeObject && !keepAllocated {
                 removed.append(range.number)
             } else {
@@ -222,9 +227,11 @@ public final class RadosBlockDevice: BlockDevice {
         map?.removalStarted(removed)
         let status = await AioGroup.run(pieces, as: keepAllocated ? .zero : .trim, countedIn: statistics) { piece, completion in
             if let operation = piece.writeOperation {
-                return librados.aio_write_op_operate(operation, pool.context, completion, piece.object, nil, 0)
+                return piece.object.withCString {
+                    librados.aio_write_op_operate(operation, pool.context, completion, $0, nil, 0)
+                }
             }
-            return librados.aio_remove(pool.context, piece.object, completion)
+            return piece.object.withCString { librados.aio_remove(pool.context, $0, completion) }
         }
         map?.removalEnded(removed, removed: status == 0)
         guard status == 0 else { throw failure(status, keepAllocated ? "zero" : "trim", offset, length) }
