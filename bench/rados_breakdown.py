@@ -17,9 +17,11 @@ Needs root (perf), fio, a running cluster (scripts/ceph-cluster.sh start
 DIR; pass its ceph.conf) and a release build.
 
 After each workload it runs bench/rados_floor.c (built here with cc, -lrados)
-for as long, with the same block size, depth and region: librados' C API in
-one process with no NBD, the least any client of that API spends per write.
-buse's figure beside it says what the NBD side and buse's own code add.
+twice, with the same block size, depth and region: "direct" (librados' C API
+in one process with no NBD, the least any client of that API spends per
+write) and "served" (a C server of buse's shape over loopback TCP, the least
+an NBD server on librados built like buse spends). buse's figure beside them
+says what NBD and buse's own code add.
 
 Usage: python3 bench/rados_breakdown.py --buse .build/release/buse --conf /tmp/buse-ceph/ceph.conf
 """
@@ -125,11 +127,12 @@ def build_floor(workdir):
     return binary
 
 
-def floor(args, workload, binary):
-    """The floor's CPU per write and writes/s, for the same block size, depth and region as buse's run."""
+def floor(args, workload, binary, mode):
+    """The floor's CPU per write and writes/s ('direct' or 'served'), for the same block size, depth and
+    region as buse's run."""
     _, block = WORKLOADS[workload]
     size = {"4k": 4096, "1M": 1 << 20}[block]
-    out = subprocess.run([binary, args.conf, args.pool, str(args.sample), "16", str(size), str(args.region_mib)],
+    out = subprocess.run([binary, mode, args.conf, args.pool, str(args.sample), "16", str(size), str(args.region_mib)],
                          capture_output=True, text=True, check=True).stdout
     match = re.search(r"([\d.]+) writes/s, ([\d.]+) us of CPU per write", out)
     return float(match.group(2)), float(match.group(1))
@@ -161,7 +164,7 @@ def main():
     floor_binary = build_floor(workdir)
     for workload in args.workloads.split(","):
         cells, proc_us, iops = measure(args, workload, workdir)
-        floor_us, floor_rate = floor(args, workload, floor_binary)
+        floors = {mode: floor(args, workload, floor_binary, mode) for mode in ("direct", "served")}
         rows = [row for _, row in THREADS]
         columns = [column for _, column in LIBRARIES]
         print(f"\n{workload}: {iops:.0f} IOPS; buse's CPU per write {proc_us:.1f} µs (/proc), "
@@ -173,9 +176,12 @@ def main():
             print(f"| {row} | " + " | ".join(f"{v:.1f}" for v in values) + f" | {sum(values):.1f} |")
         totals = [sum(cells.get((row, column), 0) for row in rows) for column in columns]
         print("| **total** | " + " | ".join(f"**{t:.1f}**" for t in totals) + f" | **{sum(totals):.1f}** |")
-        print(f"\nlibrados floor (bench/rados_floor.c: librados' C API alone, no NBD, each callback submitting "
-              f"the next write): {floor_us:.1f} µs per write at {floor_rate:.0f} writes/s; "
-              f"buse / floor {proc_us / floor_us:.2f}, buse beyond it {proc_us - floor_us:.1f} µs", flush=True)
+        print("\nFloors (bench/rados_floor.c, the same cluster, block size, depth and region, right after):")
+        for mode, what in (("direct", "librados' C API alone, no NBD"),
+                           ("served", "a C server of buse's shape: one reader, replies from librados' callbacks")):
+            floor_us, floor_rate = floors[mode]
+            print(f"- {mode} ({what}): {floor_us:.1f} µs per write at {floor_rate:.0f} writes/s; "
+                  f"buse / {mode} {proc_us / floor_us:.2f}, buse beyond it {proc_us - floor_us:.1f} µs", flush=True)
 
 
 if __name__ == "__main__":
