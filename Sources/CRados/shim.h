@@ -12,7 +12,7 @@
 #define BUSE_RADOS_ENTRY_POINTS(X) \
     X(create2) X(conf_read_file) X(conf_parse_env) X(conf_set) X(connect) X(shutdown) \
     X(ioctx_create) X(ioctx_set_namespace) X(ioctx_destroy) \
-    X(aio_create_completion2) X(aio_get_return_value) X(aio_release) \
+    X(aio_create_completion2) X(aio_get_return_value) X(aio_is_complete) X(aio_release) \
     X(aio_read) X(aio_write) X(aio_remove) \
     X(create_write_op) X(release_write_op) X(write_op_assert_exists) \
     X(write_op_truncate) X(write_op_zero) X(aio_write_op_operate) \

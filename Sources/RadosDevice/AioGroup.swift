@@ -38,38 +38,46 @@ final class AioGroup: Sendable {
     /// first negative errno any piece reported. The whole group counts as
     /// one `operation` in `statistics` (nothing, when there are no pieces).
     static func run(
-        _ pieces: [AioPiece], as operation: RadosOperation, countedIn statistics: RadosStatistics,
+        _ pieces: [AioPiece], on pool: RadosPool, as operation: RadosOperation, countedIn statistics: RadosStatistics,
         submit: (AioPiece, rados_completion_t) -> Int32
     ) async -> Int32 {
         guard !pieces.isEmpty else { return 0 }
         let group = AioGroup(pieces: pieces.count, operation, statistics)
         return await withUnsafeContinuation { continuation in
             group.state.withLock { $0.continuation = continuation }
-            group.submit(pieces, submit)
+            group.submit(pieces, pool.neighbours, submit)
         }
     }
 
     /// Like ``run(_:as:countedIn:submit:)`` without waiting: `whenDone` gets the result on
     /// librados' callback thread (or here, if nothing could be submitted).
     static func start(
-        _ pieces: [AioPiece], as operation: RadosOperation, countedIn statistics: RadosStatistics,
+        _ pieces: [AioPiece], on pool: RadosPool, as operation: RadosOperation, countedIn statistics: RadosStatistics,
         submit: (AioPiece, rados_completion_t) -> Int32, whenDone: @escaping @Sendable (Int32) -> Void
     ) {
         guard !pieces.isEmpty else { return whenDone(0) }
         let group = AioGroup(pieces: pieces.count, operation, statistics)
         group.state.withLock { $0.whenDone = whenDone }
-        group.submit(pieces, submit)
+        group.submit(pieces, pool.neighbours, submit)
     }
 
-    private func submit(_ pieces: [AioPiece], _ submit: (AioPiece, rados_completion_t) -> Int32) {
+    private func submit(
+        _ pieces: [AioPiece], _ neighbours: AioNeighbours, _ submit: (AioPiece, rados_completion_t) -> Int32
+    ) {
         for piece in pieces {
             piece.group = self
+            piece.neighbours = neighbours
             let argument = Unmanaged.passRetained(piece).toOpaque()
             var completion: rados_completion_t?
             var status = librados.aio_create_completion2(argument, aioCallback, &completion)
             if status == 0, let completion {
+                // Registered before submission: the callback may run before it returns.
+                neighbours.add(piece, completion)
                 status = submit(piece, completion)
-                if status < 0 { librados.aio_release(completion) }
+                if status < 0 {
+                    neighbours.remove(piece)
+                    librados.aio_release(completion)
+                }
             }
             if status < 0 {
                 // Never submitted: no callback will come, so finish it here.
@@ -113,15 +121,35 @@ final class AioPiece: @unchecked Sendable {
     let object: ObjectName
     let offset: UInt64
     let kind: Kind
+    /// Set by whoever finishes the piece: its own callback, or a neighbour's
+    /// that found it complete first (see ``AioNeighbours``).
+    private let claimed = Atomic<Bool>(false)
     /// A write operation to release once librados is done with it.
     var writeOperation: rados_write_op_t?
     fileprivate(set) var group: AioGroup?
+    /// The pool's registry of pieces awaiting their callbacks.
+    fileprivate(set) var neighbours: AioNeighbours?
 
     init(object: ObjectName, offset: UInt64 = 0, kind: Kind = .plain) {
         self.object = object
         self.offset = offset
         self.kind = kind
     }
+
+    /// Only plain writes are finished by a neighbour: librados copied their
+    /// bytes at submission and their completion carries a status alone.
+    /// Finishing reads and write operations (trim, zero) that way corrupted
+    /// memory in the RADOS suites (a completion's mutex found garbage, a
+    /// later `stat` failing with EDOM): librados evidently still touches a
+    /// read's buffer or an operation's results after the completion reads
+    /// as complete and before its callback. They wait for their own.
+    var isPlainWrite: Bool {
+        if case .write = kind, writeOperation == nil { return true }
+        return false
+    }
+
+    /// True for the one caller that gets to finish the piece.
+    fileprivate func claim() -> Bool { !claimed.exchange(true, ordering: .acquiringAndReleasing) }
 
     fileprivate func finish(_ result: Int32) {
         if let writeOperation { librados.release_write_op(writeOperation) }
@@ -148,9 +176,95 @@ final class AioPiece: @unchecked Sendable {
 /// CompletionExecutor) instead of waking a pool thread; what it does next
 /// never blocks (it sends its reply without blocking, or submits more
 /// asynchronous requests).
+///
+/// Plain writes whose completions are already complete, their callbacks
+/// not yet run, are finished here too, under a plug: their replies leave
+/// together in one `sendmsg`. Each send on loopback runs the client's TCP
+/// stack and wakes it, and the woken client preempts this thread at the
+/// system call's exit. Their own callbacks then only release.
 private let aioCallback: rados_callback_t = { completion, argument in
     let piece = Unmanaged<AioPiece>.fromOpaque(argument!).takeRetainedValue()
+    let neighbours = piece.neighbours!
     let result = librados.aio_get_return_value(completion)
+    neighbours.remove(piece)
     librados.aio_release(completion)
-    CompletionExecutor.resumingHere { piece.finish(result) }
+    guard piece.claim() else { return }  // finished by a neighbour's callback
+    // An empty array allocates nothing: the common case stays free.
+    var due = neighbours.takeCompleted()
+    if due.isEmpty {
+        // Alone: no plug to pay for. Others may complete while it runs.
+        CompletionExecutor.resumingHere { piece.finish(result) }
+        due = neighbours.takeCompleted()
+        if due.isEmpty { return }
+    } else {
+        due.insert((piece, result), at: 0)
+    }
+    let plug = SubmissionPlug()
+    plug.start()
+    while !due.isEmpty {
+        CompletionExecutor.resumingHere {
+            for (piece, status) in due { piece.finish(status) }
+        }
+        due = neighbours.takeCompleted()
+    }
+    plug.finish()
+}
+
+/// A pool's pieces submitted and not yet called back, with their
+/// completions, so that a callback can finish the neighbours librados has
+/// already completed. A piece leaves before its completion is released,
+/// under the same lock that ``takeCompleted()`` reads completions under: a
+/// completion read here is never one already released.
+///
+/// Per pool, not per process: a callback reads only completions of its own
+/// cluster connection, which is alive while that callback runs. And since a
+/// request may now end before its pieces' own callbacks have run, the pool
+/// waits for them (``waitUntilIdle()``) before it shuts the connection
+/// down: librados must never be shut down with callbacks still to come.
+final class AioNeighbours: Sendable {
+    private struct Entry: @unchecked Sendable {
+        let piece: AioPiece
+        let completion: rados_completion_t
+    }
+
+    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+
+    /// How many pieces a neighbour's callback has finished (for tests).
+    let finishedByNeighbours = Atomic<Int>(0)
+
+    func add(_ piece: AioPiece, _ completion: rados_completion_t) {
+        entries.withLock { $0[ObjectIdentifier(piece)] = Entry(piece: piece, completion: completion) }
+    }
+
+    func remove(_ piece: AioPiece) {
+        _ = entries.withLock { $0.removeValue(forKey: ObjectIdentifier(piece)) }
+    }
+
+    /// Whether `piece` was submitted and not yet called back (for tests).
+    func contains(_ piece: AioPiece) -> Bool { entries.withLock { $0[ObjectIdentifier(piece)] != nil } }
+
+    /// Claims every piece whose completion is complete and nobody has
+    /// finished yet, with its result.
+    func takeCompleted() -> [(AioPiece, Int32)] {
+        let completed = entries.withLock { entries in
+            var completed: [(AioPiece, Int32)] = []
+            for entry in entries.values
+            where entry.piece.isPlainWrite && librados.aio_is_complete(entry.completion) != 0 && entry.piece.claim() {
+                completed.append((entry.piece, librados.aio_get_return_value(entry.completion)))
+            }
+            return completed
+        }
+        if !completed.isEmpty { finishedByNeighbours.add(completed.count, ordering: .relaxed) }
+        return completed
+    }
+
+    /// Returns once every submitted piece's callback has begun. librados
+    /// calls back every submitted operation (with its result, an error, or
+    /// a timeout), so this ends; a request that ended through a neighbour
+    /// may leave its own callback still queued, and this waits for it.
+    /// Never called on a callback thread (the pool closes from its device's
+    /// close, after every request has ended).
+    func waitUntilIdle() {
+        while entries.withLock({ !$0.isEmpty }) { usleep(200) }
+    }
 }

@@ -93,7 +93,7 @@ public final class RadosBlockDevice: BlockDevice {
                 slice.initializeMemory(as: UInt8.self, repeating: 0)  // never written: no round trip
             }
         }
-        let status = await AioGroup.run(pieces, as: .read, countedIn: statistics) { piece, completion in
+        let status = await AioGroup.run(pieces, on: pool, as: .read, countedIn: statistics) { piece, completion in
             guard case let .read(slice) = piece.kind else { return -EINVAL }
             let target = slice.baseAddress!.assumingMemoryBound(to: CChar.self)
             return piece.object.withCString { librados.aio_read(pool.context, $0, completion, target, slice.count, piece.offset) }
@@ -123,7 +123,7 @@ public final class RadosBlockDevice: BlockDevice {
         // acknowledgement never hands back a buffer RADOS still reads.
         if !fua, let writeAround, let sequence = writeAround.begin(bytes: data.count) {
             let length = data.count
-            AioGroup.start(pieces, as: .write, countedIn: statistics, submit: submitWrite) { [self] status in
+            AioGroup.start(pieces, on: pool, as: .write, countedIn: statistics, submit: submitWrite) { [self] status in
                 map?.writeEnded(ranges.lazy.map { $0.number })
                 var lost: String?
                 if status != 0 {
@@ -134,7 +134,7 @@ public final class RadosBlockDevice: BlockDevice {
             }
             return
         }
-        let status = await AioGroup.run(pieces, as: .write, countedIn: statistics, submit: submitWrite)
+        let status = await AioGroup.run(pieces, on: pool, as: .write, countedIn: statistics, submit: submitWrite)
         map?.writeEnded(numbers)
         guard status == 0 else { throw failure(status, "write", offset, UInt64(data.count)) }
     }
@@ -154,7 +154,7 @@ public final class RadosBlockDevice: BlockDevice {
         let fresh = map.unstored(numbers)
         guard !fresh.isEmpty else { return }
         let pieces = fresh.map { AioPiece(object: mapObject, offset: $0, kind: .write(Self.one)) }
-        let status = await AioGroup.run(pieces, as: .mapUpdate, countedIn: statistics) { piece, completion in
+        let status = await AioGroup.run(pieces, on: pool, as: .mapUpdate, countedIn: statistics) { piece, completion in
             let byte = Self.one.baseAddress!.assumingMemoryBound(to: CChar.self)
             return mapObject.withCString { librados.aio_write(pool.context, $0, completion, byte, 1, piece.offset) }
         }
@@ -225,7 +225,7 @@ public final class RadosBlockDevice: BlockDevice {
             pieces.append(piece)
         }
         map?.removalStarted(removed)
-        let status = await AioGroup.run(pieces, as: keepAllocated ? .zero : .trim, countedIn: statistics) { piece, completion in
+        let status = await AioGroup.run(pieces, on: pool, as: keepAllocated ? .zero : .trim, countedIn: statistics) { piece, completion in
             if let operation = piece.writeOperation {
                 return piece.object.withCString {
                     librados.aio_write_op_operate(operation, pool.context, completion, $0, nil, 0)

@@ -15,6 +15,9 @@ public final class RadosCluster: @unchecked Sendable {
         public var keyring: String?
         /// Seconds before an OSD operation fails with ETIMEDOUT (0: wait for ever).
         public var operationTimeout: Int = 30
+        /// More librados options, set after the file and the timeouts (a
+        /// test sets `librados_thread_count` to 1 to order its callbacks).
+        public var options: [String: String] = [:]
         public init() {}
     }
 
@@ -44,6 +47,13 @@ public final class RadosCluster: @unchecked Sendable {
         _ = librados.conf_set(handle, "rados_osd_op_timeout", timeout)
         _ = librados.conf_set(handle, "rados_mon_op_timeout", controlTimeout)
         _ = librados.conf_set(handle, "client_mount_timeout", controlTimeout)
+        for (name, value) in settings.options {
+            status = librados.conf_set(handle, name, value)
+            guard status == 0 else {
+                shutdown()
+                throw .call("set librados option \(name)=\(value)", -status)
+            }
+        }
         status = librados.connect(handle)
         guard status == 0 else {
             shutdown()
@@ -78,6 +88,8 @@ public final class RadosPool: @unchecked Sendable {
     let cluster: RadosCluster
     let context: rados_ioctx_t
     public let name: String
+    /// Pieces of asynchronous requests awaiting their callbacks (see AioGroup).
+    let neighbours = AioNeighbours()
 
     init(cluster: RadosCluster, context: rados_ioctx_t, name: String) {
         self.cluster = cluster
@@ -93,6 +105,7 @@ public final class RadosPool: @unchecked Sendable {
     /// operation may follow.
     public func close() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        neighbours.waitUntilIdle()
         librados.ioctx_destroy(context)
         cluster.shutdown()
     }

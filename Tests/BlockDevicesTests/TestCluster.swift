@@ -15,10 +15,11 @@ enum TestCluster {
         }
     }
 
-    static func pool() throws -> RadosPool {
+    static func pool(options: [String: String] = [:]) throws -> RadosPool {
         guard let conf = ProcessInfo.processInfo.environment["CEPH_CONF"] else { throw Missing() }
         var settings = RadosCluster.Settings()
         settings.configFile = conf
+        settings.options = options
         settings.operationTimeout = 30
         return try RadosCluster(settings).pool(poolName)
     }
