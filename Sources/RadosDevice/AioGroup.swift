@@ -6,10 +6,12 @@ import Threading
 /// Bridges librados completions to async/await for an operation made of
 /// several object requests issued in parallel (a read or write spanning
 /// objects). Each piece gets its own completion; the group resumes its
-/// caller once, after the last piece's callback has run. librados calls a
-/// completion only when it is done with the piece's buffer (a read's bytes
-/// are in place, a write's were copied at submission), so resuming never
-/// hands a buffer back while librados still holds it.
+/// caller once, after the last piece is finished: by its own callback, or,
+/// for a plain write, by an earlier callback that found it complete (see
+/// `aioCallback`). librados calls a completion only when it is done with the
+/// piece's buffer (a read's bytes are in place, a write's were copied at
+/// submission, which is why only plain writes may be finished early), so
+/// resuming never hands a buffer back while librados still holds it.
 final class AioGroup: Sendable {
     private struct State {
         var remaining: Int
@@ -49,7 +51,7 @@ final class AioGroup: Sendable {
         }
     }
 
-    /// Like ``run(_:as:countedIn:submit:)`` without waiting: `whenDone` gets the result on
+    /// Like ``run(_:on:as:countedIn:submit:)`` without waiting: `whenDone` gets the result on
     /// librados' callback thread (or here, if nothing could be submitted).
     static func start(
         _ pieces: [AioPiece], on pool: RadosPool, as operation: RadosOperation, countedIn statistics: RadosStatistics,

@@ -28,10 +28,9 @@ public enum ImageLayout {
     public static func mapObject(_ image: String) -> String { "buse_map.\(image)" }
     public static func dataPrefix(_ image: String) -> String { "buse_data.\(image)." }
 
-    public static func dataObject(_ image: String, _ number: UInt64) -> String {
-        let hex = String(number, radix: 16)
-        return dataPrefix(image) + String(repeating: "0", count: max(0, 16 - hex.count)) + hex
-    }
+    /// One formatter for both: the I/O path names objects with
+    /// ``DataObjectNames`` (C bytes, no String per request).
+    public static func dataObject(_ image: String, _ number: UInt64) -> String { DataObjectNames(image: image)(number).string }
 
     /// Image names end up in object names: keep them plain.
     public static func validate(name: String) throws(RadosError) {

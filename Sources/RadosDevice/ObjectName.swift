@@ -8,16 +8,10 @@ struct ObjectName: Sendable {
     /// The name's bytes and a terminating NUL.
     private let bytes: ContiguousArray<CChar>
 
-    init(_ name: String) {
-        var bytes = ContiguousArray<CChar>()
-        bytes.reserveCapacity(name.utf8.count + 1)
-        for byte in name.utf8 { bytes.append(CChar(bitPattern: byte)) }
-        bytes.append(0)
-        self.bytes = bytes
-    }
+    init(_ name: String) { bytes = name.utf8CString }
 
     /// `prefix` followed by `number` in 16 lower-case hex digits (the data
-    /// objects' `%016x`).
+    /// objects' `%016x`; ``ImageLayout/dataObject(_:_:)`` is this, as a String).
     init(prefix: ContiguousArray<CChar>, number: UInt64) {
         let hexDigits = 16
         bytes = ContiguousArray(unsafeUninitializedCapacity: prefix.count + hexDigits + 1) { buffer, count in
@@ -50,7 +44,7 @@ struct DataObjectNames: Sendable {
     private let prefix: ContiguousArray<CChar>
 
     init(image: String) {
-        prefix = ContiguousArray(ImageLayout.dataPrefix(image).utf8.map { CChar(bitPattern: $0) })
+        prefix = ContiguousArray(ImageLayout.dataPrefix(image).utf8CString.dropLast())  // without the NUL
     }
 
     func callAsFunction(_ number: UInt64) -> ObjectName { ObjectName(prefix: prefix, number: number) }

@@ -6,13 +6,20 @@ import Testing
 
 /// Object names are built straight into the bytes librados takes, not
 /// through `String` (which copies on every C call): they must still be the
-/// names the image layout documents, or an image written by one build
-/// would read as holes in another.
+/// names the image layout documents (`buse_data.IMAGE.%016x`), or an image
+/// written by one build would read as holes in another.
 @Suite struct ObjectNameTests {
-    @Test(arguments: [0, 1, 0xabc, 0xdead_beef, 1 << 40, UInt64.max])
-    func dataObjectNamesAreTheLayoutsNames(number: UInt64) {
+    @Test(
+        arguments: [
+            (0, "buse_data.vm-disk.1.0000000000000000"), (1, "buse_data.vm-disk.1.0000000000000001"),
+            (0xabc, "buse_data.vm-disk.1.0000000000000abc"), (0xdead_beef, "buse_data.vm-disk.1.00000000deadbeef"),
+            (1 << 40, "buse_data.vm-disk.1.0000010000000000"), (UInt64.max, "buse_data.vm-disk.1.ffffffffffffffff"),
+        ] as [(UInt64, String)])
+    func dataObjectNamesAreTheLayoutsNames(number: UInt64, name: String) {
         let names = DataObjectNames(image: "vm-disk.1")
-        #expect(names(number).string == ImageLayout.dataObject("vm-disk.1", number))
+        #expect(names(number).string == name)
+        #expect(names(number).withCString { String(cString: $0) } == name)
+        #expect(ImageLayout.dataObject("vm-disk.1", number) == name)
     }
 
     @Test func aNameIsOneTerminatedCStringOfItsBytes() {
