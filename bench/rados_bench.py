@@ -388,21 +388,21 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
                            *(per_server if server else ["—"] * 3), f"{m['fio_cpu_pct']:.0f}",
                            f"{m['machine_cpu_us_per_io']:.1f}", f"{m['machine_busy_pct']:.0f}"])
     bar_lines, bars_data = [], []
+
+    def bar(verdict, text, detail):
+        bar_lines.append(f"- {verdict:7} {text}" + (f" ({detail})" if detail else ""))
+        bars_data.append({"bar": text, "verdict": verdict, "detail": detail})
+
     for mine, peer in PAIRS:
         known = [(w.name, r) for w in WORKLOADS if (r := ratio(summary, w, peer, mine)) is not None]
         verdict = "n/a" if len(known) < len(WORKLOADS) else ("met" if all(r >= BAR for _, r in known) else "NOT met")
-        bar_text = f"{mine} >= {BAR}x {peer} on every workload"
-        bar_detail = ", ".join(f"{n} {r:.2f}×" for n, r in known)
-        bar_lines.append(f"- {verdict:7} {bar_text}" + (f" ({bar_detail})" if bar_detail else ""))
-        bars_data.append({"bar": bar_text, "verdict": verdict, "detail": bar_detail})
+        bar(verdict, f"{mine} >= {BAR}x {peer} on every workload", ", ".join(f"{n} {r:.2f}×" for n, r in known))
     # Issue 15: buse's own CPU per write, which holds on any machine (the OSD's cost does not).
     for workload, limit in CPU_BARS:
         m = summary.get(workload, {}).get("buse")
-        bar_text = f"buse's own CPU per write on {workload} <= {limit} µs"
         verdict = "n/a" if m is None else ("met" if m["cpu_us_per_io"] <= limit else "NOT met")
-        bar_detail = "" if m is None else f"{m['cpu_us_per_io']:.1f} µs"
-        bar_lines.append(f"- {verdict:7} {bar_text}" + (f" ({bar_detail})" if bar_detail else ""))
-        bars_data.append({"bar": bar_text, "verdict": verdict, "detail": bar_detail})
+        bar(verdict, f"buse's own CPU per write on {workload} <= {limit} µs",
+            "" if m is None else f"{m['cpu_us_per_io']:.1f} µs")
     cache = ", ".join(f"{k}={v}" for k, v in settings.items())
     text = [
         "## RADOS: librbd direct, qemu-nbd on rbd:, buse on rados:",

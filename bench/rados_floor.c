@@ -35,6 +35,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <endian.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -139,7 +140,7 @@ static void send_all(int fd, const void *bytes, size_t count) {
     const char *p = bytes;
     while (count > 0) {
         ssize_t sent = send(fd, p, count, MSG_NOSIGNAL);
-        if (sent <= 0) fail("send", -1);
+        if (sent <= 0) fail("send", sent < 0 ? -errno : -EPIPE);
         p += sent;
         count -= (size_t)sent;
     }
