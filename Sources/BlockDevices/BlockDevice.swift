@@ -41,6 +41,24 @@ public protocol BlockDevice: Sendable {
     /// when this returns (only called with `fua` when `capabilities.fua` is `.native`).
     func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError)
 
+    /// Starts the same write as ``write(_:at:fua:)`` without a task around
+    /// it, for devices whose writes wait on someone else's thread (a
+    /// cluster's callback): the engine then makes no task per write, and
+    /// `whenDone` answers the client from the thread that ends the write.
+    ///
+    /// Returns true when the write was started; `whenDone` is then called
+    /// exactly once, with nil or the error `write` would have thrown, on any
+    /// thread, possibly before this returns. `data` belongs to the device
+    /// until then. Returns false, having done nothing and calling nothing,
+    /// when this device (or this particular write) has no such path; the
+    /// caller then uses `write`. The default returns false, and so does
+    /// every layer that does not pass it on deliberately: a layer that
+    /// changes writes must not be skipped.
+    func startWrite(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool
+
     /// Makes every write that completed before this call durable.
     func flush() async throws(DeviceError)
 
@@ -74,6 +92,14 @@ extension BlockDevice {
     /// engine (which never makes it) send one.
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
         throw .refused("write", by: capabilities)
+    }
+
+    /// Most devices have no write without a task; see ``BlockDevice/startWrite(_:at:fua:whenDone:)``.
+    public func startWrite(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        false
     }
 
     public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {

@@ -49,6 +49,17 @@ public final class CountingDevice: DeviceLayer {
         done(.write, written: data.count)
     }
 
+    public func startWrite(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        let written = data.count
+        return lower.startWrite(data, at: offset, fua: fua) { [self] error in
+            if error == nil { done(.write, written: written) }
+            whenDone(error)
+        }
+    }
+
     public func flush() async throws(DeviceError) {
         try await lower.flush()
         done(.flush)

@@ -38,6 +38,15 @@ public struct EmulatedDevice: DeviceLayer {
         }
     }
 
+    /// Passed on unless FUA is emulated (that write needs a flush after it).
+    public func startWrite(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        guard !fua || lowerCapabilities.fua == .native else { return false }
+        return lower.startWrite(data, at: offset, fua: fua, whenDone: whenDone)
+    }
+
     public func trim(at offset: UInt64, length: UInt64, fua: Bool) async throws(DeviceError) {
         guard lowerCapabilities.canTrim else {
             if fua { try await lower.flush() }

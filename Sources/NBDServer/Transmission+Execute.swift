@@ -40,19 +40,46 @@ extension Transmission {
             case .disconnect:
                 preconditionFailure("NBD_CMD_DISC is handled by the reader")
             }
+            answer(request, buffer, payloadLength, since: started)
+        } catch {
+            answer(request, buffer, payloadLength, failure: error, since: started)
+        }
+    }
+
+    /// Starts a WRITE with the device's ``BlockDevice/startWrite(_:at:fua:whenDone:)``,
+    /// so that no task is made for it; the thread that ends the write
+    /// answers it. False when the device has no such path for this write:
+    /// nothing was started, and the caller runs it with ``execute(_:_:_:)``.
+    func startWrite(_ request: Request, _ buffer: PayloadBuffer, _ payloadLength: Int) -> Bool {
+        let started = ContinuousClock.now
+        let data = UnsafeRawBufferPointer(rebasing: buffer.data[..<payloadLength])
+        return export.device.startWrite(data, at: request.offset, fua: request.flags.contains(.fua)) { [self] failure in
+            answer(request, buffer, payloadLength, failure: failure, since: started)
+        }
+    }
+
+    /// Counts a request without reply data as ended and sends its reply:
+    /// success, or the one error value ``ErrorTable`` gives `failure`, whose
+    /// real cause is logged.
+    private func answer(
+        _ request: Request, _ buffer: PayloadBuffer?, _ payloadLength: Int, failure: DeviceError? = nil,
+        since started: ContinuousClock.Instant
+    ) {
+        guard let failure else {
             statistics.completed(request.command, bytes: payloadLength, error: nil, since: started)
             replies.send(successReply(request, buffer, payloadLength))
-        } catch {
-            let code = ErrorTable.code(for: error, flags: request.flags)
-            statistics.completed(request.command, bytes: payloadLength, error: code, since: started)
-            connection.logEvent(
-                connection.failures, "\(request.command!) failed: \(error.message)",
-                metadata: ["offset": "\(offset)", "length": "\(length)", "error": "\(code)"], summaryLevel: .warning)
-            if let buffer { connection.pool.release(buffer) }
-            var reply = errorReply(request, code, error.message)
-            reply.heldBytes = payloadLength
-            replies.send(reply)
+            return
         }
+        let code = ErrorTable.code(for: failure, flags: request.flags)
+        statistics.completed(request.command, bytes: payloadLength, error: code, since: started)
+        connection.logEvent(
+            connection.failures, "\(request.command!) failed: \(failure.message)",
+            metadata: ["offset": "\(request.offset)", "length": "\(request.length)", "error": "\(code)"],
+            summaryLevel: .warning)
+        if let buffer { connection.pool.release(buffer) }
+        var reply = errorReply(request, code, failure.message)
+        reply.heldBytes = payloadLength
+        replies.send(reply)
     }
 
     private func zeroOptions(_ flags: CommandFlags) -> ZeroOptions {

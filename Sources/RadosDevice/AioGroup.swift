@@ -20,18 +20,24 @@ final class AioGroup: Sendable {
         /// request, and `pieceFinished` takes it out under the lock, so it
         /// is resumed exactly once.
         var continuation: UnsafeContinuation<Int32, Never>?
-        /// Instead of a continuation, for a group nobody awaits (write-around).
-        var whenDone: (@Sendable (Int32) -> Void)?
     }
 
     private let state: Mutex<State>
+    /// Instead of a continuation, for a group nobody awaits. A constant,
+    /// not in `State`: a closure returned out of the lock's generic body is
+    /// re-abstracted, at two allocations per group.
+    private let whenDone: (@Sendable (Int32) -> Void)?
     /// Where the group's latency and outcome are counted, once it ends.
     private let operation: RadosOperation
     private let statistics: RadosStatistics
     private let startedAt = RadosStatistics.now()
 
-    private init(pieces: Int, _ operation: RadosOperation, _ statistics: RadosStatistics) {
+    private init(
+        pieces: Int, _ operation: RadosOperation, _ statistics: RadosStatistics,
+        whenDone: (@Sendable (Int32) -> Void)? = nil
+    ) {
         state = Mutex(State(remaining: pieces))
+        self.whenDone = whenDone
         self.operation = operation
         self.statistics = statistics
     }
@@ -58,8 +64,7 @@ final class AioGroup: Sendable {
         submit: (AioPiece, rados_completion_t) -> Int32, whenDone: @escaping @Sendable (Int32) -> Void
     ) {
         guard !pieces.isEmpty else { return whenDone(0) }
-        let group = AioGroup(pieces: pieces.count, operation, statistics)
-        group.state.withLock { $0.whenDone = whenDone }
+        let group = AioGroup(pieces: pieces.count, operation, statistics, whenDone: whenDone)
         group.submit(pieces, pool.neighbours, submit)
     }
 
@@ -90,14 +95,14 @@ final class AioGroup: Sendable {
     }
 
     func pieceFinished(_ error: Int32) {
-        let outcome: (UnsafeContinuation<Int32, Never>?, (@Sendable (Int32) -> Void)?, Int32)? = state.withLock { state in
+        let outcome: (UnsafeContinuation<Int32, Never>?, Int32)? = state.withLock { state in
             if error < 0 && state.firstError == 0 { state.firstError = error }
             state.remaining -= 1
             guard state.remaining == 0 else { return nil }
-            defer { (state.continuation, state.whenDone) = (nil, nil) }
-            return (state.continuation, state.whenDone, state.firstError)
+            defer { state.continuation = nil }
+            return (state.continuation, state.firstError)
         }
-        guard let (continuation, whenDone, firstError) = outcome else { return }
+        guard let (continuation, firstError) = outcome else { return }
         // Counted before anyone learns of the end: a client answered after
         // this operation sees it in the next scrape.
         statistics.completed(operation, startedAt: startedAt, status: firstError)

@@ -34,6 +34,12 @@ final class ObjectMap: Sendable {
         state.withLock { state in numbers.filter { !state.stored[Int($0)] } }
     }
 
+    /// Whether the cluster already holds "may exist" for every one of
+    /// `numbers` (then a write has no map update to wait for).
+    func isStored(_ numbers: some Sequence<UInt64>) -> Bool {
+        state.withLock { state in numbers.allSatisfy { state.stored[Int($0)] } }
+    }
+
     /// Called once the cluster holds the bytes: later writes skip the map.
     func markStored(_ numbers: [UInt64]) {
         state.withLock { state in

@@ -114,29 +114,66 @@ public final class RadosBlockDevice: BlockDevice {
             map?.writeEnded(numbers)
             throw error
         }
+        let failure: DeviceError? = await withUnsafeContinuation { continuation in
+            send(data, at: offset, fua: fua, ranges) { continuation.resume(returning: $0) }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The same write without a task, when the map already says "may exist"
+    /// for every object it touches (every write but an object's first):
+    /// nothing is left to wait for before the data goes to RADOS, and
+    /// librados' callback answers. An object's first write stores its
+    /// existence first, which waits: that one returns false and takes
+    /// ``write(_:at:fua:)``.
+    public func startWrite(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        let ranges = ObjectRange.split(offset: offset, length: UInt64(data.count), objectSize: objectSize)
+        let numbers = ranges.lazy.map { $0.number }
+        // Counted before the check, for the same reason as in `write`.
+        map?.writeStarted(numbers)
+        if let map, !map.isStored(numbers) {
+            map.writeEnded(numbers)
+            return false
+        }
+        send(data, at: offset, fua: fua, ranges, whenDone: whenDone)
+        return true
+    }
+
+    /// Sends a write whose objects the map already holds (counted in by
+    /// `writeStarted`); counts it out once RADOS answered, then calls
+    /// `whenDone`, or calls it at once for a write acknowledged early.
+    private func send(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool, _ ranges: [ObjectRange],
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) {
         let pieces = ranges.map { range in
             AioPiece(
                 object: dataObjects(range.number), offset: range.offset,
                 kind: .write(UnsafeRawBufferPointer(rebasing: data[range.position..<(range.position + Int(range.length))])))
         }
+        let length = UInt64(data.count)
         // librados copies the bytes at submission, so an early
         // acknowledgement never hands back a buffer RADOS still reads.
         if !fua, let writeAround, let sequence = writeAround.begin(bytes: data.count) {
-            let length = data.count
             AioGroup.start(pieces, on: pool, as: .write, countedIn: statistics, submit: submitWrite) { [self] status in
                 map?.writeEnded(ranges.lazy.map { $0.number })
                 var lost: String?
                 if status != 0 {
-                    lost = "\(failure(status, "write", offset, UInt64(length)).message), after it was acknowledged"
+                    lost = "\(failure(status, "write", offset, length).message), after it was acknowledged"
                     logger.error("write-around: \(lost!); every later flush fails with EIO")
                 }
-                writeAround.end(sequence, bytes: length, failure: lost)
+                writeAround.end(sequence, bytes: Int(length), failure: lost)
             }
+            whenDone(nil)
             return
         }
-        let status = await AioGroup.run(pieces, on: pool, as: .write, countedIn: statistics, submit: submitWrite)
-        map?.writeEnded(numbers)
-        guard status == 0 else { throw failure(status, "write", offset, UInt64(data.count)) }
+        AioGroup.start(pieces, on: pool, as: .write, countedIn: statistics, submit: submitWrite) { [self] status in
+            map?.writeEnded(ranges.lazy.map { $0.number })
+            whenDone(status == 0 ? nil : failure(status, "write", offset, length))
+        }
     }
 
     private func submitWrite(_ piece: AioPiece, _ completion: rados_completion_t) -> Int32 {

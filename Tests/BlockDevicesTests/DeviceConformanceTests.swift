@@ -133,3 +133,29 @@ struct DeviceConformanceTests {
         }
     }
 }
+
+extension DeviceConformanceTests {
+    /// `startWrite` is the same write without a task: a device either
+    /// declines it (writing nothing, calling nothing) or writes exactly what
+    /// `write` would and ends it once. Each spot is written twice, so a
+    /// device that declines an object's first write (RADOS, which must
+    /// store the object's existence first) is offered one it can start.
+    @Test("a write started without a task lands as a write does", arguments: DeviceFixture.all)
+    func startedWritesLandAsWritesDo(_ fixture: DeviceFixture) async throws {
+        let device = try fixture.make(Self.size)
+        let spots: [(UInt64, Int)] = [(0, 4096), (5000, 70000), (1 << 20, 1 << 20), (Self.size - 777, 777)]
+        for round in 0..<2 {
+            for (index, (offset, count)) in spots.enumerated() {
+                let bytes = pattern(count, seed: UInt64(10 * round + index))
+                switch await device.startedWrite(bytes, at: offset) {
+                case .declined: try await device.write(bytes, at: offset)
+                case let .ended(failure): #expect(failure == nil, "\(fixture) at \(offset): \(failure!.message)")
+                }
+            }
+        }
+        for (index, (offset, count)) in spots.enumerated() {
+            #expect(try await device.read(at: offset, count: count) == pattern(count, seed: UInt64(10 + index)))
+        }
+        try await device.close()
+    }
+}

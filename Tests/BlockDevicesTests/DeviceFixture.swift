@@ -30,6 +30,9 @@ struct DeviceFixture: Sendable, CustomStringConvertible {
         DeviceFixture("delayed emulated memory") {
             DelayedDevice(EmulatedDevice(MemoryDevice(size: $0)), delay: .microseconds(50))
         },
+        DeviceFixture("writes started on tasks of their own over emulated memory") {
+            TaskStartingDevice(EmulatedDevice(MemoryDevice(size: $0)), fua: .native)
+        },
         DeviceFixture("rados image with 64 KiB objects") { try TestCluster.freshImage(size: $0, objectSize: 64 << 10) },
         DeviceFixture("rados image with 64 KiB objects and write-around") {
             try TestCluster.freshImage(size: $0, objectSize: 64 << 10, writeAroundBytes: 256 << 10)

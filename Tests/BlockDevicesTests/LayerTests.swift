@@ -68,3 +68,55 @@ struct LayerTests {
         #expect(device.injectedCount == 2)
     }
 }
+
+/// `startWrite` goes through a layer only where the layer passes it on on
+/// purpose; every other layer declines, so what it does to writes is never
+/// skipped.
+@Suite("Layers and writes started without a task")
+struct StartedWriteLayerTests {
+    @Test func emulationPassesStartedWritesOnButNotAFUAWriteItMustFollowWithAFlush() async throws {
+        let starting = TaskStartingDevice(MemoryDevice(size: 1 << 20), fua: .none)
+        let device = EmulatedDevice(starting)
+        #expect(await device.startedWrite(pattern(4096, seed: 1), at: 0).succeeded)
+        guard case .declined = await device.startedWrite(pattern(4096, seed: 2), at: 0, fua: true) else {
+            Issue.record("a FUA write over emulated FUA must take `write`, which flushes after it")
+            return
+        }
+        #expect(starting.started.load(ordering: .relaxed) == 1)
+        #expect(try await device.read(at: 0, count: 4096) == pattern(4096, seed: 1))
+
+        let native = EmulatedDevice(TaskStartingDevice(MemoryDevice(size: 1 << 20), fua: .native))
+        #expect(await native.startedWrite(pattern(4096, seed: 3), at: 0, fua: true).succeeded)
+    }
+
+    @Test func countingCountsAStartedWriteOnceItEndedWell() async throws {
+        let faults = FaultInjectingDevice(MemoryDevice(size: 1 << 20))
+        let device = CountingDevice(TaskStartingDevice(faults, fua: .native))
+        #expect(await device.startedWrite(pattern(4096, seed: 1), at: 0).succeeded)
+        faults.arm(.init([.write], kind: .io, count: 1))
+        guard case .ended(let failure?) = await device.startedWrite(pattern(4096, seed: 2), at: 4096) else {
+            Issue.record("the armed fault must end the started write with its error")
+            return
+        }
+        #expect(failure.kind == .io)
+        #expect(device.count(.write) == 1)
+        #expect(device.summary.contains("bytes-written=4096"))
+    }
+
+    @Test(arguments: ["offset", "read-only", "fault injector", "delay"])
+    func layersThatChangeWritesDecline(layer: String) async throws {
+        let starting = TaskStartingDevice(MemoryDevice(size: 1 << 20), fua: .native)
+        let device: any BlockDevice =
+            switch layer {
+            case "offset": try OffsetDevice(starting, offset: 4096, length: 65536)
+            case "read-only": ReadOnlyDevice(starting)
+            case "fault injector": FaultInjectingDevice(starting)
+            default: DelayedDevice(starting, delay: .microseconds(1))
+            }
+        guard case .declined = await device.startedWrite(pattern(512, seed: 1), at: 0) else {
+            Issue.record("\(layer) passed a started write on past itself")
+            return
+        }
+        #expect(starting.started.load(ordering: .relaxed) == 0)
+    }
+}

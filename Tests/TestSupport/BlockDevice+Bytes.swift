@@ -19,3 +19,37 @@ extension BlockDevice {
         try await write(UnsafeRawBufferPointer(buffer), at: offset, fua: fua)
     }
 }
+
+/// What became of a write offered to ``BlockDevice/startWrite(_:at:fua:whenDone:)``.
+public enum StartedWrite: Sendable {
+    /// The device has no task-free path for it: nothing was written.
+    case declined
+    /// The device started it, and it ended with this failure, or none.
+    case ended(DeviceError?)
+
+    /// Started and ended without a failure.
+    public var succeeded: Bool {
+        if case .ended(nil) = self { return true }
+        return false
+    }
+}
+
+extension BlockDevice {
+    /// Offers `bytes` to `startWrite` and waits until it ends. The buffer is
+    /// scribbled over once it ends, so a device that read it later would
+    /// store garbage and fail the test's read-back. A device that calls
+    /// `whenDone` twice, or after declining, traps the checked continuation.
+    public func startedWrite(_ bytes: [UInt8], at offset: UInt64, fua: Bool = false) async -> StartedWrite {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 4096)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: bytes)
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<StartedWrite, Never>) in
+            let started = startWrite(UnsafeRawBufferPointer(buffer), at: offset, fua: fua) { failure in
+                continuation.resume(returning: .ended(failure))
+            }
+            if !started { continuation.resume(returning: .declined) }
+        }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0xDB)
+        return outcome
+    }
+}

@@ -1,0 +1,44 @@
+import BlockDevices
+import DeviceLayers
+import Synchronization
+
+/// A layer whose writes can start without the caller's task, as RADOS's
+/// can: `startWrite` hands the write to a task of its own and calls back
+/// from there, on another thread, after returning. Counts how many it
+/// started, so a test sees which path a write took.
+final class TaskStartingDevice: DeviceLayer {
+    let lower: any BlockDevice
+    private let fua: DeviceCapabilities.Support
+    let started = Atomic<Int>(0)
+
+    /// - Parameter fua: what this device says of FUA (the emulation layer
+    ///   decides by it whether a FUA write may start here).
+    init(_ lower: any BlockDevice, fua: DeviceCapabilities.Support) {
+        self.lower = lower
+        self.fua = fua
+    }
+
+    var capabilities: DeviceCapabilities {
+        var capabilities = lower.capabilities
+        capabilities.fua = fua
+        return capabilities
+    }
+
+    func startWrite(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        started.add(1, ordering: .relaxed)
+        // Safety: the caller keeps the buffer until `whenDone`.
+        nonisolated(unsafe) let data = data
+        Task { [lower] in
+            do throws(DeviceError) {
+                try await lower.write(data, at: offset, fua: fua)
+                whenDone(nil)
+            } catch {
+                whenDone(error)
+            }
+        }
+        return true
+    }
+}
