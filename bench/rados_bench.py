@@ -40,6 +40,17 @@ bar: each buse mode at least 0.9x its librbd counterpart on every workload
 35 µs at 4K and 450 µs at 1M (the server's CPU alone: the OSD's cost moves
 by 30-50% between runs on this cluster, buse's does not).
 
+The C floor beside the CPU bars
+  Right after each buse run of a workload with a CPU bar, bench/rados_floor.c
+  "served" runs on the same cluster with the same block size, depth, region
+  and runtime: a C server of buse's shape (one reader submitting with
+  rados_aio_write, replies sent from librados' callbacks) under fio's nbd
+  engine, with no map, allocation or locks of its own. Its CPU per write is
+  the least an NBD server on librados built like buse spends at that moment:
+  the memstore OSD slows within a run, and every thread's CPU per write
+  rises as fewer writes share a wake-up, so the bar's line prints the
+  floor's median beside buse's.
+
 The NBD hop
   buse on rados: does what librbd does (librados, the OSD, a copy into a
   buffer) and also carries every byte across NBD: fio's nbd engine sends and
@@ -66,6 +77,7 @@ import subprocess
 import sys
 import tempfile
 
+import rados_floors
 from common import EXPORT, Server, Workload, fio_cpu_us_per_io, fmt, markdown_table, measure_server, measured, \
     medians, run_fio, run_rotated, workload_options
 
@@ -122,7 +134,7 @@ def check_arguments(parser, args):
 
 def missing_prerequisites():
     """Why the RADOS comparison cannot run here, or "" when it can."""
-    tools = ["ceph-mon", "ceph-osd", "ceph", "rbd", "qemu-nbd", "fio"]
+    tools = ["ceph-mon", "ceph-osd", "ceph", "rbd", "qemu-nbd", "fio", "cc"]
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if not glob.glob("/usr/lib/*/qemu/block-rbd.so") and not glob.glob("/usr/lib/qemu/block-rbd.so"):
         missing.append("QEMU's rbd driver (package qemu-block-extra)")
@@ -263,7 +275,13 @@ def measure(name, workload, args, cluster, workdir):
     server = start_server(name, args, cluster, workdir)
     options = ["--ioengine=nbd", f"--uri={server.uri}", f"--size={args.rados_region_mib}m",
                *workload_options(workload, args.runtime)]
-    return measure_server(server, workload, options, args.runtime, workdir)
+    result = measure_server(server, workload, options, args.runtime, workdir)
+    if name == "buse" and workload.name in dict(CPU_BARS):
+        block = {"4k": 4096, "1m": 1 << 20}[workload.bs]
+        result["floor_cpu_us_per_io"], result["floor_iops"] = rados_floors.run(
+            args.rados_floor_binary, "served", cluster.conf, POOL, args.runtime, block, args.rados_region_mib,
+            environment=cluster.environment)
+    return result
 
 
 def prepare_images(args, cluster, contenders, workdir):
@@ -295,6 +313,7 @@ def run_section(args, env):
     contenders = args.rados_contenders
     workdir = tempfile.mkdtemp(prefix=f"buse-bench-rados-{os.getpid()}-", dir=args.dir)
     try:
+        args.rados_floor_binary = rados_floors.build(workdir) if "buse" in contenders else None
         with Cluster(memstore_bytes=8 << 30) as cluster:
             settings = {name: cluster.setting(name) for name in LIBRBD_SETTINGS}
             env["ceph"] = cluster.run(["ceph", "--version"]).strip()
@@ -401,8 +420,11 @@ def report(args, env, contenders, results, errors, settings, load_before, load_a
     for workload, limit in CPU_BARS:
         m = summary.get(workload, {}).get("buse")
         verdict = "n/a" if m is None else ("met" if m["cpu_us_per_io"] <= limit else "NOT met")
+        floor = "" if m is None or "floor_cpu_us_per_io" not in m else \
+            f"; the C served floor beside it {m['floor_cpu_us_per_io']:.1f} µs, buse / floor " \
+            f"{m['cpu_us_per_io'] / m['floor_cpu_us_per_io']:.2f}"
         bar(verdict, f"buse's own CPU per write on {workload} <= {limit} µs",
-            "" if m is None else f"{m['cpu_us_per_io']:.1f} µs")
+            "" if m is None else f"{m['cpu_us_per_io']:.1f} µs{floor}")
     cache = ", ".join(f"{k}={v}" for k, v in settings.items())
     text = [
         "## RADOS: librbd direct, qemu-nbd on rbd:, buse on rados:",

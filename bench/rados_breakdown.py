@@ -38,6 +38,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rados_floors  # noqa: E402
 from common import die_with_parent, free_port, perf_leaf_samples  # noqa: E402
 
 THREADS = [  # (pattern on the thread's name, row); buse names its own threads (SystemThread.start)
@@ -119,23 +120,12 @@ def measure(args, workload, workdir):
         subprocess.run([args.buse, "image", "rm", image, "--conf", args.conf], capture_output=True, check=True)
 
 
-def build_floor(workdir):
-    """bench/rados_floor.c: the least a librados client spends per write."""
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rados_floor.c")
-    binary = os.path.join(workdir, "rados_floor")
-    subprocess.run(["cc", "-O2", "-pthread", "-o", binary, source, "-lrados"], check=True)
-    return binary
-
-
 def floor(args, workload, binary, mode):
     """The floor's CPU per write and writes/s ('direct' or 'served'), for the same block size, depth and
     region as buse's run."""
     _, block = WORKLOADS[workload]
     size = {"4k": 4096, "1M": 1 << 20}[block]
-    out = subprocess.run([binary, mode, args.conf, args.pool, str(args.sample), "16", str(size), str(args.region_mib)],
-                         capture_output=True, text=True, check=True).stdout
-    match = re.search(r"([\d.]+) writes/s, ([\d.]+) us of CPU per write", out)
-    return float(match.group(2)), float(match.group(1))
+    return rados_floors.run(binary, mode, args.conf, args.pool, args.sample, size, args.region_mib)
 
 
 def classify(data, names, writes, args):
@@ -161,7 +151,7 @@ def main():
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="buse-rados-breakdown-")
-    floor_binary = build_floor(workdir)
+    floor_binary = rados_floors.build(workdir)
     for workload in args.workloads.split(","):
         cells, proc_us, iops = measure(args, workload, workdir)
         floors = {mode: floor(args, workload, floor_binary, mode) for mode in ("direct", "served")}
