@@ -45,6 +45,12 @@ int buse_resumes_inline(void) { return resumes_inline; }
 
 void buse_set_resumes_inline(int value) { resumes_inline = value; }
 
+static _Thread_local int in_library_callback;
+
+int buse_in_library_callback(void) { return in_library_callback; }
+
+void buse_set_in_library_callback(int value) { in_library_callback = value; }
+
 static _Thread_local void *current_plug;
 
 void *buse_current_plug(void) { return current_plug; }

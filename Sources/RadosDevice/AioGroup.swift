@@ -189,8 +189,16 @@ final class AioPiece: @unchecked Sendable {
 /// together in one `sendmsg`. Each send on loopback runs the client's TCP
 /// stack and wakes it, and the woken client preempts this thread at the
 /// system call's exit. Their own callbacks then only release.
+///
+/// Marked as a library callback throughout (``LibraryCallback``): what it
+/// finishes may drop the last reference to a device, its pool and its
+/// cluster connection, whose deinit must then not shut librados down here.
 private let aioCallback: rados_callback_t = { completion, argument in
-    let piece = Unmanaged<AioPiece>.fromOpaque(argument!).takeRetainedValue()
+    LibraryCallback.running { pieceCompleted(completion!, argument!) }
+}
+
+private func pieceCompleted(_ completion: rados_completion_t, _ argument: UnsafeMutableRawPointer) {
+    let piece = Unmanaged<AioPiece>.fromOpaque(argument).takeRetainedValue()
     let neighbours = piece.neighbours!
     let result = librados.aio_get_return_value(completion)
     neighbours.remove(piece)

@@ -1,6 +1,7 @@
 import CRados
 import Glibc
 import Synchronization
+import Threading
 
 /// A connection to a Ceph cluster (`rados_t`) and the pool I/O context the
 /// device uses. librados handles are thread-safe; every asynchronous call
@@ -61,7 +62,17 @@ public final class RadosCluster: @unchecked Sendable {
         }
     }
 
-    deinit { shutdown() }
+    /// Shuts down what no one shut down, on a thread of its own inside a
+    /// librados callback (see ``RadosPool``'s deinit).
+    deinit {
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        nonisolated(unsafe) let handle = handle
+        if LibraryCallback.isRunning {
+            SystemThread.start(named: "rados-shutdown") { librados.shutdown(handle) }
+        } else {
+            librados.shutdown(handle)
+        }
+    }
 
     /// Stops librados' threads and closes the connection, once. A process
     /// that exits with them still running can crash in their teardown, so
@@ -99,14 +110,39 @@ public final class RadosPool: @unchecked Sendable {
 
     private let isClosed = Atomic<Bool>(false)
 
-    deinit { close() }
+    /// Closes what no one closed. Inside a librados callback (a request's
+    /// end dropped the last reference to a device that was never closed)
+    /// the close goes to a thread of its own: shutting librados down joins
+    /// the callback's own thread, and waiting for the pool's other
+    /// callbacks there would wait for ever behind this one.
+    deinit {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let closing = Closing(cluster: cluster, context: context, neighbours: neighbours)
+        if LibraryCallback.isRunning {
+            SystemThread.start(named: "rados-close") { closing.run() }
+        } else {
+            closing.run()
+        }
+    }
 
     /// Destroys the I/O context and shuts the cluster connection down; no
     /// operation may follow.
     public func close() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        neighbours.waitUntilIdle()
-        librados.ioctx_destroy(context)
-        cluster.shutdown()
+        Closing(cluster: cluster, context: context, neighbours: neighbours).run()
+    }
+
+    /// What closing a pool does, apart from the pool object.
+    // Safety: run once, by one thread.
+    private struct Closing: @unchecked Sendable {
+        let cluster: RadosCluster
+        let context: rados_ioctx_t
+        let neighbours: AioNeighbours
+
+        func run() {
+            neighbours.waitUntilIdle()
+            librados.ioctx_destroy(context)
+            cluster.shutdown()
+        }
     }
 }

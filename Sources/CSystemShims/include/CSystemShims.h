@@ -54,6 +54,12 @@ int buse_start_writeback(int fd, uint64_t offset, uint64_t length);
 int buse_resumes_inline(void);
 void buse_set_resumes_inline(int value);
 
+// A per-thread flag: whether this thread is inside a C library's callback
+// (librados'), where the library must not be shut down: that would join
+// the very thread it runs on.
+int buse_in_library_callback(void);
+void buse_set_in_library_callback(int value);
+
 // This thread's submission plug (Threading's SubmissionPlug), or NULL.
 void *buse_current_plug(void);
 void buse_set_current_plug(void *plug);
