@@ -37,6 +37,15 @@ public protocol BlockDevice: Sendable {
     /// Fills `buffer` with the bytes at `offset`. Regions never written read as zeros.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(DeviceError)
 
+    /// Starts the same read as ``read(into:at:)`` without a task around it,
+    /// on the terms of ``startWrite(_:at:fua:whenDone:)``: true when started
+    /// (`buffer` is the device's until `whenDone`, called exactly once, has
+    /// run), false, having done nothing, when there is no such path.
+    func startRead(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool
+
     /// Writes `data` at `offset`. With `fua` the data is on stable storage
     /// when this returns (only called with `fua` when `capabilities.fua` is `.native`).
     func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError)
@@ -92,6 +101,14 @@ extension BlockDevice {
     /// engine (which never makes it) send one.
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
         throw .refused("write", by: capabilities)
+    }
+
+    /// Most devices have no read without a task; see ``BlockDevice/startRead(into:at:whenDone:)``.
+    public func startRead(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        false
     }
 
     /// Most devices have no write without a task; see ``BlockDevice/startWrite(_:at:fua:whenDone:)``.

@@ -36,6 +36,11 @@ public struct DeviceCapabilities: Sendable, Equatable {
     /// The smallest I/O the device handles without read-modify-write; the
     /// engine advertises it as the preferred block size.
     public var blockSizePreferred: UInt32
+    /// `startRead` and `startWrite` may take requests (they may still
+    /// decline any one of them). Not advertised to clients: the engine
+    /// offers requests to them only when this is true, so that a device
+    /// without them costs nothing for their sake.
+    public var startsWithoutTask: Bool
 
     public init(
         isReadOnly: Bool = false,
@@ -47,7 +52,8 @@ public struct DeviceCapabilities: Sendable, Equatable {
         canBlockStatus: Bool = false,
         canCache: Bool = false,
         isMultiConnSafe: Bool = false,
-        blockSizePreferred: UInt32 = 4096
+        blockSizePreferred: UInt32 = 4096,
+        startsWithoutTask: Bool = false
     ) {
         self.isReadOnly = isReadOnly
         self.canFlush = canFlush
@@ -59,5 +65,6 @@ public struct DeviceCapabilities: Sendable, Equatable {
         self.canCache = canCache
         self.isMultiConnSafe = isMultiConnSafe
         self.blockSizePreferred = blockSizePreferred
+        self.startsWithoutTask = startsWithoutTask
     }
 }

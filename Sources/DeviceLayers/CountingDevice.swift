@@ -16,6 +16,10 @@ public final class CountingDevice: DeviceLayer {
 
     public init(_ lower: any BlockDevice) { self.lower = lower }
 
+    /// The lower device's, tasks included: reads and writes started
+    /// without one are passed on, and counted when they end.
+    public var capabilities: DeviceCapabilities { lower.capabilities }
+
     /// How many operations of a kind have completed successfully.
     public func count(_ operation: DeviceOperation) -> Int {
         counts.withLock { $0.operations[operation, default: 0] }
@@ -47,6 +51,17 @@ public final class CountingDevice: DeviceLayer {
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
         try await lower.write(data, at: offset, fua: fua)
         done(.write, written: data.count)
+    }
+
+    public func startRead(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        let read = buffer.count
+        return lower.startRead(into: buffer, at: offset) { [self] error in
+            if error == nil { done(.read, read: read) }
+            whenDone(error)
+        }
     }
 
     public func startWrite(

@@ -12,7 +12,13 @@ public protocol DeviceLayer: BlockDevice {
 
 extension DeviceLayer {
     public var size: UInt64 { lower.size }
-    public var capabilities: DeviceCapabilities { lower.capabilities }
+    /// The lower device's, except that a layer does not start requests
+    /// without a task unless it says so itself (it would decline them).
+    public var capabilities: DeviceCapabilities {
+        var capabilities = lower.capabilities
+        capabilities.startsWithoutTask = false
+        return capabilities
+    }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(DeviceError) {
         try await lower.read(into: buffer, at: offset)

@@ -38,6 +38,14 @@ public struct EmulatedDevice: DeviceLayer {
         }
     }
 
+    /// Passed on: emulation leaves reads alone.
+    public func startRead(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        lower.startRead(into: buffer, at: offset, whenDone: whenDone)
+    }
+
     /// Passed on unless FUA is emulated (that write needs a flush after it).
     public func startWrite(
         _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,

@@ -16,6 +16,7 @@ public struct ReadOnlyDevice: DeviceLayer {
         result.canFastZero = false
         // With no writes, every connection trivially sees the same data.
         result.isMultiConnSafe = true
+        result.startsWithoutTask = false
         return result
     }
 

@@ -18,9 +18,6 @@ extension Transmission {
             case .read:
                 let data = UnsafeMutableRawBufferPointer(rebasing: buffer!.data[..<payloadLength])
                 try await device.read(into: data, at: offset)
-                statistics.completed(.read, bytes: payloadLength, error: nil, since: started)
-                replies.send(readReply(request, buffer!, payloadLength))
-                return
             case .write:
                 let data = UnsafeRawBufferPointer(rebasing: buffer!.data[..<payloadLength])
                 try await device.write(data, at: offset, fua: request.flags.contains(.fua))
@@ -46,28 +43,43 @@ extension Transmission {
         }
     }
 
-    /// Starts a WRITE with the device's ``BlockDevice/startWrite(_:at:fua:whenDone:)``,
-    /// so that no task is made for it; the thread that ends the write
-    /// answers it. False when the device has no such path for this write:
+    /// Starts a READ or WRITE with the device's
+    /// ``BlockDevice/startRead(into:at:whenDone:)`` or
+    /// ``BlockDevice/startWrite(_:at:fua:whenDone:)``, so that no task is
+    /// made for it; the thread that ends it answers it. False when the
+    /// device has no such path for this request (or it is another command):
     /// nothing was started, and the caller runs it with ``execute(_:_:_:)``.
-    func startWrite(_ request: Request, _ buffer: PayloadBuffer, _ payloadLength: Int) -> Bool {
+    func start(_ request: Request, _ buffer: PayloadBuffer, _ payloadLength: Int) -> Bool {
         let started = ContinuousClock.now
-        let data = UnsafeRawBufferPointer(rebasing: buffer.data[..<payloadLength])
-        return export.device.startWrite(data, at: request.offset, fua: request.flags.contains(.fua)) { [self] failure in
+        let whenDone: @Sendable (DeviceError?) -> Void = { [self] failure in
             answer(request, buffer, payloadLength, failure: failure, since: started)
+        }
+        switch request.command {
+        case .read:
+            let data = UnsafeMutableRawBufferPointer(rebasing: buffer.data[..<payloadLength])
+            return export.device.startRead(into: data, at: request.offset, whenDone: whenDone)
+        case .write:
+            let data = UnsafeRawBufferPointer(rebasing: buffer.data[..<payloadLength])
+            return export.device.startWrite(data, at: request.offset, fua: request.flags.contains(.fua), whenDone: whenDone)
+        default:
+            return false
         }
     }
 
-    /// Counts a request without reply data as ended and sends its reply:
-    /// success, or the one error value ``ErrorTable`` gives `failure`, whose
-    /// real cause is logged.
+    /// Counts a request as ended and sends its reply: a READ's data, the
+    /// acknowledgement of anything else without reply data, or the one
+    /// error value ``ErrorTable`` gives `failure`, whose real cause is logged.
     private func answer(
         _ request: Request, _ buffer: PayloadBuffer?, _ payloadLength: Int, failure: DeviceError? = nil,
         since started: ContinuousClock.Instant
     ) {
         guard let failure else {
             statistics.completed(request.command, bytes: payloadLength, error: nil, since: started)
-            replies.send(successReply(request, buffer, payloadLength))
+            if request.command == .read {
+                replies.send(readReply(request, buffer!, payloadLength))
+            } else {
+                replies.send(successReply(request, buffer, payloadLength))
+            }
             return
         }
         let code = ErrorTable.code(for: failure, flags: request.flags)

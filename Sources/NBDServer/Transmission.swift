@@ -23,6 +23,9 @@ struct Transmission: Sendable {
     let validation: RequestValidation
     let replies: ReplyChannel
     let statistics: ConnectionStatistics
+    /// The device may take reads and writes without a task (asked once: a
+    /// device that never does costs nothing for it).
+    let startsWithoutTask: Bool
 
     init(
         connection: Connection, socket: Socket, export: Export, session: NegotiatedSession, statistics: ConnectionStatistics
@@ -33,6 +36,7 @@ struct Transmission: Sendable {
         self.export = export
         self.session = session
         self.validation = RequestValidation(session: session)
+        self.startsWithoutTask = export.device.capabilities.startsWithoutTask
         let gate = connection.gate
         self.replies = ReplyChannel(
             socket: socket, pool: connection.pool,
@@ -123,12 +127,12 @@ struct Transmission: Sendable {
             }
         }
         let held = buffer
-        // A device whose writes end on its own callback thread (RADOS)
-        // starts them here with no task at all: the task, its allocator's
-        // first slab (large enough to make malloc consolidate) and its
-        // executor preference were about 2 µs of a 4K RADOS write
+        // A device whose reads and writes end on its own callback thread
+        // (RADOS) starts them here with no task at all: the task, its
+        // allocator's first slab (large enough to make malloc consolidate)
+        // and its executor preference were about 2 µs of a 4K RADOS write
         // (bench/README, "No task per RADOS write").
-        if request.command == .write, startWrite(request, held!, payloadLength) { return true }
+        if startsWithoutTask, let held, start(request, held, payloadLength) { return true }
         // Everything else runs on this reader thread until the device first waits: a file
         // device never does, so its requests cost no thread hop at all; a
         // RADOS device waits at its submission, and the reader moves on to

@@ -74,7 +74,9 @@ public final class RadosBlockDevice: BlockDevice {
             isReadOnly: isReadOnly, canFlush: true, fua: .native, canTrim: true, zero: .native, canFastZero: true,
             canBlockStatus: map != nil,
             // One process, one map, one lock: every connection sees every write.
-            isMultiConnSafe: true)
+            isMultiConnSafe: true,
+            // Reads, and writes to objects the map holds, end on librados' callback.
+            startsWithoutTask: true)
     }
 
     private func mayExist(_ number: UInt64) -> Bool { map?.mayExist(number) ?? true }
@@ -84,6 +86,29 @@ public final class RadosBlockDevice: BlockDevice {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(DeviceError) {
+        let failure: DeviceError? = await withUnsafeContinuation { continuation in
+            receive(into: buffer, at: offset) { continuation.resume(returning: $0) }
+        }
+        if let failure { throw failure }
+    }
+
+    /// The same read without a task: nothing is waited for before the
+    /// requests go to RADOS, and librados' callback answers (at once, for a
+    /// range the map calls absent).
+    public func startRead(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        receive(into: buffer, at: offset, whenDone: whenDone)
+        return true
+    }
+
+    /// Reads every object of the range the map says may exist, zeroes the
+    /// rest here; `whenDone` once all have answered.
+    private func receive(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) {
         var pieces: [AioPiece] = []
         for range in ObjectRange.split(offset: offset, length: UInt64(buffer.count), objectSize: objectSize) {
             let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[range.position..<(range.position + Int(range.length))])
@@ -93,12 +118,16 @@ public final class RadosBlockDevice: BlockDevice {
                 slice.initializeMemory(as: UInt8.self, repeating: 0)  // never written: no round trip
             }
         }
-        let status = await AioGroup.run(pieces, on: pool, as: .read, countedIn: statistics) { piece, completion in
-            guard case let .read(slice) = piece.kind else { return -EINVAL }
-            let target = slice.baseAddress!.assumingMemoryBound(to: CChar.self)
-            return piece.object.withCString { librados.aio_read(pool.context, $0, completion, target, slice.count, piece.offset) }
+        let length = UInt64(buffer.count)
+        AioGroup.start(pieces, on: pool, as: .read, countedIn: statistics, submit: submitRead) { [self] status in
+            whenDone(status == 0 ? nil : failure(status, "read", offset, length))
         }
-        guard status == 0 else { throw failure(status, "read", offset, UInt64(buffer.count)) }
+    }
+
+    private func submitRead(_ piece: AioPiece, _ completion: rados_completion_t) -> Int32 {
+        guard case let .read(slice) = piece.kind else { return -EINVAL }
+        let target = slice.baseAddress!.assumingMemoryBound(to: CChar.self)
+        return piece.object.withCString { librados.aio_read(pool.context, $0, completion, target, slice.count, piece.offset) }
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {

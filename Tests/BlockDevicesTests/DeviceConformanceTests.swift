@@ -158,4 +158,23 @@ extension DeviceConformanceTests {
         }
         try await device.close()
     }
+
+    /// `startRead` is the same read without a task: declined, or the bytes
+    /// `read` would give, holes as zeros; and a device that says it starts
+    /// nothing without a task does decline.
+    @Test("a read started without a task returns what a read does", arguments: DeviceFixture.all)
+    func startedReadsReturnWhatReadsDo(_ fixture: DeviceFixture) async throws {
+        let device = try fixture.make(Self.size)
+        try await device.write(pattern(70000, seed: 5), at: 5000)
+        for (offset, count) in [(0, 4096), (5000, 70000), (4000, 2000), (Self.size - 777, 777)] as [(UInt64, Int)] {
+            let expected = try await device.read(at: offset, count: count)
+            switch await device.startedRead(at: offset, count: count) {
+            case .declined:
+                #expect(!device.capabilities.startsWithoutTask, "\(fixture) says it starts reads, then declined one")
+            case let .ended(.success(bytes)): #expect(bytes == expected, "\(fixture) at \(offset)")
+            case let .ended(.failure(failure)): Issue.record("\(fixture) at \(offset): \(failure.message)")
+            }
+        }
+        try await device.close()
+    }
 }

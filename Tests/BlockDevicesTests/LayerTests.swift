@@ -89,6 +89,18 @@ struct StartedWriteLayerTests {
         #expect(await native.startedWrite(pattern(4096, seed: 3), at: 0, fua: true).succeeded)
     }
 
+    @Test func emulationAndCountingPassStartedReadsOnAndSaySo() async throws {
+        let starting = TaskStartingDevice(MemoryDevice(size: 1 << 20), fua: .native)
+        let counting = CountingDevice(starting)
+        let device = EmulatedDevice(counting)
+        #expect(device.capabilities.startsWithoutTask)
+        try await device.write(pattern(4096, seed: 1), at: 8192)
+        #expect(await device.startedRead(at: 8192, count: 4096).bytes == pattern(4096, seed: 1))
+        #expect(starting.started.load(ordering: .relaxed) == 1)
+        #expect(counting.count(.read) == 1)
+        #expect(counting.summary.contains("bytes-read=4096"))
+    }
+
     @Test func countingCountsAStartedWriteOnceItEndedWell() async throws {
         let faults = FaultInjectingDevice(MemoryDevice(size: 1 << 20))
         let device = CountingDevice(TaskStartingDevice(faults, fua: .native))
@@ -117,6 +129,11 @@ struct StartedWriteLayerTests {
             Issue.record("\(layer) passed a started write on past itself")
             return
         }
+        guard case .declined = await device.startedRead(at: 0, count: 512) else {
+            Issue.record("\(layer) passed a started read on past itself")
+            return
+        }
         #expect(starting.started.load(ordering: .relaxed) == 0)
+        #expect(!device.capabilities.startsWithoutTask, "\(layer) says it starts requests it declines")
     }
 }

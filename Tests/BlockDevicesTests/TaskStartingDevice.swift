@@ -2,10 +2,10 @@ import BlockDevices
 import DeviceLayers
 import Synchronization
 
-/// A layer whose writes can start without the caller's task, as RADOS's
-/// can: `startWrite` hands the write to a task of its own and calls back
-/// from there, on another thread, after returning. Counts how many it
-/// started, so a test sees which path a write took.
+/// A layer whose reads and writes can start without the caller's task, as
+/// RADOS's can: `startRead` and `startWrite` hand the request to a task of
+/// its own and call back from there, on another thread, after returning.
+/// Counts how many it started, so a test sees which path a request took.
 final class TaskStartingDevice: DeviceLayer {
     let lower: any BlockDevice
     private let fua: DeviceCapabilities.Support
@@ -21,7 +21,26 @@ final class TaskStartingDevice: DeviceLayer {
     var capabilities: DeviceCapabilities {
         var capabilities = lower.capabilities
         capabilities.fua = fua
+        capabilities.startsWithoutTask = true
         return capabilities
+    }
+
+    func startRead(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        started.add(1, ordering: .relaxed)
+        // Safety: the caller keeps the buffer until `whenDone`.
+        nonisolated(unsafe) let buffer = buffer
+        Task { [lower] in
+            do throws(DeviceError) {
+                try await lower.read(into: buffer, at: offset)
+                whenDone(nil)
+            } catch {
+                whenDone(error)
+            }
+        }
+        return true
     }
 
     func startWrite(

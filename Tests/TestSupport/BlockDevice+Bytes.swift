@@ -53,3 +53,35 @@ extension BlockDevice {
         return outcome
     }
 }
+
+/// What became of a read offered to ``BlockDevice/startRead(into:at:whenDone:)``.
+public enum StartedRead: Sendable {
+    /// The device has no task-free path for it.
+    case declined
+    /// The device started it; it ended with these bytes, or this failure.
+    case ended(Result<[UInt8], DeviceError>)
+
+    /// The bytes of a read that started and ended without a failure.
+    public var bytes: [UInt8]? {
+        if case let .ended(.success(bytes)) = self { return bytes }
+        return nil
+    }
+}
+
+extension BlockDevice {
+    /// Offers a read of `count` bytes to `startRead` and waits until it
+    /// ends, through a buffer pre-filled with a pattern no device writes.
+    public func startedRead(at offset: UInt64, count: Int) async -> StartedRead {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 4096)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0xEE)
+        // Safety: the device writes it only until `whenDone`, which this waits for.
+        nonisolated(unsafe) let target = buffer
+        return await withCheckedContinuation { (continuation: CheckedContinuation<StartedRead, Never>) in
+            let started = startRead(into: target, at: offset) { failure in
+                continuation.resume(returning: .ended(failure.map { .failure($0) } ?? .success(Array(target))))
+            }
+            if !started { continuation.resume(returning: .declined) }
+        }
+    }
+}

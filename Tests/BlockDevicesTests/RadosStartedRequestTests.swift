@@ -3,13 +3,14 @@ import RadosDevice
 import TestSupport
 import Testing
 
-/// The engine starts RADOS writes without a task (`startWrite`), but only
-/// where nothing has to be waited for before the data goes out: an
-/// object's first write stores "may exist" in the image's map first, so it
-/// is declined and takes `write`. Once the map holds the object, its writes
-/// start; once a trim removed it, its next write is declined again.
-@Suite("RADOS writes started without a task", .serialized)
-struct RadosStartedWriteTests {
+/// The engine starts RADOS reads and writes without a task (`startRead`,
+/// `startWrite`); writes only where nothing has to be waited for before the
+/// data goes out: an object's first write stores "may exist" in the image's
+/// map first, so it is declined and takes `write`. Once the map holds the
+/// object, its writes start; once a trim removed it, its next write is
+/// declined again. Reads always start.
+@Suite("RADOS reads and writes started without a task", .serialized)
+struct RadosStartedRequestTests {
     static let objectSize: UInt64 = 64 << 10
 
     @Test func onlyWritesToObjectsTheMapHoldsAreStarted() async throws {
@@ -42,6 +43,19 @@ struct RadosStartedWriteTests {
             Issue.record("a removed object's next write must store its existence again: \(afterTrim)")
             return
         }
+        try await device.close()
+    }
+
+    /// Reads start whatever the map says: an object it calls absent reads as
+    /// zeros at once, with no request to RADOS; others are read.
+    @Test func readsStartAndReturnHolesAsZerosAndDataAsWritten() async throws {
+        let device = try TestCluster.freshImage(size: 1 << 20, objectSize: Self.objectSize)
+        #expect(device.capabilities.startsWithoutTask)
+        try await device.write(pattern(8192, seed: 7), at: Self.objectSize - 4096)
+        #expect(await device.startedRead(at: 0, count: 4096).bytes == [UInt8](repeating: 0, count: 4096))
+        #expect(await device.startedRead(at: Self.objectSize - 4096, count: 8192).bytes == pattern(8192, seed: 7))
+        let tail = await device.startedRead(at: 3 * Self.objectSize, count: 512).bytes
+        #expect(tail == [UInt8](repeating: 0, count: 512))
         try await device.close()
     }
 
