@@ -43,7 +43,9 @@ by 30-50% between runs on this cluster, buse's does not).
 The C floor beside the CPU bars
   Right after each buse run of a workload with a CPU bar, bench/rados_floor.c
   "served" runs on the same cluster with the same block size, depth, region
-  and runtime: a C server of buse's shape (one reader submitting with
+  and runtime, writing buse's own image objects as buse's run left them (a
+  memstore object overwritten at random in 4K pieces gets slower to write,
+  so fresh objects would flatter the floor): a C server of buse's shape (one reader submitting with
   rados_aio_write, replies sent from librados' callbacks) under fio's nbd
   engine, with no map, allocation or locks of its own. Its CPU per write is
   the least an NBD server on librados built like buse spends at that moment:
@@ -278,9 +280,10 @@ def measure(name, workload, args, cluster, workdir):
     result = measure_server(server, workload, options, args.runtime, workdir)
     if name == "buse" and workload.name in dict(CPU_BARS):
         block = {"4k": 4096, "1m": 1 << 20}[workload.bs]
+        # On buse's own image objects, in the state buse's run left them.
         result["floor_cpu_us_per_io"], result["floor_iops"] = rados_floors.run(
             args.rados_floor_binary, "served", cluster.conf, POOL, args.runtime, block, args.rados_region_mib,
-            environment=cluster.environment)
+            environment=cluster.environment, object_prefix=f"buse_data.{IMAGES['buse']}.")
     return result
 
 

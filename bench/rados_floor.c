@@ -31,7 +31,7 @@
 // served, the reader. bench/rados_breakdown.py prints both beside buse.
 //
 // Build: cc -O2 -pthread -o rados_floor rados_floor.c -lrados
-// Run:   rados_floor direct|served CEPH_CONF POOL [SECONDS] [DEPTH] [BLOCK] [REGION_MIB]
+// Run:   rados_floor direct|served CEPH_CONF POOL [SECONDS] [DEPTH] [BLOCK] [REGION_MIB] [OBJECT_PREFIX]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <endian.h>
@@ -81,8 +81,12 @@ static double cpu_seconds(void) {
            (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
 }
 
-static void object_name(uint64_t index, char name[32]) {
-    snprintf(name, 32, "floor_data.%016llx", (unsigned long long)index);
+// The objects' names: OBJECT_PREFIX and the number, as an image's data
+// objects are named; "floor_data." without one.
+static const char *object_prefix = "floor_data.";
+
+static void object_name(uint64_t index, char name[128]) {
+    snprintf(name, 128, "%s%016llx", object_prefix, (unsigned long long)index);
 }
 
 // The next write's offset in the region: random for small blocks (a
@@ -114,7 +118,7 @@ static void written(rados_completion_t completion, void *argument) {
 
 static void submit(void) {
     uint64_t offset = next_offset();
-    char name[32];
+    char name[128];
     object_name(offset / object_size, name);
     rados_completion_t completion;
     int code = rados_aio_create_completion2(NULL, written, &completion);
@@ -241,7 +245,7 @@ static void serve_requests(void) {
             }
             if (length != block || offset % object_size + length > object_size) fail("a write of another size", -22);
             if (have < header_size + block) break;
-            char name[32];
+            char name[128];
             object_name(offset / object_size, name);
             rados_completion_t completion;
             int code = rados_aio_create_completion2((void *)(uintptr_t)handle, answered, &completion);
@@ -301,7 +305,8 @@ static pid_t start_fio(uint16_t port, int depth, double seconds) {
 int main(int argc, char **argv) {
     int served = argc > 1 && strcmp(argv[1], "served") == 0;
     if (argc < 4 || (!served && strcmp(argv[1], "direct") != 0)) {
-        fprintf(stderr, "usage: rados_floor direct|served CEPH_CONF POOL [SECONDS] [DEPTH] [BLOCK] [REGION_MIB]\n");
+        fprintf(stderr,
+                "usage: rados_floor direct|served CEPH_CONF POOL [SECONDS] [DEPTH] [BLOCK] [REGION_MIB] [OBJECT_PREFIX]\n");
         return 2;
     }
     argv++;
@@ -310,6 +315,7 @@ int main(int argc, char **argv) {
     int depth = argc > 4 ? atoi(argv[4]) : 16;
     if (argc > 5) block = strtoull(argv[5], NULL, 10);
     if (argc > 6) region = strtoull(argv[6], NULL, 10) << 20;
+    if (argc > 7) object_prefix = argv[7];
     if (depth < 1 || depth > max_depth || block == 0 || block > object_size || object_size % block != 0 ||
         region < object_size || region % object_size != 0) {
         fprintf(stderr, "rados_floor: DEPTH 1-%d, BLOCK dividing 4 MiB, REGION_MIB a multiple of 4\n", max_depth);
@@ -323,17 +329,24 @@ int main(int argc, char **argv) {
     if ((code = rados_connect(cluster)) < 0) fail("rados_connect", code);
     if ((code = rados_ioctx_create(cluster, argv[2], &ioctx)) < 0) fail("rados_ioctx_create", code);
 
-    // Whole objects first, so that measured writes overwrite.
-    char *whole = calloc(1, object_size);
+    // Whole objects first, so that measured writes overwrite; but objects
+    // named by OBJECT_PREFIX are an image's, already written and left in
+    // the state the measured writes before found and made (a memstore
+    // object overwritten at random in 4K pieces is slower to write again
+    // than a fresh one), and are written as they are.
     payload = malloc(block);
-    if (whole == NULL || payload == NULL) fail("malloc", -12);
+    if (payload == NULL) fail("malloc", -12);
     memset(payload, 0xa5, block);
-    for (uint64_t index = 0; index < region / object_size; index++) {
-        char name[32];
-        object_name(index, name);
-        if ((code = rados_write_full(ioctx, name, whole, object_size)) < 0) fail("rados_write_full", code);
+    if (argc <= 7) {
+        char *whole = calloc(1, object_size);
+        if (whole == NULL) fail("malloc", -12);
+        for (uint64_t index = 0; index < region / object_size; index++) {
+            char name[128];
+            object_name(index, name);
+            if ((code = rados_write_full(ioctx, name, whole, object_size)) < 0) fail("rados_write_full", code);
+        }
+        free(whole);
     }
-    free(whole);
 
     pid_t client = -1;
     pthread_t reader;
@@ -375,7 +388,7 @@ int main(int argc, char **argv) {
            served ? "served" : "direct", block, depth, writes / wall, cpu * 1e6 / writes, (unsigned long long)writes,
            cpu, wall);
     for (uint64_t index = 0; index < region / object_size; index++) {
-        char name[32];
+        char name[128];
         object_name(index, name);
         rados_remove(ioctx, name);
     }

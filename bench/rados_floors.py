@@ -21,10 +21,12 @@ def build(workdir):
     return binary
 
 
-def run(binary, mode, conf, pool, seconds, block, region_mib, depth=16, environment=None):
+def run(binary, mode, conf, pool, seconds, block, region_mib, depth=16, environment=None, object_prefix=None):
     """One run of the floor ('direct' or 'served'): (CPU µs per write, writes per second). `environment` is
-    added to this process's (the served floor starts fio from PATH)."""
-    out = subprocess.run([binary, mode, conf, pool, str(seconds), str(depth), str(block), str(region_mib)],
+    added to this process's (the served floor starts fio from PATH). With `object_prefix` (an image's, as
+    `buse_data.IMAGE.`) it writes that image's objects as they are; without, fresh objects of its own."""
+    extra = [object_prefix] if object_prefix else []
+    out = subprocess.run([binary, mode, conf, pool, str(seconds), str(depth), str(block), str(region_mib), *extra],
                          capture_output=True, text=True, check=True, env=dict(os.environ, **(environment or {}))).stdout
     match = re.search(r"([\d.]+) writes/s, ([\d.]+) us of CPU per write", out)
     if not match:
