@@ -9,10 +9,10 @@ import Threading
 /// Per request: decode the header, validate it (``RequestValidation``, the
 /// one place where requests are checked), wait for room under the in-flight
 /// limits, read a WRITE's payload into a pooled buffer, and start a task that
-/// executes it and sends the reply (or, for a write the device can start
-/// without one, start it directly; its callback replies). Invalid requests are answered at once
-/// (and an invalid WRITE's payload is still read and dropped, so the stream
-/// stays in step). A bad magic means the stream cannot be trusted: the
+/// executes it and sends the reply (or, for a read or write the device can
+/// start without one, start it directly; its callback replies). Invalid
+/// requests are answered at once (and an invalid WRITE's payload is still
+/// read and dropped, so the stream stays in step). A bad magic means the stream cannot be trusted: the
 /// connection closes.
 struct Transmission: Sendable {
     let connection: Connection

@@ -34,12 +34,6 @@ final class ObjectMap: Sendable {
         state.withLock { state in numbers.filter { !state.stored[Int($0)] } }
     }
 
-    /// Whether the cluster already holds "may exist" for every one of
-    /// `numbers` (then a write has no map update to wait for).
-    func isStored(_ numbers: some Sequence<UInt64>) -> Bool {
-        state.withLock { state in numbers.allSatisfy { state.stored[Int($0)] } }
-    }
-
     /// Called once the cluster holds the bytes: later writes skip the map.
     func markStored(_ numbers: [UInt64]) {
         state.withLock { state in
@@ -59,13 +53,26 @@ final class ObjectMap: Sendable {
     /// bring the write's bytes back. So an object is called absent after a
     /// removal only if no data write was in flight at any time during it.
     func writeStarted(_ numbers: some Sequence<UInt64>) {
+        state.withLock { state in Self.countIn(numbers, &state) }
+    }
+
+    /// ``writeStarted(_:)``, in the same lock as the check that the cluster
+    /// already holds "may exist" for every one of `numbers` (then the write
+    /// has no map update to wait for); false, with nothing counted, if not.
+    func writeStartedIfStored(_ numbers: some Sequence<UInt64>) -> Bool {
         state.withLock { state in
-            for number in numbers {
-                state.writesInFlight[number, default: 0] += 1
-                // Looked up only when a removal runs: the optional-chained
-                // write below allocates storage even for a missing key.
-                if !state.removals.isEmpty { state.removals[number]?.overlapped = true }
-            }
+            guard numbers.allSatisfy({ state.stored[Int($0)] }) else { return false }
+            Self.countIn(numbers, &state)
+            return true
+        }
+    }
+
+    private static func countIn(_ numbers: some Sequence<UInt64>, _ state: inout State) {
+        for number in numbers {
+            state.writesInFlight[number, default: 0] += 1
+            // Looked up only when a removal runs: the optional-chained
+            // write below allocates storage even for a missing key.
+            if !state.removals.isEmpty { state.removals[number]?.overlapped = true }
         }
     }
 

@@ -160,13 +160,8 @@ public final class RadosBlockDevice: BlockDevice {
         whenDone: @escaping @Sendable (DeviceError?) -> Void
     ) -> Bool {
         let ranges = ObjectRange.split(offset: offset, length: UInt64(data.count), objectSize: objectSize)
-        let numbers = ranges.lazy.map { $0.number }
-        // Counted before the check, for the same reason as in `write`.
-        map?.writeStarted(numbers)
-        if let map, !map.isStored(numbers) {
-            map.writeEnded(numbers)
-            return false
-        }
+        // Counted in with the check, for the same reason as in `write`.
+        if let map, !map.writeStartedIfStored(ranges.lazy.map { $0.number }) { return false }
         send(data, at: offset, fua: fua, ranges, whenDone: whenDone)
         return true
     }

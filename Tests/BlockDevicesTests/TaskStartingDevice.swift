@@ -29,30 +29,30 @@ final class TaskStartingDevice: DeviceLayer {
         into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
         whenDone: @escaping @Sendable (DeviceError?) -> Void
     ) -> Bool {
-        started.add(1, ordering: .relaxed)
         // Safety: the caller keeps the buffer until `whenDone`.
         nonisolated(unsafe) let buffer = buffer
-        Task { [lower] in
-            do throws(DeviceError) {
-                try await lower.read(into: buffer, at: offset)
-                whenDone(nil)
-            } catch {
-                whenDone(error)
-            }
-        }
-        return true
+        return onOwnTask(whenDone) { [lower] () async throws(DeviceError) in try await lower.read(into: buffer, at: offset) }
     }
 
     func startWrite(
         _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
         whenDone: @escaping @Sendable (DeviceError?) -> Void
     ) -> Bool {
-        started.add(1, ordering: .relaxed)
         // Safety: the caller keeps the buffer until `whenDone`.
         nonisolated(unsafe) let data = data
-        Task { [lower] in
+        return onOwnTask(whenDone) { [lower] () async throws(DeviceError) in try await lower.write(data, at: offset, fua: fua) }
+    }
+
+    /// Counts the request as started and runs it on a task of its own,
+    /// which reports its end to `whenDone`.
+    private func onOwnTask(
+        _ whenDone: @escaping @Sendable (DeviceError?) -> Void,
+        _ operation: @escaping @Sendable () async throws(DeviceError) -> Void
+    ) -> Bool {
+        started.add(1, ordering: .relaxed)
+        Task {
             do throws(DeviceError) {
-                try await lower.write(data, at: offset, fua: fua)
+                try await operation()
                 whenDone(nil)
             } catch {
                 whenDone(error)

@@ -69,31 +69,22 @@ extension ServerTests {
             #expect(device.counts == (started: count, servedByTask: count))
         }
 
-        @Test func requestsTheDeviceDeclinesTakeTheTaskPath() async throws {
-            let device = HeldRequestsDevice(size: 1 << 20, declined: [8192])
+        /// Both ways a device keeps a request on the task path: it declines
+        /// this one (an object's first RADOS write), or its capabilities say
+        /// it starts nothing, and then it is never even offered one (a file
+        /// or memory device pays nothing for the path it does not have).
+        @Test(arguments: ["declines at that offset", "starts nothing"])
+        func requestsTheDeviceDoesNotStartTakeTheTaskPath(device kind: String) async throws {
+            let device =
+                kind == "starts nothing"
+                ? HeldRequestsDevice(size: 1 << 20, startsWithoutTask: false)
+                : HeldRequestsDevice(size: 1 << 20, declined: [8192])
             try await withServer([Export(name: "disk", device: device)]) { fixture in
                 try await onOwnThread {
                     let client = try fixture.connect()
                     try client.handshake()
                     try client.write(pattern(512, seed: 7), at: 8192, cookie: 1)
                     #expect(try client.read(at: 8192, length: 512, cookie: 2) == pattern(512, seed: 7))
-                    try client.disconnect()
-                }
-            }
-            #expect(device.counts == (started: 0, servedByTask: 2))
-        }
-
-        /// A device whose capabilities say it starts nothing without a task
-        /// is never offered a request (a file or memory device pays nothing
-        /// for the path it does not have).
-        @Test func aDeviceThatStartsNothingIsNeverOffered() async throws {
-            let device = HeldRequestsDevice(size: 1 << 20, startsWithoutTask: false)
-            try await withServer([Export(name: "disk", device: device)]) { fixture in
-                try await onOwnThread {
-                    let client = try fixture.connect()
-                    try client.handshake()
-                    try client.write(pattern(512, seed: 8), at: 0, cookie: 1)
-                    #expect(try client.read(at: 0, length: 512, cookie: 2) == pattern(512, seed: 8))
                     try client.disconnect()
                 }
             }
