@@ -18,7 +18,8 @@
 #                                          rados_osd_op_timeout, then fails
 #   scripts/ceph-cluster.sh start-osd DIR  start it again with the data it saved
 #   scripts/ceph-cluster.sh pause-osd DIR  SIGSTOP the OSD: it hangs without being
-#                                          marked down (clients time out)
+#                                          marked down (clients time out); see
+#                                          BUSE_CEPH_READ_LEASE for pauses over 10 s
 #   scripts/ceph-cluster.sh resume-osd DIR SIGCONT it; ops the clients gave up on
 #                                          may still be applied then
 #
@@ -33,6 +34,15 @@
 #                       keeps about twice what is written and never gives it
 #                       back; when full, writes fail after the client timeout.
 #   BUSE_CEPH_TIMEOUT   client op timeout in seconds written to ceph.conf (default 10)
+#   BUSE_CEPH_READ_LEASE  the PGs' read lease in seconds (default Ceph's, 16). An
+#                       OSD paused past its lease with ops queued finds its PGs
+#                       "laggy" when it runs again, and Ceph 16 sometimes keeps
+#                       those ops "waiting for readable" for minutes (seen in
+#                       buse's CI; cf. Ceph PR 71663). The OSD renews at half the
+#                       lease, so a pause shorter than that never lets it run out.
+#                       One OSD cannot serve a stale read, so a long lease guards
+#                       nothing here; its cost: after a kill -9 the restarted OSD
+#                       serves no I/O until the lease has passed.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,8 +80,11 @@ export CEPH_CONF="$conf"
 port=${BUSE_CEPH_PORT:-3300}
 memstore=${BUSE_CEPH_MEMSTORE:-8589934592}
 op_timeout=${BUSE_CEPH_TIMEOUT:-10}
-for n in "$port" "$memstore" "$op_timeout"; do
-  case "$n" in '' | *[!0-9]*) die "BUSE_CEPH_PORT, BUSE_CEPH_MEMSTORE and BUSE_CEPH_TIMEOUT take whole numbers" ;; esac
+read_lease=${BUSE_CEPH_READ_LEASE:-16}
+for n in "$port" "$memstore" "$op_timeout" "$read_lease"; do
+  case "$n" in
+    '' | *[!0-9]*) die "BUSE_CEPH_PORT, BUSE_CEPH_MEMSTORE, BUSE_CEPH_TIMEOUT and BUSE_CEPH_READ_LEASE take whole numbers" ;;
+  esac
 done
 
 # --- processes -------------------------------------------------------------
@@ -230,6 +243,8 @@ osd_pool_default_pgp_num = 8
 osd_pool_default_pg_autoscale_mode = off
 osd_crush_chooseleaf_type = 0
 mon_warn_on_pool_no_redundancy = false
+# The read lease is this ratio times osd_heartbeat_grace (20 s): BUSE_CEPH_READ_LEASE.
+osd_pool_default_read_lease_ratio = $(awk "BEGIN { print $read_lease / 20 }")
 # Quiet health: no mgr on purpose, and a busy shared disk is not a problem
 # (the mon would stop itself below mon_data_avail_crit percent free).
 mon_mgr_mkfs_grace = 31536000

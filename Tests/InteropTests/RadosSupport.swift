@@ -93,13 +93,17 @@ final class PrivateCluster: Sendable {
 
     /// Starts a fresh cluster with a 1 GiB memstore on a random port from
     /// 3400 to 3498 (away from the default 3300), trying another port when
-    /// the one picked is taken.
-    init(in logs: TemporaryDirectory, cleanup: Cleanup) async throws {
+    /// the one picked is taken. `readLeaseSeconds` replaces Ceph's 16 s read
+    /// lease (scripts/ceph-cluster.sh, `BUSE_CEPH_READ_LEASE`): a test that
+    /// pauses the OSD needs one that outlasts the pause.
+    init(in logs: TemporaryDirectory, cleanup: Cleanup, readLeaseSeconds: Int? = nil) async throws {
         var template = Array("/tmp/buse-pc-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw InteropError("cannot create a cluster directory: \(String(cString: strerror(errno)))")
         }
         directory = String(cString: made)
+        var environment = ["BUSE_CEPH_MEMSTORE": String(1 << 30)]
+        environment["BUSE_CEPH_READ_LEASE"] = readLeaseSeconds.map(String.init)
         var failures: [String] = []
         for _ in 1...3 {
             let port = 3400 + 2 * Int.random(in: 0..<50)
@@ -107,7 +111,7 @@ final class PrivateCluster: Sendable {
             let stop = cleanup.add(["/bin/sh", Self.script, "stop", directory, "--purge"])
             let started = try await run(
                 Self.script, ["start", directory], in: logs, timeout: .seconds(180),
-                environment: ["BUSE_CEPH_PORT": String(port), "BUSE_CEPH_MEMSTORE": String(1 << 30)])
+                environment: environment.merging(["BUSE_CEPH_PORT": String(port)]) { $1 })
             if started.succeeded {
                 self.port = port
                 return
@@ -153,18 +157,6 @@ final class PrivateCluster: Sendable {
     /// Lets a paused OSD run again.
     func resumeOSD(in logs: TemporaryDirectory) async throws {
         try await runChecked(Self.script, ["resume-osd", directory], in: logs, timeout: .seconds(120))
-    }
-
-    /// Marks the OSD down in the map, as an operator would to shake a stuck
-    /// OSD: it sees itself marked down, boots into the map again, and its
-    /// PGs peer anew, so the operations they held are resent by clients.
-    /// Returns once the map says it is up again.
-    func markOSDDown(in logs: TemporaryDirectory) async throws {
-        try await runChecked("ceph", ["--conf", conf, "osd", "down", "0"], in: logs, timeout: .seconds(60))
-        try await waitUntilAsync("osd.0 is up again after being marked down") {
-            let stat = try? await run("ceph", ["--conf", conf, "osd", "stat"], in: logs, timeout: .seconds(60))
-            return stat?.standardOutput.contains("1 up") == true
-        }
     }
 
     /// Starts the OSD again and waits until I/O works.
