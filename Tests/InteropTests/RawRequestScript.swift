@@ -6,19 +6,8 @@
 ///
 /// Run as `python3 -c SCRIPT SOCKET EXPORT`.
 enum RawRequestScript {
-    static let python = """
-        import errno, socket, struct, sys
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(30)
-        sock.connect(sys.argv[1])
-        def receive(count):
-            data = b""
-            while len(data) < count:
-                piece = sock.recv(count - len(data))
-                if not piece:
-                    raise EOFError("server closed the connection")
-                data += piece
-            return data
+    static let python = RawSocketPython.script(
+        """
         magic, option_magic, _ = struct.unpack(">QQH", receive(18))
         assert magic == 0x4e42444d41474943 and option_magic == 0x49484156454f5054
         sock.sendall(struct.pack(">I", 3))  # fixed newstyle, no zeroes
@@ -63,5 +52,5 @@ enum RawRequestScript {
         request("flush", 3)
         sock.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 2, 0, 0, 0))  # NBD_CMD_DISC
         print("disconnect=ok", flush=True)
-        """
+        """)
 }

@@ -323,19 +323,8 @@ import Testing
 
     /// STARTTLS, its ACK, then bytes that are no TLS handshake: the server
     /// must close this connection. Prints `ack=ok` and `closed=yes`.
-    static let garbageScript = """
-        import socket, struct, sys
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(30)
-        sock.connect(sys.argv[1])
-        def receive(count):
-            data = b""
-            while len(data) < count:
-                piece = sock.recv(count - len(data))
-                if not piece:
-                    raise EOFError("closed")
-                data += piece
-            return data
+    static let garbageScript = RawSocketPython.script(
+        """
         receive(18)
         sock.sendall(struct.pack(">I", 3))
         sock.sendall(struct.pack(">QII", 0x49484156454f5054, 5, 0))  # NBD_OPT_STARTTLS
@@ -348,5 +337,5 @@ import Testing
             print("closed=yes", flush=True)
         except ConnectionResetError:
             print("closed=yes", flush=True)
-        """
+        """)
 }
