@@ -18,6 +18,7 @@ Usage
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -79,27 +80,30 @@ def main():
     args = parser.parse_args()
     contenders = ["metrics-off", "metrics-on"] + (["baseline"] if args.baseline else [])
     workdir = tempfile.mkdtemp(prefix="buse-metrics-bench-", dir="/dev/shm")
-    image = os.path.join(workdir, "disk.img")
-    chunk = os.urandom(1 << 20)
-    with open(image, "wb") as f:
-        for _ in range(args.size_mib):
-            f.write(chunk)
-    results, errors = run_rotated(WORKLOADS, contenders, args.reps, lambda n, w: measure(n, w, args, image, workdir))
-    rows = []
-    for workload in WORKLOADS:
-        off = medians(results[workload.name]["metrics-off"])
-        for name in contenders:
-            m = medians(results[workload.name][name])
-            if not m or not off:
-                continue
-            rows.append([workload.name, name, f"{m['iops']:.0f}", f"{100 * (m['iops'] / off['iops'] - 1):+.1f}%",
-                         f"{m['lat_us']:.1f}", f"{m['cpu_us_per_io']:.2f}"])
-    print()
-    print(markdown_table(["workload", "contender", "IOPS (median)", "vs metrics-off", "clat µs", "server CPU µs/IO"], rows))
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
-    os.remove(image)
-    return 1 if errors else 0
+    # The image is RAM (1 GiB by default): removed whatever happens.
+    try:
+        image = os.path.join(workdir, "disk.img")
+        chunk = os.urandom(1 << 20)
+        with open(image, "wb") as f:
+            for _ in range(args.size_mib):
+                f.write(chunk)
+        results, errors = run_rotated(WORKLOADS, contenders, args.reps, lambda n, w: measure(n, w, args, image, workdir))
+        rows = []
+        for workload in WORKLOADS:
+            off = medians(results[workload.name]["metrics-off"])
+            for name in contenders:
+                m = medians(results[workload.name][name])
+                if not m or not off:
+                    continue
+                rows.append([workload.name, name, f"{m['iops']:.0f}", f"{100 * (m['iops'] / off['iops'] - 1):+.1f}%",
+                             f"{m['lat_us']:.1f}", f"{m['cpu_us_per_io']:.2f}"])
+        print()
+        print(markdown_table(["workload", "contender", "IOPS (median)", "vs metrics-off", "clat µs", "server CPU µs/IO"], rows))
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 1 if errors else 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -151,28 +152,31 @@ def main():
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="buse-rados-breakdown-")
-    floor_binary = rados_floors.build(workdir)
-    for workload in args.workloads.split(","):
-        cells, proc_us, iops = measure(args, workload, workdir)
-        floors = {mode: floor(args, workload, floor_binary, mode) for mode in ("direct", "served")}
-        rows = [row for _, row in THREADS]
-        columns = [column for _, column in LIBRARIES]
-        print(f"\n{workload}: {iops:.0f} IOPS; buse's CPU per write {proc_us:.1f} µs (/proc), "
-              f"{sum(cells.values()):.1f} µs sampled\n")
-        print("| thread | " + " | ".join(columns) + " | total |")
-        print("|---|" + "---:|" * (len(columns) + 1))
-        for row in rows:
-            values = [cells.get((row, column), 0) for column in columns]
-            print(f"| {row} | " + " | ".join(f"{v:.1f}" for v in values) + f" | {sum(values):.1f} |")
-        totals = [sum(cells.get((row, column), 0) for row in rows) for column in columns]
-        print("| **total** | " + " | ".join(f"**{t:.1f}**" for t in totals) + f" | **{sum(totals):.1f}** |")
-        print("\nFloors (bench/rados_floor.c, the same cluster, block size, depth and region, right after):")
-        for mode, what in (("direct", "librados' C API alone, no NBD"),
-                           ("served", "a C server of buse's shape: one reader, replies from librados' callbacks")):
-            floor_us, floor_rate = floors[mode]
-            print(f"- {mode} ({what}): {floor_us:.1f} µs per write at {floor_rate:.0f} writes/s; "
-                  f"buse / {mode} {proc_us / floor_us:.2f}, buse beyond it {proc_us - floor_us:.1f} µs", flush=True)
+    try:
+        floor_binary = rados_floors.build(workdir)
+        for workload in args.workloads.split(","):
+            cells, proc_us, iops = measure(args, workload, workdir)
+            floors = {mode: floor(args, workload, floor_binary, mode) for mode in ("direct", "served")}
+            rows = [row for _, row in THREADS]
+            columns = [column for _, column in LIBRARIES]
+            print(f"\n{workload}: {iops:.0f} IOPS; buse's CPU per write {proc_us:.1f} µs (/proc), "
+                  f"{sum(cells.values()):.1f} µs sampled\n")
+            print("| thread | " + " | ".join(columns) + " | total |")
+            print("|---|" + "---:|" * (len(columns) + 1))
+            for row in rows:
+                values = [cells.get((row, column), 0) for column in columns]
+                print(f"| {row} | " + " | ".join(f"{v:.1f}" for v in values) + f" | {sum(values):.1f} |")
+            totals = [sum(cells.get((row, column), 0) for row in rows) for column in columns]
+            print("| **total** | " + " | ".join(f"**{t:.1f}**" for t in totals) + f" | **{sum(totals):.1f}** |")
+            print("\nFloors (bench/rados_floor.c, the same cluster, block size, depth and region, right after):")
+            for mode, what in (("direct", "librados' C API alone, no NBD"),
+                               ("served", "a C server of buse's shape: one reader, replies from librados' callbacks")):
+                floor_us, floor_rate = floors[mode]
+                print(f"- {mode} ({what}): {floor_us:.1f} µs per write at {floor_rate:.0f} writes/s; "
+                      f"buse / {mode} {proc_us / floor_us:.2f}, buse beyond it {proc_us - floor_us:.1f} µs", flush=True)
 
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 if __name__ == "__main__":
     main()
