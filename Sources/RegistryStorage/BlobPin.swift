@@ -18,13 +18,7 @@ final class BlobPin {
     /// had it, or the collector just removed it: the client pushes it again).
     init?(_ digest: Digest, in layout: Layout) throws(StorageError) {
         let path = layout.blobData(digest)
-        let file: DurableFile
-        do {
-            file = try DurableFile(path: path, flags: O_RDONLY)
-        } catch {
-            if case .system(_, _, let code) = error, code == ENOENT || code == ENOTDIR { return nil }
-            throw error
-        }
+        guard let file = try DurableFile.openIfPresent(path) else { return nil }
         guard flock(file.descriptor, LOCK_SH) == 0 else { throw .system(operation: "flock", path: path, errno: errno) }
         guard try file.isStill(at: path) else { return nil }
         self.file = file

@@ -39,13 +39,7 @@ extension BlobStore {
     /// parent after the directory is removed.
     func deleteIfOlder(_ digest: Digest, than cutoff: Int, dryRun: Bool) throws(StorageError) -> Collected {
         let path = layout.blobData(digest)
-        let file: DurableFile
-        do {
-            file = try DurableFile(path: path, flags: O_RDONLY)
-        } catch {
-            if case .system(_, _, let code) = error, code == ENOENT || code == ENOTDIR { return .gone }
-            throw error
-        }
+        guard let file = try DurableFile.openIfPresent(path) else { return .gone }
         guard flock(file.descriptor, LOCK_EX) == 0 else { throw .system(operation: "flock", path: path, errno: errno) }
         guard try file.isStill(at: path) else { return .gone }
         var status = stat()

@@ -27,12 +27,8 @@ public struct BlobStore: Sendable {
 
     /// Opens a blob for reading; the reader knows its size.
     public func open(_ digest: Digest) throws(StorageError) -> BlobReader {
-        do {
-            return try BlobReader(file: DurableFile(path: layout.blobData(digest), flags: O_RDONLY))
-        } catch {
-            if case .system(_, _, let code) = error, code == ENOENT || code == ENOTDIR { throw .blobUnknown(digest) }
-            throw error
-        }
+        guard let file = try DurableFile.openIfPresent(layout.blobData(digest)) else { throw .blobUnknown(digest) }
+        return try BlobReader(file: file)
     }
 
     /// The whole blob, for manifests (bounded by `limit`).

@@ -17,6 +17,18 @@ struct DurableFile: ~Copyable {
         self.path = path
     }
 
+    /// Opens `path` read-only; nil when there is no such file (ENOENT, or
+    /// ENOTDIR: a directory on the way is a file or gone), which readers of
+    /// the store meet whenever a collection or a removal got there first.
+    static func openIfPresent(_ path: String) throws(StorageError) -> DurableFile? {
+        do {
+            return try DurableFile(path: path, flags: O_RDONLY)
+        } catch {
+            if case .system(_, _, let code) = error, code == ENOENT || code == ENOTDIR { return nil }
+            throw error
+        }
+    }
+
     deinit { Glibc.close(descriptor) }
 
     /// Writes all of `bytes` at `offset` (`pwrite(2)`, retried on short writes and EINTR).

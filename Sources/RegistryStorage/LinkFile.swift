@@ -62,13 +62,7 @@ enum LinkFile {
 
     /// The file's text; nil when there is no such file.
     static func read(_ path: String) throws(StorageError) -> String? {
-        let file: DurableFile
-        do {
-            file = try DurableFile(path: path, flags: O_RDONLY)
-        } catch {
-            if case .system(_, _, let code) = error, code == ENOENT || code == ENOTDIR { return nil }
-            throw error
-        }
+        guard let file = try DurableFile.openIfPresent(path) else { return nil }
         return String(decoding: try file.readAll(limit: sizeMaximum), as: UTF8.self)
     }
 
