@@ -128,9 +128,7 @@
         var metrics: MetricsFlags
 
         func validate() throws {
-            if (root == nil) == (volume.volume == nil) {
-                throw ValidationError("give --root DIR, or --volume DEVICE-URI with --mount DIR (not both)")
-            }
+            try volume.validate(alternativeTo: root)
             guard TimeToLive.parse(uploadTtl) != nil else {
                 throw ValidationError("--upload-ttl \(uploadTtl) is not a duration; write it as 90m, 24h or 7d")
             }

@@ -66,9 +66,7 @@
         var metrics: MetricsFlags
 
         func validate() throws {
-            if (root == nil) == (volume.volume == nil) {
-                throw ValidationError("give --root DIR, or --volume DEVICE-URI with --mount DIR (not both)")
-            }
+            try volume.validate(alternativeTo: root)
         }
 
         func run() async throws {

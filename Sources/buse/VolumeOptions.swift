@@ -27,6 +27,14 @@ struct VolumeOptions: ParsableArguments {
     @OptionGroup(title: "Replication of the volume")
     var replication: ReplicationFlags
 
+    /// For a service whose data lives under `--root DIR` or on this volume:
+    /// exactly one of the two.
+    func validate(alternativeTo root: String?) throws {
+        if (root == nil) == (volume == nil) {
+            throw ValidationError("give --root DIR, or --volume DEVICE-URI with --mount DIR (not both)")
+        }
+    }
+
     func validate() throws {
         if (volume == nil) != (mount == nil) { throw ValidationError("--volume and --mount go together") }
         if volume == nil {
