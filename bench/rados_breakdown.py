@@ -174,9 +174,9 @@ def main():
                 floor_us, floor_rate = floors[mode]
                 print(f"- {mode} ({what}): {floor_us:.1f} µs per write at {floor_rate:.0f} writes/s; "
                       f"buse / {mode} {proc_us / floor_us:.2f}, buse beyond it {proc_us - floor_us:.1f} µs", flush=True)
-
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
 
 if __name__ == "__main__":
     main()

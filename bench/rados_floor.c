@@ -315,7 +315,9 @@ int main(int argc, char **argv) {
     int depth = argc > 4 ? atoi(argv[4]) : 16;
     if (argc > 5) block = strtoull(argv[5], NULL, 10);
     if (argc > 6) region = strtoull(argv[6], NULL, 10) << 20;
-    if (argc > 7) object_prefix = argv[7];
+    // With OBJECT_PREFIX the objects are an image's, not the floor's own.
+    int own_objects = argc <= 7;
+    if (!own_objects) object_prefix = argv[7];
     if (depth < 1 || depth > max_depth || block == 0 || block > object_size || object_size % block != 0 ||
         region < object_size || region % object_size != 0) {
         fprintf(stderr, "rados_floor: DEPTH 1-%d, BLOCK dividing 4 MiB, REGION_MIB a multiple of 4\n", max_depth);
@@ -337,7 +339,7 @@ int main(int argc, char **argv) {
     payload = malloc(block);
     if (payload == NULL) fail("malloc", -12);
     memset(payload, 0xa5, block);
-    if (argc <= 7) {
+    if (own_objects) {
         char *whole = calloc(1, object_size);
         if (whole == NULL) fail("malloc", -12);
         for (uint64_t index = 0; index < region / object_size; index++) {
@@ -387,10 +389,14 @@ int main(int argc, char **argv) {
     printf("%s, block %zu depth %d: %.0f writes/s, %.1f us of CPU per write (%llu writes, %.2f s CPU in %.2f s)\n",
            served ? "served" : "direct", block, depth, writes / wall, cpu * 1e6 / writes, (unsigned long long)writes,
            cpu, wall);
-    for (uint64_t index = 0; index < region / object_size; index++) {
-        char name[128];
-        object_name(index, name);
-        rados_remove(ioctx, name);
+    // Only the floor's own objects go: an image's stay, with what the floor
+    // wrote in them (the image's data is the benchmark's, not a user's).
+    if (own_objects) {
+        for (uint64_t index = 0; index < region / object_size; index++) {
+            char name[128];
+            object_name(index, name);
+            rados_remove(ioctx, name);
+        }
     }
     rados_ioctx_destroy(ioctx);
     rados_shutdown(cluster);
