@@ -12,8 +12,8 @@ import Threading
 /// executes it and sends the reply (or, for a read or write the device can
 /// start without one, start it directly; its callback replies). Invalid
 /// requests are answered at once (and an invalid WRITE's payload is still
-/// read and dropped, so the stream stays in step). A bad magic means the stream cannot be trusted: the
-/// connection closes.
+/// read and dropped, so the stream stays in step). A bad magic means the
+/// stream cannot be trusted: the connection closes.
 struct Transmission: Sendable {
     let connection: Connection
     /// The connection's socket, or the same descriptor through TLS.

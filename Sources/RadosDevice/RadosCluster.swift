@@ -65,10 +65,9 @@ public final class RadosCluster: @unchecked Sendable {
     /// Shuts down what no one shut down, on a thread of its own inside a
     /// librados callback (see ``RadosPool``'s deinit).
     deinit {
-        guard LibraryCallback.isRunning else { return shutdown() }
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         nonisolated(unsafe) let handle = handle
-        SystemThread.start(named: "rados-shutdown") { librados.shutdown(handle) }
+        LibraryCallback.outside(named: "rados-shutdown") { librados.shutdown(handle) }
     }
 
     /// Stops librados' threads and closes the connection, once. A process
@@ -113,10 +112,9 @@ public final class RadosPool: @unchecked Sendable {
     /// the callback's own thread, and waiting for the pool's other
     /// callbacks there would wait for ever behind this one.
     deinit {
-        guard LibraryCallback.isRunning else { return close() }
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let closing = Closing(cluster: cluster, context: context, neighbours: neighbours)
-        SystemThread.start(named: "rados-close") { closing.run() }
+        LibraryCallback.outside(named: "rados-close") { closing.run() }
     }
 
     /// Destroys the I/O context and shuts the cluster connection down; no

@@ -5,7 +5,8 @@ import CSystemShims
 /// shutdown joins its own threads, this one among them ("Resource deadlock
 /// avoided", then `std::terminate`). A Swift object whose last reference
 /// goes in such a callback, and whose deinit would shut the library down,
-/// asks ``isRunning`` and hands the shutdown to another thread instead.
+/// shuts it down through ``outside(named:_:)``, which hands it to another
+/// thread there.
 public enum LibraryCallback {
     /// Runs `body` as part of a library callback. Everything `body` releases
     /// is released inside the mark (keep the callback's work in `body`, not
@@ -18,5 +19,11 @@ public enum LibraryCallback {
     }
 
     /// Whether this thread is inside a library callback now.
-    public static var isRunning: Bool { buse_in_library_callback() != 0 }
+    static var isRunning: Bool { buse_in_library_callback() != 0 }
+
+    /// Runs `work` (a library's shutdown) here, or, inside one of the
+    /// library's callbacks, on a thread of its own named `name`.
+    public static func outside(named name: String, _ work: @escaping @Sendable () -> Void) {
+        if isRunning { SystemThread.start(named: name, work) } else { work() }
+    }
 }
