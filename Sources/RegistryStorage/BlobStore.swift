@@ -37,6 +37,16 @@ public struct BlobStore: Sendable {
         return try reader.file.readAll(limit: limit)
     }
 
+    /// ``put(_:algorithm:)``, and the stored blob pinned (``BlobPin``) for the
+    /// caller. Stored again if a collection deleted it before the pin took
+    /// hold (it was written before the collection began, so it looked old).
+    func putPinned(_ bytes: [UInt8], algorithm: DigestAlgorithm) throws(StorageError) -> (Digest, BlobPin) {
+        while true {
+            let digest = try put(bytes, algorithm: algorithm)
+            if let pin = try BlobPin(digest, in: layout) { return (digest, pin) }
+        }
+    }
+
     /// Stores small content (a manifest) under its digest and returns it.
     ///
     /// Sync order: blob directory created (parents synced) → temp file

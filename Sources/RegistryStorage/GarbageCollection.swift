@@ -11,9 +11,9 @@ import RegistryCore
 /// Why a push racing the collector never loses a blob:
 /// - a blob committed by an upload (not yet referenced: its manifest comes
 ///   next) is young, and the grace period keeps it;
-/// - a manifest stored after the mark pins every blob it references
-///   (`BlobPin`: a shared `flock` on the blob's file) from its check until
-///   its revision link is durable, and then touches them. The sweep deletes
+/// - a manifest stored after the mark pins every blob it references, and
+///   its own blob once written (`BlobPin`: a shared `flock` on the blob's
+///   file), until its revision link is durable, and then touches them. The sweep deletes
 ///   a blob only under an exclusive `flock`, after reading its modification
 ///   time again: a blob a manifest referenced after the collection began is
 ///   newer than the cutoff and is kept; a blob deleted first is missing when

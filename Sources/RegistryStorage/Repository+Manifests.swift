@@ -38,9 +38,14 @@ extension Repository {
             guard actual == expected else { throw .digestMismatch(expected: expected, actual: actual) }
         }
         let pins = try checkReferences(of: manifest)
-        let digest = try blobs.put(bytes, algorithm: algorithm)
+        // The manifest's own blob is pinned like the blobs it references,
+        // until its revision link is durable: unpinned, a collection whose
+        // mark ran before the link and whose cutoff is past the blob's
+        // write deletes it, and the acknowledged manifest is gone (seen
+        // under load in GarbageCollectionUnderLoadTests).
+        let (digest, own) = try blobs.putPinned(bytes, algorithm: algorithm)
         try LinkFile.write(digest.description, to: layout.revisionLink(name, digest), below: layout.base, layout.durability)
-        for pin in pins { try pin.touch() }
+        for pin in pins + [own] { try pin.touch() }
         if let subject = manifest.subject {
             try LinkFile.write(
                 digest.description, to: layout.referrerLink(name, subject.digest, digest), below: layout.base, layout.durability)
