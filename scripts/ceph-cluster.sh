@@ -245,11 +245,15 @@ osd_crush_chooseleaf_type = 0
 mon_warn_on_pool_no_redundancy = false
 # The read lease is this ratio times osd_heartbeat_grace (20 s): BUSE_CEPH_READ_LEASE.
 osd_pool_default_read_lease_ratio = $(awk "BEGIN { print $read_lease / 20 }")
-# Quiet health: no mgr on purpose, and a busy shared disk is not a problem
-# (the mon would stop itself below mon_data_avail_crit percent free).
+# Quiet health: no mgr on purpose, and a nearly full shared disk is not a
+# problem: the mon's store is a few MiB and the OSD keeps its data in RAM.
+# At or below mon_data_avail_crit whole percent free the mon refuses to start
+# (exit 28, nothing logged) or stops itself, and 0 would still refuse below
+# 1%: CI machines share a disk whose free space is not ours to keep, so -1
+# turns the check off.
 mon_mgr_mkfs_grace = 31536000
-mon_data_avail_warn = 2
-mon_data_avail_crit = 1
+mon_data_avail_warn = 0
+mon_data_avail_crit = -1
 # Commit monitor changes at once instead of batching for a second.
 paxos_propose_interval = 0.01
 paxos_min_wait = 0.01
@@ -326,7 +330,12 @@ start() {
     --addv a "[v2:127.0.0.1:$port,v1:127.0.0.1:$((port + 1))]" "$dir/monmap" >/dev/null
   ceph-mon --conf "$conf" -i a --mkfs --monmap "$dir/monmap" >>"$dir/log/mon-stderr.log" 2>&1 ||
     die "ceph-mon --mkfs failed"
-  ceph-mon --conf "$conf" -i a >>"$dir/log/mon-stderr.log" 2>&1 || die "ceph-mon failed to start"
+  ceph-mon --conf "$conf" -i a >>"$dir/log/mon-stderr.log" 2>&1 || {
+    rc=$?
+    # ceph-mon exits before its log thread writes anything on this one.
+    [ $rc -ne 28 ] || die "ceph-mon refused to start: the filesystem of $dir is nearly full ($(df -h --output=avail "$dir" | tail -1 | tr -d ' ') free)"
+    die "ceph-mon failed to start (exit $rc)"
+  }
   [ -n "$(daemon_pid mon)" ] || die "ceph-mon exited right after starting"
 
   # The OSD: register id 0 with the mon (this waits for the mon's quorum of

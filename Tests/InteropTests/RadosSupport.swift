@@ -95,9 +95,12 @@ final class PrivateCluster: Sendable {
     /// 3400 to 3498 (away from the default 3300), trying another port when
     /// the one picked is taken. `readLeaseSeconds` replaces Ceph's 16 s read
     /// lease (scripts/ceph-cluster.sh, `BUSE_CEPH_READ_LEASE`): a test that
-    /// pauses the OSD needs one that outlasts the pause.
-    init(in logs: TemporaryDirectory, cleanup: Cleanup, readLeaseSeconds: Int? = nil) async throws {
-        var template = Array("/tmp/buse-pc-XXXXXX".utf8CString)
+    /// pauses the OSD needs one that outlasts the pause. The cluster's
+    /// directory is made in `parent`.
+    init(
+        in logs: TemporaryDirectory, cleanup: Cleanup, readLeaseSeconds: Int? = nil, parent: String = "/tmp"
+    ) async throws {
+        var template = Array("\(parent)/buse-pc-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw InteropError("cannot create a cluster directory: \(String(cString: strerror(errno)))")
         }
