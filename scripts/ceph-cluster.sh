@@ -248,11 +248,11 @@ osd_pool_default_read_lease_ratio = $(awk "BEGIN { print $read_lease / 20 }")
 # Quiet health: no mgr on purpose, and a nearly full shared disk is not a
 # problem: the mon's store is a few MiB and the OSD keeps its data in RAM.
 # At or below mon_data_avail_crit whole percent free the mon refuses to start
-# (exit 28, nothing logged) or stops itself, and 0 would still refuse below
-# 1%: CI machines share a disk whose free space is not ours to keep, so -1
-# turns the check off.
+# (exit 28, nothing logged; once running it only reports MON_DISK_CRIT), and
+# 0 would still refuse below 1%: CI machines share a disk whose free space is
+# not ours to keep, so -1 turns the check off, and the warning with it.
 mon_mgr_mkfs_grace = 31536000
-mon_data_avail_warn = 0
+mon_data_avail_warn = -1
 mon_data_avail_crit = -1
 # Commit monitor changes at once instead of batching for a second.
 paxos_propose_interval = 0.01

@@ -6,13 +6,12 @@ import Testing
 /// of a disk it shares with other tenants.
 @Suite struct CephClusterScriptTests {
     /// Ceph's monitor refuses to start (exit 28, nothing logged) when its
-    /// data filesystem has `mon_data_avail_crit` whole percent free or less,
-    /// and stops itself when it falls there later. A CI run failed that way
-    /// on a shared disk with under 2% (some GiB) free; the cluster's mon store
-    /// is a few MiB, so the script turns the check off. Here the cluster's
-    /// directory sits on a 20 GiB ext4 (a sparse file: what is allocated in
-    /// it costs the host only metadata) with 128 MiB free, 0.6%: the cluster
-    /// starts, does I/O and reports no disk trouble.
+    /// data filesystem has `mon_data_avail_crit` whole percent free or less.
+    /// A CI run failed that way on a shared disk with under 2% (some GiB)
+    /// free; the cluster's mon store is a few MiB, so the script turns the
+    /// check off. Here the cluster's directory sits on a 20 GiB ext4 (a
+    /// sparse file: what is allocated in it costs the host only metadata)
+    /// with 128 MiB free, 0.6%: the cluster starts and does I/O.
     @Test(.timeLimit(.minutes(5)))
     func aClusterStartsOnAFilesystemWithUnderOnePercentFree() async throws {
         let directory = try TemporaryDirectory()
@@ -32,20 +31,22 @@ import Testing
         try #require(available * 100 < total, "the filesystem should have under 1% free: \(available) of \(total) bytes")
 
         let cluster = try await PrivateCluster(in: directory, cleanup: cleanup, parent: disk)
+        try await Self.roundTrip(cluster, in: directory)
+    }
+
+    /// Stores an object and reads it back; a failure records an issue with
+    /// the daemons' log tails.
+    static func roundTrip(_ cluster: PrivateCluster, in directory: TemporaryDirectory) async throws {
         let probe = directory.file("probe")
         try Data("written on a nearly full disk".utf8).write(to: URL(fileURLWithPath: probe))
-        let back = directory.file("probe.back")
         do {
             try await runChecked("rados", ["--conf", cluster.conf, "-p", "buse", "put", "probe", probe], in: directory)
-            try await runChecked("rados", ["--conf", cluster.conf, "-p", "buse", "get", "probe", back], in: directory)
+            try await runChecked("rados", ["--conf", cluster.conf, "-p", "buse", "get", "probe", probe + ".back"], in: directory)
         } catch {
-            Issue.record("\(error)\n\(cluster.logTail())")
+            Issue.record("I/O failed: \(error)\n\(cluster.logTail())")
             return
         }
-        #expect(FileManager.default.contentsEqual(atPath: probe, andPath: back))
-        let health = try await runChecked(
-            "ceph", ["--conf", cluster.conf, "health", "detail"], in: directory, timeout: .seconds(60))
-        #expect(!health.standardOutput.contains("MON_DISK"), "the mon should not report its disk: \(health)")
+        #expect(FileManager.default.contentsEqual(atPath: probe, andPath: probe + ".back"))
     }
 
     static func sizes(of path: String) throws -> (total: UInt64, available: UInt64) {
