@@ -17,14 +17,11 @@ import Testing
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
         defer { cleanup.runRemaining() }
-        let image = directory.file("disk.img")
-        try await runChecked("truncate", ["-s", "20G", image], in: directory)
-        // No blocks reserved for root, so what statfs calls available is all that is free.
-        try await runChecked("mkfs.ext4", ["-q", "-m", "0", image], in: directory)
         let disk = directory.file("disk")
-        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: false)
-        try await runChecked("mount", ["-o", "loop", image, disk], in: directory)
-        _ = cleanup.add([try Tool.path("umount"), disk])
+        // No blocks reserved for root, so what statfs calls available is all that is free.
+        try await mountScratchExt4(
+            size: "20G", image: directory.file("disk.img"), at: disk, mkfsOptions: ["-m", "0"], in: directory,
+            cleanup: cleanup)
         let filler = try Self.sizes(of: disk).available - (128 << 20)
         try await runChecked("fallocate", ["-l", String(filler), disk + "/filler"], in: directory)
         let (total, available) = try Self.sizes(of: disk)

@@ -75,13 +75,9 @@ import Testing
         let directory = try TemporaryDirectory()
         let cleanup = Cleanup()
         defer { cleanup.runRemaining() }
-        let volume = directory.file("volume.img")
-        try await runChecked("truncate", ["-s", "64M", volume], in: directory)
-        try await runChecked("mkfs.ext4", ["-q", volume], in: directory)
         let root = directory.file("snapshots")
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try await runChecked("mount", ["-o", "loop", volume, root], in: directory)
-        _ = cleanup.add([try Tool.path("umount"), root])
+        try await mountScratchExt4(
+            size: "64M", image: directory.file("volume.img"), at: root, in: directory, cleanup: cleanup)
         let free = { () throws -> UInt64 in
             let stats = try FileManager.default.attributesOfFileSystem(forPath: root)
             return (stats[.systemFreeSize] as? NSNumber)?.uint64Value ?? 0
