@@ -11,6 +11,8 @@ scripts/install-packages.sh ceph
 swift build --build-tests -Xswiftc -warnings-as-errors
 swift format lint --strict --recursive Sources Tests Package.swift
 scripts/check-nonsending-boundary.py
+bin=$(swift build --show-bin-path)
+scripts/check-closure-names.py "$bin/busePackageTests.xctest" "$bin/buse"
 
 cluster=$(mktemp -d /tmp/buse-ceph.XXXXXX)
 stop_cluster() { scripts/ceph-cluster.sh stop "$cluster" --purge >/dev/null 2>&1 || true; }

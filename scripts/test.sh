@@ -35,6 +35,8 @@ summarise() {
 status=0
 swift format lint --strict --recursive Sources Tests Package.swift || { echo "lint failed: run make format"; status=1; }
 scripts/check-nonsending-boundary.py || status=1
+# A closure the compiler named like another may run in its place (see there).
+scripts/check-closure-names.py "$bin/busePackageTests.xctest" "$bin/buse" || status=1
 # XCTest would only print "Executed 0 tests": every test is Swift Testing.
 BUSE_BINARY="$bin/buse" swift test --skip-build --disable-xctest 2>&1 | tee "$log"
 # sh has no pipefail: the run passed only if Swift Testing says so.
