@@ -13,13 +13,13 @@ import RegistryCore
 ///   next) is young, and the grace period keeps it;
 /// - a manifest stored after the mark pins every blob it references, and
 ///   its own blob once written (`BlobPin`: a shared `flock` on the blob's
-///   file), until its revision link is durable, and then touches them. The sweep deletes
-///   a blob only under an exclusive `flock`, after reading its modification
-///   time again: a blob a manifest referenced after the collection began is
-///   newer than the cutoff and is kept; a blob deleted first is missing when
-///   the manifest is checked, which answers MANIFEST_BLOB_UNKNOWN and the
-///   client pushes the blob again. No acknowledged manifest ever points at a
-///   deleted blob.
+///   file), until its revision link is durable, and then touches them. The
+///   sweep deletes a blob only under an exclusive `flock`, after reading
+///   its modification time again: a blob a manifest referenced after the
+///   collection began is newer than the cutoff and is kept; a blob deleted
+///   first is missing when the manifest is checked, which answers
+///   MANIFEST_BLOB_UNKNOWN and the client pushes the blob again. No
+///   acknowledged manifest ever points at a deleted blob.
 /// Last, the layer links of deleted blobs are removed from every
 /// repository, so the root is left as fsck wants it (a link can only lose
 /// its blob to the collector: an upload renames the blob into place before
