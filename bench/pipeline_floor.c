@@ -10,25 +10,30 @@
 //                 thread reads the replica's acknowledgements in batches and
 //                 sends the client's replies at once. The replica reads
 //                 frames in batches, pwrites each, and acknowledges the batch.
+//   one-thread:   the same primary as one thread that polls both sockets and
+//                 serves whichever is ready: not buse's shape (one reading
+//                 thread per socket), measured to see what that shape costs.
 //
 // No journal, no checksum, no bookkeeping, no locks, no allocation: only the
 // system calls and thread hand-offs the structure needs. The client keeps
 // DEPTH requests in flight (a new one for each reply, sent as a batch) over
 // loopback TCP. Each server process's CPU comes from wait4's rusage, per
 // write; the ratios are the floor under bench/run.py's bars for any design
-// of this shape (a reading thread per socket), not a target.
+// of this shape (a reading thread per socket), not a target; `one-thread`
+// is the floor of the other shape.
 //
 // The client's CPU is printed too, so the machine's CPU per write (client,
 // server and replica) can be set beside issue 15's machine bar.
 //
 // Build: cc -O2 -pthread -o pipeline_floor pipeline_floor.c
-// Run:   pipeline_floor unreplicated|replicated DIRECTORY [SECONDS] [DEPTH] [BLOCK]
+// Run:   pipeline_floor unreplicated|replicated|one-thread DIRECTORY [SECONDS] [DEPTH] [BLOCK]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -151,6 +156,37 @@ static void serve(int fd, int file, size_t message_size, size_t header) {
     exit(0);
 }
 
+// Writes the batch of requests in `s` locally and forwards it to the replica
+// in one writev; false at the end of the client's stream.
+static int forward_batch(struct stream *s, int replica, int file, char (*frame_headers)[frame_header_size],
+                         struct iovec *vectors) {
+    if (!refill(s)) return 0;
+    int count = 0;
+    while (s->have >= request_size) {
+        const char *request = s->buffer + s->start;
+        if (pwrite(file, request + header_size, block, (off_t)offset_of(request)) != (ssize_t)block) die("pwrite");
+        memcpy(frame_headers[count] + 16, request + 16, 8);
+        vectors[2 * count] = (struct iovec){frame_headers[count], frame_header_size};
+        vectors[2 * count + 1] = (struct iovec){(char *)request + header_size, block};
+        s->start += request_size;
+        s->have -= request_size;
+        count++;
+    }
+    if (count > 0) writev_all(replica, vectors, 2 * count);
+    return 1;
+}
+
+// Reads the acknowledgements in `s` and answers the client for each; false
+// at the end of the replica's stream.
+static int answer_batch(struct stream *s, int client, const char *replies) {
+    if (!refill(s)) return 0;
+    size_t count = s->have / answer_size;
+    s->start += count * answer_size;
+    s->have -= count * answer_size;
+    if (count > 0) write_all(client, replies, count * answer_size);
+    return 1;
+}
+
 struct primary { int client, replica; };
 
 // The primary's second thread: acknowledgements in, replies out.
@@ -158,12 +194,7 @@ static void *acknowledge(void *argument) {
     struct primary *p = argument;
     struct stream s = {p->replica, malloc(buffer_size), 0, 0};
     char *replies = calloc(buffer_size / answer_size + 1, answer_size);
-    while (refill(&s)) {
-        size_t count = s.have / answer_size;
-        s.start += count * answer_size;
-        s.have -= count * answer_size;
-        if (count > 0) write_all(p->client, replies, count * answer_size);
-    }
+    while (answer_batch(&s, p->client, replies)) {}
     exit(0);
 }
 
@@ -176,23 +207,28 @@ static void forward(int client, int replica, int file) {
     struct stream s = {client, malloc(buffer_size), 0, 0};
     char (*frame_headers)[frame_header_size] = calloc(buffer_size / request_size + 1, frame_header_size);
     struct iovec *vectors = calloc(2 * (buffer_size / request_size + 1), sizeof *vectors);
-    while (refill(&s)) {
-        int count = 0;
-        while (s.have >= request_size) {
-            const char *request = s.buffer + s.start;
-            if (pwrite(file, request + header_size, block, (off_t)offset_of(request)) != (ssize_t)block) die("pwrite");
-            memcpy(frame_headers[count] + 16, request + 16, 8);
-            vectors[2 * count] = (struct iovec){frame_headers[count], frame_header_size};
-            vectors[2 * count + 1] = (struct iovec){(char *)request + header_size, block};
-            s.start += request_size;
-            s.have -= request_size;
-            count++;
-        }
-        if (count > 0) writev_all(replica, vectors, 2 * count);
-    }
+    while (forward_batch(&s, replica, file, frame_headers, vectors)) {}
     shutdown(replica, SHUT_WR);
     pthread_join(thread, NULL);
     exit(0);
+}
+
+// The other shape: one thread polls both sockets and serves whichever is ready.
+static void forward_one_thread(int client, int replica, int file) {
+    struct stream requests = {client, malloc(buffer_size), 0, 0};
+    struct stream acknowledgements = {replica, malloc(buffer_size), 0, 0};
+    char *replies = calloc(buffer_size / answer_size + 1, answer_size);
+    char (*frame_headers)[frame_header_size] = calloc(buffer_size / request_size + 1, frame_header_size);
+    struct iovec *vectors = calloc(2 * (buffer_size / request_size + 1), sizeof *vectors);
+    struct pollfd ready[2] = {{client, POLLIN, 0}, {replica, POLLIN, 0}};
+    for (;;) {
+        if (poll(ready, 2, -1) < 0) die("poll");
+        if (ready[1].revents && !answer_batch(&acknowledgements, client, replies)) exit(0);
+        if (ready[0].revents && !forward_batch(&requests, replica, file, frame_headers, vectors)) {
+            shutdown(replica, SHUT_WR);
+            exit(0);
+        }
+    }
 }
 
 static int listener(int *port) {
@@ -230,8 +266,9 @@ static double cpu_us(struct rusage *usage) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3 || argc > 6 || (strcmp(argv[1], "unreplicated") && strcmp(argv[1], "replicated"))) {
-        fprintf(stderr, "usage: %s unreplicated|replicated DIRECTORY [SECONDS] [DEPTH] [BLOCK]\n", argv[0]);
+    if (argc < 3 || argc > 6
+        || (strcmp(argv[1], "unreplicated") && strcmp(argv[1], "replicated") && strcmp(argv[1], "one-thread"))) {
+        fprintf(stderr, "usage: %s unreplicated|replicated|one-thread DIRECTORY [SECONDS] [DEPTH] [BLOCK]\n", argv[0]);
         return 2;
     }
     block = argc > 5 ? strtoul(argv[5], NULL, 0) : 4096;
@@ -242,7 +279,8 @@ int main(int argc, char **argv) {
     request_size = header_size + block;
     buffer_size = 2 * request_size > 256 * 1024 ? 2 * request_size : 256 * 1024;
     blocks = (1 << 30) / block;
-    int replicated = strcmp(argv[1], "replicated") == 0;
+    int one_thread = strcmp(argv[1], "one-thread") == 0;
+    int replicated = one_thread || strcmp(argv[1], "replicated") == 0;
     double seconds = argc > 3 ? atof(argv[3]) : 4;
     int depth = argc > 4 ? atoi(argv[4]) : 16;
 
@@ -265,6 +303,7 @@ int main(int argc, char **argv) {
         if (replicated) close(replica_listener);
         int file = file_descriptor(argv[2], "primary.img");
         int client = accept_one(server_listener);
+        if (one_thread) forward_one_thread(client, connect_to(replica_port), file);
         if (replicated) forward(client, connect_to(replica_port), file);
         serve(client, file, request_size, header_size);
     }

@@ -53,9 +53,10 @@ iodepth 1 <= 2x unreplicated; resync throughput >= 0.8x nbdcopy's (each of
 nbdcopy-nbdkit and nbdcopy-buse, when run). Issue 15's per-I/O bars (CPU per
 write of the primary, the replica and the machine, RSS) are printed each with
 the same ratio for bench/pipeline_floor.c, the least a C server of the same
-shape spends (replication_floor.py; --replication-floor no leaves it out):
-a bar the floor itself misses is out of reach for any server of this shape on
-this machine.
+shape spends, and for its one-thread primary, the least of the other shape
+(replication_floor.py; --replication-floor no leaves them out): a bar a
+floor itself misses is out of reach for any server of that shape on this
+machine.
 
 Every process is stopped by pid at the end of its run, on Ctrl-C and on
 SIGTERM (and gets SIGTERM from the kernel should the script die); the work
@@ -107,8 +108,8 @@ def add_arguments(parser):
     parser.add_argument("--replication-writes", default="yes", choices=["yes", "no"],
                         help="run the replicated against unreplicated client writes (default yes)")
     parser.add_argument("--replication-floor", default="yes", choices=["yes", "no"],
-                        help="also measure bench/pipeline_floor.c, the C floor under the per-I/O bars, and print "
-                        "its ratio beside each (default yes; needs cc)")
+                        help="also measure bench/pipeline_floor.c, the C floors under the per-I/O bars (buse's "
+                        "shape, and a one-thread primary), and print their ratios beside each (default yes; needs cc)")
 
 
 def check_arguments(parser, args):
@@ -534,8 +535,8 @@ EFFICIENCY_BARS = [
 
 
 def efficiency_bars(summary, floor):
-    """Each bar's verdict; its detail adds the C floor's ratio when measured, and says when even the floor
-    misses the bar (then no server of buse's shape meets it on this machine)."""
+    """Each bar's verdict; its detail adds the C floors' ratios when measured (buse's shape, and a one-thread
+    primary), and says when a floor misses the bar: then no server of that shape meets it on this machine."""
     verdicts = []
     for text, workload, value, bound, floor_key in EFFICIENCY_BARS:
         u, r = (summary.get(workload) or {}).get("buse"), (summary.get(workload) or {}).get("replicated")
@@ -546,9 +547,14 @@ def efficiency_bars(summary, floor):
             verdicts.append((text, "n/a", ""))
             continue
         detail = f"{r['primary_peak_rss_mib']:.1f} MiB" if "RSS" in text else f"{v:.2f}×"
-        floor_ratio = (floor or {}).get(workload, {}).get(floor_key) if floor_key else None
-        if floor_ratio is not None:
-            detail += f"; C floor {floor_ratio:.2f}×" + (", above the bar" if floor_ratio > bound else "")
+        shapes = (floor or {}).get(workload, {}) if floor_key else {}
+        if shapes:
+            own, other = shapes["replicated"][floor_key], shapes["one-thread"][floor_key]
+            detail += f"; C floor {own:.2f}×, one-thread C floor {other:.2f}×"
+            if min(own, other) > bound:
+                detail += ", both above the bar"
+            elif own > bound:
+                detail += ", buse's shape's floor above the bar"
         verdicts.append((text, "met" if v <= bound else "NOT met", detail))
     return verdicts
 

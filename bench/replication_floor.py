@@ -14,9 +14,15 @@ and its own client, from rusage); the bench's machine figure for buse is
 agree only where those are idle (loopback's softirqs mostly run in the
 sending process).
 
-Compiled with `cc` into the work directory; --reps pairs (unreplicated, then
-replicated) per block size, alternating, --runtime s each; medians of the
-per-pair ratios.
+The same ratios are measured for the floor of the other shape, `one-thread`:
+a primary that is one thread polling both sockets (buse's primary reads each
+socket on a thread of its own). A bar both floors miss is out of reach for
+either shape on this machine; one that only buse's shape misses says what a
+change of shape could buy.
+
+Compiled with `cc` into the work directory; --reps rounds (unreplicated, then
+each replicated shape) per block size, alternating, --runtime s each; medians
+of the per-round ratios.
 """
 
 import os
@@ -27,10 +33,12 @@ import subprocess
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline_floor.c")
 BLOCKS = {"4k-randwrite-qd16": 4096, "1m-seqwrite-qd16": 1 << 20}
+# The primary's shapes: "replicated" is buse's (a reading thread per socket).
+SHAPES = ("replicated", "one-thread")
 
 
 def run(workdir, runtime, reps):
-    """{workload: {"primary": ratio, "replica": ratio, "machine": ratio}}, medians over `reps` pairs."""
+    """{workload: {shape: {"primary": ratio, "replica": ratio, "machine": ratio}}}, medians over `reps` rounds."""
     binary = os.path.join(workdir, "pipeline_floor")
     subprocess.run(["cc", "-O2", "-pthread", "-o", binary, SOURCE], check=True)
     files = os.path.join(workdir, "floor")
@@ -38,21 +46,29 @@ def run(workdir, runtime, reps):
     results = {}
     try:
         for workload, block in BLOCKS.items():
-            ratios = {"primary": [], "replica": [], "machine": []}
+            ratios = {shape: {"primary": [], "replica": [], "machine": []} for shape in SHAPES}
             for rep in range(reps):
                 print(f"replication floor {workload} {rep + 1}/{reps}", flush=True)
-                plain, replicated = (one_run(binary, mode, files, runtime, block)
-                                     for mode in ("unreplicated", "replicated"))
-                unreplicated_machine = plain["server"] + plain["client"]
-                replica = replicated["replica"]
-                ratios["primary"].append(replicated["server"] / plain["server"])
-                ratios["replica"].append(replica / plain["server"])
-                ratios["machine"].append((replicated["server"] + replica + replicated["client"])
-                                         / (unreplicated_machine + replica))
-            results[workload] = {name: statistics.median(values) for name, values in ratios.items()}
+                plain = one_run(binary, "unreplicated", files, runtime, block)
+                for shape in SHAPES:
+                    for name, ratio in round_ratios(plain, one_run(binary, shape, files, runtime, block)).items():
+                        ratios[shape][name].append(ratio)
+            results[workload] = {shape: {name: statistics.median(values) for name, values in by_name.items()}
+                                 for shape, by_name in ratios.items()}
     finally:
         shutil.rmtree(files, ignore_errors=True)
     return results
+
+
+def round_ratios(plain, replicated):
+    """The bars' three ratios for one unreplicated run and one replicated run beside it."""
+    replica = replicated["replica"]
+    return {
+        "primary": replicated["server"] / plain["server"],
+        "replica": replica / plain["server"],
+        "machine": (replicated["server"] + replica + replicated["client"])
+                   / (plain["server"] + plain["client"] + replica),
+    }
 
 
 def one_run(binary, mode, directory, runtime, block):
