@@ -22,9 +22,10 @@ struct Buse: AsyncParsableCommand {
             Start with:
               buse serve --export vol1=file:/var/lib/buse/vol1.img?size=10G
               nbdinfo nbd://127.0.0.1/vol1
-            or, as root, attach it to the kernel and make a filesystem:
+            or, as root, attach it to the kernel and make a filesystem on the /dev/nbdX
+            that `buse connect` prints:
               modprobe nbd
-              buse connect --daemon file:/var/lib/buse/vol1.img?size=10G   # prints /dev/nbdX
+              buse connect --daemon file:/var/lib/buse/vol1.img?size=10G
               mkfs.ext4 /dev/nbdX && mount /dev/nbdX /mnt
             """,
         subcommands: [

@@ -27,8 +27,10 @@ struct Connect: AsyncParsableCommand {
 
             Examples:
               buse connect file:/var/lib/buse/vol1.img?size=10G
-              buse connect --daemon --pid-file /run/vol1.pid --connections 4 file:/var/lib/buse/vol1.img
-              buse connect --reattach /dev/nbd0 file:/var/lib/buse/vol1.img   # after the daemon died
+              buse connect --daemon --pid-file /run/vol1.pid --connections 4 \\
+                           file:/var/lib/buse/vol1.img
+            after the daemon died (kill -9, an upgrade):
+              buse connect --reattach /dev/nbd0 file:/var/lib/buse/vol1.img
             """)
 
     @Argument(

@@ -29,7 +29,7 @@ struct LayersDiff: ParsableCommand {
             Example (the layer of a container's snapshot, like `ctr snapshots diff`):
               ctr snapshots --snapshotter buse prepare my-work BASE-CHAIN-ID
               # ... change files under the mounted snapshot ...
-              buse layers diff my-work --root /var/lib/buse/snapshotter --gzip > layer.tar.gz
+              buse layers diff my-work --root /var/lib/buse/snapshotter --gzip > layer.tgz
             """)
 
     @Argument(help: ArgumentHelp("The active (or committed) snapshot's key.", valueName: "key"))

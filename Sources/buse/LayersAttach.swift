@@ -25,7 +25,8 @@ struct LayersAttach: AsyncParsableCommand {
 
             Examples:
               modprobe -a nbd erofs overlay
-              buse layers attach sha256:TOP --from 10.0.0.1:10809 --mount /run/rootfs --daemon
+              buse layers attach sha256:TOP --from 10.0.0.1:10809 --mount /run/rootfs \\
+                                 --daemon
               runc run --bundle BUNDLE c1      # BUNDLE/config.json: root.path /run/rootfs
               buse layers detach /run/rootfs
             sha256:TOP is the image's top layer's chain ID (buse layers list on the server).

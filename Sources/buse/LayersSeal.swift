@@ -22,7 +22,8 @@ struct LayersSeal: ParsableCommand {
               buse layers seal sha256:TOP --root /var/lib/buse/snapshotter
               buse serve --sealed-layers /var/lib/buse/snapshotter --listen 0.0.0.0:10809
             A second host then runs:
-              buse layers attach sha256:TOP --from HOST:10809 --mount /run/rootfs --daemon
+              buse layers attach sha256:TOP --from HOST:10809 --mount /run/rootfs \\
+                                 --daemon
             sha256:TOP, an image's top layer: in `ctr snapshots --snapshotter buse ls`, the \
             committed snapshot that is no other's parent.
             """)

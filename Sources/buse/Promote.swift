@@ -9,7 +9,8 @@ struct Promote: AsyncParsableCommand {
             stopped. The node starts a new generation, so that the old primary, when it \
             comes back, is told it is behind: it must rejoin with `buse replica` (and is \
             refused if it also wrote on its own: split brain). Then serve the device:
-              buse serve --export vol=file:/srv/vol.img --state DIR [--replicate-to OLD-PRIMARY:PORT]
+              buse serve --export vol=file:/srv/vol.img --state DIR \\
+                         [--replicate-to OLD-PRIMARY:PORT]
             A replica whose resync did not finish holds a mix of old and new data and \
             is refused unless --force.
             """)

@@ -27,14 +27,15 @@ struct Serve: AsyncParsableCommand {
                          --tls require --tls-psk /etc/buse/keys.psk
               buse serve --export vol=file:/srv/vol.img?size=10G \\
                          --replicate-to peer.example:10810 --state /var/lib/buse/vol
-              buse serve --export vol1=memory:1G --metrics 127.0.0.1:9810   (Prometheus: README.md, "Metrics")
+              buse serve --export vol1=memory:1G --metrics 127.0.0.1:9810
               buse serve --sealed-layers /var/lib/buse/snapshotter --listen 0.0.0.0:10809
 
             Reach an export with:
               nbdinfo nbd://127.0.0.1:10809/vol1
-              nbdinfo 'nbds://alice@127.0.0.1:10809/vol1?tls-psk-file=keys.psk'   (with --tls)
               qemu-img info nbd://127.0.0.1:10809/vol1
               nbd-client -N vol1 127.0.0.1 10809 /dev/nbd0
+            and, with --tls:
+              nbdinfo 'nbds://alice@127.0.0.1:10809/vol1?tls-psk-file=keys.psk'
             """)
 
     @Option(

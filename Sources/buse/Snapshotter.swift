@@ -27,7 +27,8 @@
                     address = "/run/buse/snapshotter.sock"
 
                 Then:
-                  buse snapshotter serve --root /var/lib/buse/snapshotter --socket /run/buse/snapshotter.sock
+                  buse snapshotter serve --root /var/lib/buse/snapshotter \\
+                                         --socket /run/buse/snapshotter.sock
                   ctr images pull --snapshotter buse docker.io/library/busybox:latest
                   ctr run --rm --snapshotter buse docker.io/library/busybox:latest c1 /bin/true
 
@@ -38,7 +39,8 @@
                 it only with --format and only if it is blank, unmounted and detached on SIGTERM \
                 (root and the nbd module; --replicate-to/--state replicate it as buse connect does):
                   buse snapshotter serve --volume 'file:/var/lib/buse/layers.img?size=100G' \\
-                                         --mount /var/lib/buse/snapshotter --format --socket /run/buse/snapshotter.sock
+                                         --mount /var/lib/buse/snapshotter --format \\
+                                         --socket /run/buse/snapshotter.sock
                 """)
 
         @Option(
