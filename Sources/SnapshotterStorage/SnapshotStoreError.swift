@@ -4,7 +4,7 @@ public import SnapshotterCore
 /// Why a storage call failed: a refusal by the snapshot rules, or an
 /// operating failure. A full disk or a full LMDB map is `.noSpace`, which the
 /// transport reports as ENOSPC; nothing was changed when it is thrown.
-public enum SnapshotStoreError: Error, Sendable, Equatable {
+public enum SnapshotStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case refused(SnapshotError)
     /// ENOSPC or MDB_MAP_FULL.
     case noSpace(String)
@@ -23,4 +23,6 @@ public enum SnapshotStoreError: Error, Sendable, Equatable {
         case .noSpace(let message), .io(let message): message
         }
     }
+
+    public var description: String { message }
 }

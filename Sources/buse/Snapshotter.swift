@@ -52,7 +52,10 @@
         @OptionGroup(title: "The root on a buse volume")
         var volume: VolumeOptions
 
-        @Option(help: ArgumentHelp("The Unix socket to serve on (a stale socket file is replaced).", valueName: "path"))
+        @Option(
+            help: ArgumentHelp(
+                "The Unix socket to serve on (its missing directories are made; a stale socket file is replaced).",
+                valueName: "path"))
         var socket: String
 
         @Flag(
@@ -94,6 +97,8 @@
                 server = try SnapshotterServer(
                     root: root, socket: socket, logger: logger,
                     interceptors: endpoint.map { [SnapshotterMetrics($0.0.prometheus)] } ?? [])
+            } catch let error as SocketPathError {
+                throw CommandLineError(error.description)
             } catch {
                 throw CommandLineError("cannot open the snapshotter root \(root): \(error)")
             }
@@ -103,8 +108,17 @@
                 server.shutdown()
             }
             if seal { try CommitSealer.start(root: root, logger: logger) }
-            logger.info("serving containerd snapshots from \(root) on \(socket)")
-            try await server.serve()
+            // Said once the socket listens, so the line means containerd can dial it.
+            Task { [socket] in
+                if (try? await server.listeningAddress()) != nil {
+                    logger.info("serving containerd snapshots from \(root) on \(socket)")
+                }
+            }
+            do {
+                try await server.serve()
+            } catch {
+                throw CommandLineError("cannot serve on \(socket): \(error)")
+            }
         }
     }
 #endif
