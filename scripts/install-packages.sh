@@ -9,7 +9,7 @@ set -eu
 
 build="pkg-config liblmdb-dev libnbd-dev librados-dev libgnutls28-dev"
 run="$build libnbd-bin"
-test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux curl skopeo umoci golang-go golang-github-containerd-containerd-dev containerd runc busybox-static docker-registry podman erofs-utils gnutls-bin libgnutls28-dev prometheus apache2-utils stress-ng strace binutils"
+test="$build libnbd-bin python3-libnbd nbdkit nbdfuse fuse3 qemu-utils fio nbd-client e2fsprogs util-linux curl skopeo umoci golang-go golang-github-containerd-containerd-dev containerd runc busybox-static docker-registry podman erofs-utils gnutls-bin libgnutls28-dev prometheus apache2-utils stress-ng strace binutils systemd"
 bench="$test nbdkit qemu-utils qemu-block-extra fio gcc"
 kernel="qemu-system-x86 cpio gzip kmod iproute2 procps nbd-client e2fsprogs util-linux"
 ceph="ceph-mon ceph-osd ceph-common librados-dev"
