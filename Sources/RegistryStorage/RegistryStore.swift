@@ -13,13 +13,19 @@ public struct RegistryStore: Sendable {
     /// Listings kept between calls while their directories are unchanged.
     let caches = Repository.Caches()
 
-    /// Opens (creating if needed) the registry under `root`, which must exist.
+    /// Opens (creating if needed) the registry under `root`, which must be
+    /// a directory or a symbolic link to one (an operator's /srv/registry
+    /// is often a link onto a data disk; inside the root nothing is followed).
     public init(
         root: String, syncPolicy: SyncPolicy = .each, uploadSizeMaximum: UInt64 = UploadStore.sizeMaximumDefault
     ) throws(StorageError) {
         let layout = Layout(root: root, syncPolicy: syncPolicy)
-        guard Directory.isDirectoryAt(layout.root) else {
-            throw .system(operation: "open registry root (not a directory)", path: layout.root, errno: ENOTDIR)
+        var status = stat()
+        guard stat(layout.root, &status) == 0 else {
+            throw .system(operation: "open registry root", path: layout.root, errno: errno)
+        }
+        guard (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw .system(operation: "open registry root", path: layout.root, errno: ENOTDIR)
         }
         try Directory.create(layout.repositories, below: layout.root, layout.durability)
         try Directory.create(layout.blobs, below: layout.root, layout.durability)
