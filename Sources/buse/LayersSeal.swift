@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceCatalog
+import Glibc
 import SealedLayers
 import SnapshotterStorage
 
@@ -109,6 +110,16 @@ struct LayersList: ParsableCommand {
     var root: String
 
     func run() throws {
+        // A root with nothing sealed lists no layers, but a mistyped root
+        // must not look like one: a snapshotter's root holds its metadata.
+        let metadata = root + "/metadata"
+        var status = stat()
+        guard stat(metadata, &status) == 0 else {
+            throw CommandLineError("--root \(root) is not a snapshotter's root (\(metadata): \(String(cString: strerror(errno))))")
+        }
+        guard (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw CommandLineError("--root \(root) is not a snapshotter's root (\(metadata) is not a directory)")
+        }
         let layers: [SealedLayer]
         do { layers = try SealedLayerCatalog(root: root).all() } catch { throw CommandLineError("\(error)") }
         var rows: [[String]] = [["CHAIN-ID", "PARENT", "SIZE", "IMAGE"]]
