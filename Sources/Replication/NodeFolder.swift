@@ -22,14 +22,26 @@ public final class NodeFolder: Sendable {
     /// saves run one at a time (they share one temporary file).
     private let saved = Mutex<UInt64>(0)
 
+    /// Makes `path` and its missing parents, as `mkdir -p` does, and says
+    /// which one failed and why (Foundation's createDirectory reported a
+    /// file in the way as "NSCocoaErrorDomain error 512", naming neither).
+    static func makeDirectories(_ path: String) throws(ReplicationError) {
+        var made = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            made += "/" + component
+            if mkdir(made, 0o755) == 0 { continue }
+            let code = errno
+            var status = stat()
+            if code == EEXIST, stat(made, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR { continue }
+            let reason = code == EEXIST ? "not a directory" : String(cString: strerror(code))
+            throw .state("cannot create the state folder \(path): \(made): \(reason)")
+        }
+    }
+
     /// Opens (creating) the folder and takes its lock.
     public init(path: String) throws(ReplicationError) {
         self.path = path
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw .state("cannot create the state folder \(path): \(error.localizedDescription)")
-        }
+        try Self.makeDirectories(path)
         let lockPath = path + "/lock"
         let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .state("cannot open \(lockPath): \(String(cString: strerror(errno)))") }

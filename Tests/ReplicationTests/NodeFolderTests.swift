@@ -24,4 +24,16 @@ struct NodeFolderTests {
         try folder.save(older)
         #expect(try folder.loadState()?.generation == 1)
     }
+
+    /// A folder that cannot be made is refused with the path that failed
+    /// and the system's reason.
+    @Test func aStateFolderThatCannotBeMadeSaysWhereAndWhy() throws {
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("buse-node-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        // A regular file where a directory of the path should be.
+        #expect(FileManager.default.createFile(atPath: parent, contents: Data("a file".utf8)))
+        let error = #expect(throws: ReplicationError.self) { try NodeFolder(path: parent + "/state") }
+        let message = error.map { "\($0)" } ?? ""
+        #expect(message.contains("cannot create the state folder \(parent)/state: \(parent): not a directory"), "\(message)")
+    }
 }
