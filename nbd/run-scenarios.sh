@@ -32,6 +32,8 @@ for scenario in "$here"/scenarios/*.sh; do
   if [ "$status" = 0 ]; then
     passed=$((passed + 1))
     echo "PASS $name (${seconds}s)"
+    # What vm.sh said on the way (a hung boot it stopped and booted again).
+    sed 's/^/    /' "$errors"
   else
     failed=$((failed + 1))
     echo "FAIL $name (${seconds}s): ${summary#"vm.sh: FAIL $name: "}"
