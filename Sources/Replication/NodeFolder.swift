@@ -26,6 +26,9 @@ public final class NodeFolder: Sendable {
     /// which one failed and why (Foundation's createDirectory reported a
     /// file in the way as "NSCocoaErrorDomain error 512", naming neither).
     static func makeDirectories(_ path: String) throws(ReplicationError) {
+        // An empty path makes nothing here, and the lock and the state
+        // would then land at the filesystem's root ("/lock").
+        guard !path.isEmpty else { throw .state("the state folder's path is empty") }
         var made = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             made += "/" + component

@@ -36,4 +36,8 @@ struct NodeFolderTests {
         let message = error.map { "\($0)" } ?? ""
         #expect(message.contains("cannot create the state folder \(parent)/state: \(parent): not a directory"), "\(message)")
     }
+
+    @Test func anEmptyStateFolderPathIsRefused() {
+        #expect(throws: ReplicationError.self) { try NodeFolder(path: "") }
+    }
 }
