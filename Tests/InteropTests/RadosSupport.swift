@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 
@@ -91,9 +92,24 @@ final class PrivateCluster: Sendable {
             .appendingPathComponent("scripts/ceph-cluster.sh").path
     }
 
-    /// Starts a fresh cluster with a 1 GiB memstore on a random port from
-    /// 3400 to 3498 (away from the default 3300), trying another port when
-    /// the one picked is taken. `readLeaseSeconds` replaces Ceph's 16 s read
+    /// The next mon port pair to try, from 3400 to 3498 (away from the
+    /// default 3300): one cursor for the process, starting at random, so
+    /// two private clusters of tests running side by side never pick the
+    /// same port (once, both passed the script's "port in use" check
+    /// before either mon had bound, and the second mon could not bind).
+    private static let portCursor = Mutex(Int.random(in: 0..<50))
+
+    static func nextPort() -> Int {
+        portCursor.withLock { cursor in
+            defer { cursor = (cursor + 1) % 50 }
+            return 3400 + 2 * cursor
+        }
+    }
+
+    /// Starts a fresh cluster with a 1 GiB memstore on the next port of
+    /// ``nextPort()``, trying another when the one picked is taken (by
+    /// another process: seen by the script, or by the mon as it binds).
+    /// `readLeaseSeconds` replaces Ceph's 16 s read
     /// lease (scripts/ceph-cluster.sh, `BUSE_CEPH_READ_LEASE`): a test that
     /// pauses the OSD needs one that outlasts the pause. The cluster's
     /// directory is made in `parent`.
@@ -109,7 +125,7 @@ final class PrivateCluster: Sendable {
         environment["BUSE_CEPH_READ_LEASE"] = readLeaseSeconds.map(String.init)
         var failures: [String] = []
         for _ in 1...3 {
-            let port = 3400 + 2 * Int.random(in: 0..<50)
+            let port = Self.nextPort()
             // Registered before starting: a start that fails half-way stops what it started itself.
             let stop = cleanup.add(["/bin/sh", Self.script, "stop", directory, "--purge"])
             let started = try await run(
@@ -121,7 +137,11 @@ final class PrivateCluster: Sendable {
             }
             failures.append(started.description)
             cleanup.done(stop)
-            guard started.standardError.contains("is in use") else { break }
+            // The script stops what it started; a start in the same
+            // directory replaces the stopped cluster.
+            let portTaken =
+                started.standardError.contains("is in use") || started.standardError.contains("Address already in use")
+            guard portTaken else { break }
         }
         try? FileManager.default.removeItem(atPath: directory)
         throw InteropError("cannot start a private Ceph cluster:\n\(failures.joined(separator: "\n"))")
