@@ -1,6 +1,5 @@
 import ArgumentParser
 import DeviceCatalog
-import Glibc
 import SealedLayers
 import SnapshotterStorage
 
@@ -111,14 +110,9 @@ struct LayersList: ParsableCommand {
 
     func run() throws {
         // A root with nothing sealed lists no layers, but a mistyped root
-        // must not look like one: a snapshotter's root holds its metadata.
-        let metadata = root + "/metadata"
-        var status = stat()
-        guard stat(metadata, &status) == 0 else {
-            throw CommandLineError("--root \(root) is not a snapshotter's root (\(metadata): \(String(cString: strerror(errno))))")
-        }
-        guard (status.st_mode & S_IFMT) == S_IFDIR else {
-            throw CommandLineError("--root \(root) is not a snapshotter's root (\(metadata) is not a directory)")
+        // must not look like one: its store must open, as for seal and diff.
+        do { _ = try SnapshotStore(readingOnly: root) } catch {
+            throw CommandLineError("--root \(root) is not a snapshotter's root (\(error.message))")
         }
         let layers: [SealedLayer]
         do { layers = try SealedLayerCatalog(root: root).all() } catch { throw CommandLineError("\(error)") }
