@@ -108,7 +108,7 @@ final class StalledClients: Sendable {
         var opened: [Int32] = []
         opened.reserveCapacity(count)
         do {
-            for _ in 0..<count { opened.append(try Self.connect(path)) }
+            for _ in 0..<count { opened.append(try connectToUnixSocket(path)) }
         } catch {
             for descriptor in opened { close(descriptor) }
             throw error
@@ -145,27 +145,6 @@ final class StalledClients: Sendable {
             }
             return descriptors.count
         }
-    }
-
-    private static func connect(_ path: String) throws -> Int32 {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw InteropError("socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8.prefix(raw.count - 1))
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw InteropError("connect \(path): \(reason)")
-        }
-        return descriptor
     }
 
     /// Ten thousand sockets here and as many accepted by the server (which

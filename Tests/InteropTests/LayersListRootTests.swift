@@ -21,13 +21,8 @@ import Testing
     func aSnapshottersRootWithNothingSealedListsNoLayers() async throws {
         let directory = try TemporaryDirectory()
         let root = directory.file("root")
-        let snapshotter = try ChildProcess(
-            try Tool.buse(), ["snapshotter", "serve", "--root", root, "--socket", directory.file("buse.sock")],
-            outputPrefix: directory.unique("snapshotter"))
+        let snapshotter = try await startServingSnapshotter(root: root, socket: directory.file("buse.sock"), in: directory)
         defer { snapshotter.send(SIGKILL) }
-        try await waitUntil("the snapshotter serves") {
-            (snapshotter.standardError + snapshotter.standardOutput).contains("serving containerd snapshots")
-        }
         snapshotter.send(SIGTERM)
         #expect(await snapshotter.waitForTermination(timeout: .seconds(60)) == .exit(0))
         let listed = try await runChecked(try Tool.buse(), ["layers", "list", "--root", root], in: directory)

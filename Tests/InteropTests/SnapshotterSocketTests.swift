@@ -13,19 +13,12 @@ import Testing
     func theSocketsMissingDirectoriesAreMadeAndItListens() async throws {
         let directory = try TemporaryDirectory()
         let socket = directory.file("run/buse/snapshotter.sock")
-        let snapshotter = try ChildProcess(
-            try Tool.buse(), ["snapshotter", "serve", "--root", directory.file("root"), "--socket", socket],
-            outputPrefix: directory.unique("snapshotter"))
+        let snapshotter = try await startServingSnapshotter(root: directory.file("root"), socket: socket, in: directory)
         defer { snapshotter.send(SIGKILL) }
-        // Its "serving" line comes once the socket listens.
-        try await waitUntil("the snapshotter says it serves") {
-            snapshotter.standardError.contains("serving containerd snapshots")
-                || snapshotter.standardOutput.contains("serving containerd snapshots")
-        }
         var status = stat()
         #expect(stat(directory.file("run/buse"), &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR)
         #expect(stat(socket, &status) == 0 && (status.st_mode & S_IFMT) == S_IFSOCK)
-        #expect(Self.connects(to: socket), "nothing accepts on \(socket)")
+        close(try connectToUnixSocket(socket))
         snapshotter.send(SIGTERM)
         #expect(await snapshotter.waitForTermination(timeout: .seconds(60)) == .exit(0))
     }
@@ -53,21 +46,5 @@ import Testing
         #expect(
             result.standardError.contains("cannot reach the socket's directory \(directory.file("file/run")): Not a directory"),
             "\(result)")
-    }
-
-    /// Whether a Unix stream connection to `path` is accepted.
-    static func connects(to path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0
     }
 }

@@ -15,19 +15,8 @@ import Testing
         // the default 30 s had closed it, and timed out).
         let server = try await BuseServer(
             exports: ["disk=memory:16M"], options: ["--handshake-timeout", "600"], in: directory)
-        let client = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let client = try connectToUnixSocket(server.socketPath)
         defer { close(client) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { path in
-            for (index, byte) in server.socketPath.utf8.enumerated() { path[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(client, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(connected == 0)
 
         let pid = server.process.processIdentifier
         try await waitUntil("buse names its threads", timeout: .seconds(120)) {
