@@ -28,6 +28,9 @@ final class ReplyChannel: Sendable {
     /// replication link holds (16): a reply ends a request the client waits
     /// for, and each one it gets sooner lets it send the next.
     static let holdCountMaximum = 4
+    // The burst's first reply is not held at all, for the same reason: held,
+    // the client took more CPU per write, not less (bench/README, "The first
+    // frame of a burst").
 
     private let writer: SocketWriter
     /// The connection's reader, which made this channel: it serves this
@@ -45,7 +48,8 @@ final class ReplyChannel: Sendable {
         onFailure: @escaping @Sendable (SocketError) -> Void
     ) {
         writer = SocketWriter(
-            socket: socket, holdCountMaximum: Self.holdCountMaximum, pool: pool, completed: completed, onFailure: onFailure)
+            socket: socket, holdCountMaximum: Self.holdCountMaximum, holdsFirstOfBurst: false, pool: pool,
+            completed: completed, onFailure: onFailure)
     }
 
     func send(_ reply: OutgoingReply) {

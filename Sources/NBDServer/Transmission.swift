@@ -76,12 +76,9 @@ struct Transmission: Sendable {
 
     /// Reads and dispatches one request. False when the client disconnected.
     private func serveNext(_ stream: inout ReadAheadBuffer, _ plug: SubmissionPlug) throws(SocketError) -> Bool {
-        // Mid-burst (another request already received), replies and device
-        // sends made here wait to leave together; before blocking for more,
-        // they go.
-        if stream.buffered >= ProtocolLimits.requestHeaderLength {
-            plug.start()
-        } else {
+        // Held replies and device sends leave before this thread reads (and
+        // may block) for more; see `plugIfInBurst`.
+        if stream.buffered < ProtocolLimits.requestHeaderLength {
             plug.finish()
         }
         let header = try stream.next(ProtocolLimits.requestHeaderLength, from: socket, mayPoll: connection.clientMayBeWaiting)
@@ -126,6 +123,7 @@ struct Transmission: Sendable {
                 }
             }
         }
+        plugIfInBurst(stream, plug)
         let held = buffer
         // A device whose reads and writes end on its own callback thread
         // (RADOS) starts them here with no task at all: the task, its
@@ -141,6 +139,22 @@ struct Transmission: Sendable {
         // wait when that thread allows it, else on the pool.
         Task.immediate(executorPreference: CompletionExecutor.shared) { await execute(request, held, payloadLength) }
         return true
+    }
+
+    /// In a burst (this request came with others: the plug is already in,
+    /// or the next request's header is read in behind this one), what this
+    /// request sends (its reply, a replicated write's frame) may wait to
+    /// leave with the rest of the burst's. Decided once the request is read:
+    /// the burst's first request is then plugged too, marked as the first,
+    /// so its reply still leaves at once (the client starts on it) while a
+    /// replicated write's frame waits for the others: it had left alone, one
+    /// `sendmsg` to the peer per burst more than needed (bench/README, "The
+    /// first frame of a burst").
+    private func plugIfInBurst(_ stream: borrowing ReadAheadBuffer, _ plug: SubmissionPlug) {
+        let midBurst = plug.isStarted
+        if midBurst || stream.buffered >= ProtocolLimits.requestHeaderLength {
+            plug.start(firstOfBurst: !midBurst)
+        }
     }
 
     /// Waits for room under the limits, then counts the request in. False

@@ -16,7 +16,9 @@ public import Threading
 ///    the plug finishes, just before that thread would block, or sooner once
 ///    ``holdCountMaximum`` are waiting. On loopback every send also runs the
 ///    receiver's TCP stack and may wake it, so a burst costs a few passes
-///    instead of one per message. A held message leaves before its thread
+///    instead of one per message. A writer made with `holdsFirstOfBurst`
+///    false sends the burst's first message at once (way 1) and holds the
+///    rest (``SubmissionPlug/servesFirstOfBurst``). A held message leaves before its thread
 ///    blocks (or earlier, with another sender's), so it cannot stall the
 ///    link; a large one is never held.
 /// 3. **Queued**, for the writer's own thread (a ``SystemThread``), which
@@ -112,6 +114,9 @@ public final class SocketWriter: Sendable, SubmissionPlug.Holder {
     /// At most this many messages wait on a plugged thread before they leave
     /// (the owner says why its value suits what it sends).
     public let holdCountMaximum: Int
+    /// Whether the first request of a burst holds its message too
+    /// (``SubmissionPlug/servesFirstOfBurst`` says who wants which).
+    public let holdsFirstOfBurst: Bool
     private let socket: Socket
     private let pool: BufferPool?
     private let completed: @Sendable (_ requests: Int, _ bytes: Int) -> Void
@@ -130,13 +135,14 @@ public final class SocketWriter: Sendable, SubmissionPlug.Holder {
     /// under the lock); `onFailure` hears the first failed send, after which
     /// everything queued is dropped and every later message refused.
     public init(
-        socket: Socket, holdCountMaximum: Int, pool: BufferPool? = nil,
+        socket: Socket, holdCountMaximum: Int, holdsFirstOfBurst: Bool = true, pool: BufferPool? = nil,
         completed: @escaping @Sendable (_ requests: Int, _ bytes: Int) -> Void = { _, _ in },
         onFailure: @escaping @Sendable (SocketError) -> Void
     ) {
         precondition(holdCountMaximum >= 1 && holdCountMaximum <= Self.batchCountMaximum)
         self.socket = socket
         self.holdCountMaximum = holdCountMaximum
+        self.holdsFirstOfBurst = holdsFirstOfBurst
         self.pool = pool
         self.completed = completed
         self.onFailure = onFailure
@@ -158,7 +164,8 @@ public final class SocketWriter: Sendable, SubmissionPlug.Holder {
     /// here, with blocking sends (way 4), rather than by the writer thread.
     @discardableResult
     public func send(_ message: Outgoing, finishingHere: Bool = false) -> Ticket? {
-        let plug = message.length <= Self.holdLengthMaximum ? SubmissionPlug.current : nil
+        var plug = message.length <= Self.holdLengthMaximum ? SubmissionPlug.current : nil
+        if let current = plug, current.servesFirstOfBurst, !holdsFirstOfBurst { plug = nil }
         let finishes = finishingHere && message.length > Self.holdLengthMaximum && socket.records != nil
         var outcome = Outcome()
         var owned = false

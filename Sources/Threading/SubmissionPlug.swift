@@ -29,6 +29,13 @@ public final class SubmissionPlug {
 
     private var holders: [any Holder] = []
     private var started = false
+    /// The thread is serving the first request of a burst (the others were
+    /// received with it). A sender whose receiver waits on each message to
+    /// send more (a client's replies) lets that one leave at once, so the
+    /// receiver works while the rest of the burst is served; one feeding a
+    /// peer that answers nothing until it has them all (a replication link's
+    /// frames) holds it with the rest (``SocketWriter``'s way 2).
+    public private(set) var servesFirstOfBurst = false
 
     public init() {}
 
@@ -42,9 +49,14 @@ public final class SubmissionPlug {
         return Unmanaged<SubmissionPlug>.fromOpaque(pointer).takeUnretainedValue()
     }
 
-    /// Plugs this thread (again, if it was). The caller keeps the plug alive
-    /// until ``finish()``.
-    public func start() {
+    /// Whether the plug is in.
+    public var isStarted: Bool { started }
+
+    /// Plugs this thread (again, if it was), saying whether the request it
+    /// is about to serve is its burst's first. The caller keeps the plug
+    /// alive until ``finish()``.
+    public func start(firstOfBurst: Bool = false) {
+        servesFirstOfBurst = firstOfBurst
         guard !started else { return }
         precondition(buse_current_plug() == nil, "another SubmissionPlug is already in on this thread")
         started = true
@@ -56,6 +68,7 @@ public final class SubmissionPlug {
         guard started else { return }
         precondition(buse_current_plug() == slot, "a SubmissionPlug is finished on the thread that started it")
         started = false
+        servesFirstOfBurst = false
         buse_set_current_plug(nil)
         while !holders.isEmpty {
             let due = holders

@@ -89,6 +89,45 @@ extension ServerTests {
             #expect(count == ReplyHeader.simpleLength, "an unplugged thread's reply is sent at once")
         }
 
+        /// The burst's first request is plugged too, marked as the first: its
+        /// reply leaves at once, so the client starts on it while the rest is
+        /// served (held, the client spent more per write: bench/README, "The
+        /// first frame of a burst"), while a writer that feeds a peer (a
+        /// replication link's, which holds the first of a burst) keeps its
+        /// message for the burst's one `sendmsg`. Later replies wait.
+        @Test func theFirstReplyOfABurstLeavesAtOnceWhileALinksFrameWaits() throws {
+            let replies = try SocketPair()
+            let link = try SocketPair()
+            let channel = ReplyChannel(
+                socket: Socket(descriptor: replies.ends.0), pool: BufferPool(), completed: { _, _ in }, onFailure: { _ in })
+            defer { channel.close() }
+            let frames = SocketWriter(socket: Socket(descriptor: link.ends.0), holdCountMaximum: 16, onFailure: { _ in })
+            defer { frames.close() }
+            let ack = { (cookie: UInt64) -> OutgoingReply in
+                .inline(length: ReplyHeader.simpleLength) { ReplyHeader.writeSimple(into: $0, cookie: cookie, error: .none) }
+            }
+            let plug = SubmissionPlug()
+            plug.start(firstOfBurst: true)
+            channel.send(ack(1))
+            frames.send(ack(1))
+            var scratch = [UInt8](repeating: 0, count: 4096)
+            let first = scratch.withUnsafeMutableBytes { recv(replies.ends.1, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            #expect(first == ReplyHeader.simpleLength, "the burst's first reply left at once")
+            let frame = scratch.withUnsafeMutableBytes { recv(link.ends.1, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            #expect(frame < 0 && errno == EAGAIN, "the link's first frame of the burst waits")
+
+            plug.start(firstOfBurst: false)
+            channel.send(ack(2))
+            frames.send(ack(2))
+            let second = scratch.withUnsafeMutableBytes { recv(replies.ends.1, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            #expect(second < 0 && errno == EAGAIN, "mid-burst, a reply waits")
+            plug.finish()
+            var held = [UInt8](repeating: 0, count: ReplyHeader.simpleLength)
+            try receiveExactly(replies.ends.1, &held)
+            var both = [UInt8](repeating: 0, count: 2 * ReplyHeader.simpleLength)
+            try receiveExactly(link.ends.1, &both)
+        }
+
         private func receiveExactly(_ descriptor: Int32, _ bytes: inout [UInt8]) throws {
             var done = 0
             let total = bytes.count
