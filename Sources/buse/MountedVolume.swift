@@ -40,6 +40,7 @@ final class MountedVolume: Sendable {
     static func open(_ options: VolumeOptions, label: String, logger: Logger) async throws -> MountedVolume? {
         guard let uri = options.volume, let mountPoint = options.mount else { return nil }
         guard geteuid() == 0 else { throw CommandLineError(KernelAttachError.notRoot("--volume").description) }
+        let state = try MountPointState.inspect(mountPoint, uri: uri)
         let opened = try DeviceCatalog.open(DeviceURI(parsing: uri))
         let replicated = try await options.replication.open(opened, export: label, logger: logger)
         let device = CountingDevice(replicated?.device ?? opened)
@@ -47,8 +48,14 @@ final class MountedVolume: Sendable {
         attachOptions.useIoctl = options.ioctl
         let attachment: KernelAttachment
         do {
-            attachment = try KernelAttachment.attach(
-                Export(name: label, device: device, description: uri), options: attachOptions, logger: logger)
+            let export = Export(name: label, device: device, description: uri)
+            if case let .orphaned(orphan) = state {
+                attachOptions.device = orphan
+                attachOptions.useIoctl = false
+                attachment = try KernelAttachment.reattach(export, options: attachOptions, logger: logger)
+            } else {
+                attachment = try KernelAttachment.attach(export, options: attachOptions, logger: logger)
+            }
         } catch {
             replicated?.stop()
             try? await device.close()
@@ -56,6 +63,15 @@ final class MountedVolume: Sendable {
         }
         let volume = MountedVolume(
             mountPoint: mountPoint, attachment: attachment, device: device, replicated: replicated, logger: logger)
+        if state != .free {
+            // Its filesystem is mounted still, with the writes the kernel
+            // held for a server: they reach the device now.
+            let formatNote = options.format ? " (--format does not apply)" : ""
+            logger.notice(
+                "volume reattached: its previous server died and left it mounted; the mount is kept\(formatNote)",
+                metadata: ["device": "\(attachment.device)", "uri": "\(uri)", "mount": "\(mountPoint)"])
+            return volume
+        }
         do {
             if options.format { try BlockFilesystem.makeExt4(attachment.device.path, label: label) }
             try BlockFilesystem.mount(attachment.device.path, at: mountPoint)

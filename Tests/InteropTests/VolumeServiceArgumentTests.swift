@@ -36,6 +36,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.file("mnt")))
     }
 
+    /// A volume is never mounted over another filesystem: a mount point
+    /// that is one already is refused before the volume is opened (its
+    /// image is not even made). A mount point holding this volume's own
+    /// device, left by a service that died, is reattached instead (kernel
+    /// scenario 13).
+    @Test(arguments: services)
+    func aMountPointThatIsAnotherFilesystemsIsRefusedBeforeAnything(service: [String]) async throws {
+        let directory = try TemporaryDirectory()
+        let arguments = service + ["--volume", "file:\(directory.file("disk.img"))?size=64M", "--mount", "/proc"]
+        let result = try await run(try Tool.buse(), arguments, in: directory, timeout: .seconds(60))
+        #expect(result.exitStatus == 1, "\(result)")
+        #expect(
+            result.standardError.contains("--mount /proc is already a mount point (proc, proc)"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("disk.img")))
+    }
+
     @Test(arguments: services)
     func formatWithoutAVolumeIsAUsageError(service: [String]) async throws {
         let directory = try TemporaryDirectory()
