@@ -12,7 +12,12 @@ struct VolumeOptions: ParsableArguments {
             valueName: "device-uri"))
     var volume: String?
 
-    @Option(help: ArgumentHelp("Where to mount the volume's filesystem (created when missing).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Where to mount the volume's filesystem (created when missing). Refused if it is a mount point already, "
+                + "unless it holds this volume, left mounted by a service that died: that device is then reattached "
+                + "and the mount kept.",
+            valueName: "dir"))
     var mount: String?
 
     @Flag(help: "Make ext4 on the volume first; refused unless the device is blank.")
