@@ -63,6 +63,19 @@ final class MountedVolume: Sendable {
         }
         let volume = MountedVolume(
             mountPoint: mountPoint, attachment: attachment, device: device, replicated: replicated, logger: logger)
+        // As `buse connect` keeps one: `buse list` shows the volume and who
+        // serves it, and a restart after this process dies can tell that
+        // nobody does (the kernel's pid for a device is the attaching
+        // thread's, which may end while the process goes on).
+        do {
+            try AttachmentRecord(
+                device: attachment.device, uri: uri, pid: getpid(), mode: attachOptions.useIoctl ? .ioctl : .netlink,
+                connections: attachOptions.connections, blockSize: attachOptions.blockSize,
+                size: device.size, readOnly: false
+            ).save()
+        } catch {
+            logger.warning("cannot record the attachment for buse list: \(error)")
+        }
         if state != .free {
             // Its filesystem is mounted still, with the writes the kernel
             // held for a server: they reach the device now.
@@ -113,6 +126,7 @@ final class MountedVolume: Sendable {
                 done.resume()
             }
         }
+        AttachmentRecord.remove(attachment.device)
         replicated?.stop()
         do {
             try await device.close()

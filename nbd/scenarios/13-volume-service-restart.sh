@@ -55,6 +55,12 @@ attached_devices() {
   return 0
 }
 
+# list_state DEVICE: the state `buse list` gives the device, and its pid
+# ("serving 172"), or nothing when it lists no such device.
+list_state() {
+  "$BUSE" list | awk -v d="$1" '$1 == d { print $(NF), $3 }' | sed 's/^reattach /waiting for reattach /'
+}
+
 # True when a dd writing the held file waits in the kernel (state D).
 writer_blocked() {
   local process
@@ -78,12 +84,13 @@ first=$pid
 device=$(findmnt -n -o SOURCE "$mountpoint")
 echo "mounted from $device"
 before=$(push before)
+[ "$(list_state "$device")" = "serving $first" ] || fail "buse list says \"$(list_state "$device")\", not serving $first"
 
 step "a second service for the same volume and mount point is refused"
 if "$BUSE" registry serve --listen 127.0.0.1:5001 --volume "$uri" --mount "$mountpoint" > "$RESULTS/second.out" 2>&1; then
   fail "a second service for the same volume started"
 fi
-grep -q "served by pid" "$RESULTS/second.out" || fail "the refusal does not say it is served: $(cat "$RESULTS/second.out")"
+grep -q "served by pid $first:" "$RESULTS/second.out" || fail "the refusal does not name the service (pid $first): $(cat "$RESULTS/second.out")"
 reads_back "$before" || fail "the first service stopped serving after the refusal"
 [ "$(mounts_here)" = 1 ] || fail "$(mounts_here) mounts at $mountpoint after the refused second service"
 
@@ -91,6 +98,8 @@ step "kill -9 the service (pid $first); the volume stays attached and mounted"
 kill -9 "$first"
 wait_until 10 "the service to die" pid_gone "$first"
 [ "$(findmnt -n -o SOURCE "$mountpoint")" = "$device" ] || fail "$mountpoint is no longer mounted from $device"
+[ "$(list_state "$device")" = "waiting for reattach $first" ] ||
+  fail "buse list says \"$(list_state "$device")\", not waiting for reattach"
 
 step "a write to the mount while no server runs is held by the kernel"
 head -c 300000 /dev/urandom > /tmp/held
@@ -107,12 +116,14 @@ wait "$writer" || fail "the held write failed after the reattach"
 [ "$(attached_devices)" = "${device#/dev/}" ] || fail "attached devices: $(attached_devices | tr '\n' ' '), not only $device"
 reads_back "$before" || fail "the blob pushed before the crash does not read back"
 after=$(push after)
+[ "$(list_state "$device")" = "serving $pid" ] || fail "buse list says \"$(list_state "$device")\", not serving $pid"
 
 step "SIGTERM: unmount and detach"
 kill -TERM "$pid"
 wait_until 60 "the registry (pid $pid) to exit" pid_gone "$pid"
 [ "$(mounts_here)" = 0 ] || fail "$(mounts_here) mounts left at $mountpoint after SIGTERM"
 wait_until 30 "$device to detach" detached "$device"
+[ -z "$(list_state "$device")" ] || fail "buse list still shows $device: $(list_state "$device")"
 
 step "served again from scratch: both blobs and the held write are on the volume"
 serve
