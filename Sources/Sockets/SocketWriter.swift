@@ -18,9 +18,9 @@ public import Threading
 ///    receiver's TCP stack and may wake it, so a burst costs a few passes
 ///    instead of one per message. A writer made with `holdsFirstOfBurst`
 ///    false sends the burst's first message at once (way 1) and holds the
-///    rest (``SubmissionPlug/servesFirstOfBurst``). A held message leaves before its thread
-///    blocks (or earlier, with another sender's), so it cannot stall the
-///    link; a large one is never held.
+///    rest (``SubmissionPlug/servesFirstOfBurst``). A held message leaves
+///    before its thread blocks (or earlier, with another sender's), so it
+///    cannot stall the link; a large one is never held.
 /// 3. **Queued**, for the writer's own thread (a ``SystemThread``), which
 ///    takes over once a non-blocking send came up short and writes with
 ///    blocking vectored `sendmsg`s, at most ``batchCountMaximum`` messages
