@@ -186,3 +186,25 @@ in_sync() {
 peer_gone() {
   [ "$(replication_field "$1" peerState)" = disconnected ]
 }
+
+# True when a dd waits in the kernel (state D): its write or fsync is held
+# for a device whose server died (the dead-connection timeout).
+dd_blocked() {
+  local process
+  for process in $(pgrep -x dd); do
+    grep -q '^State:[[:space:]]*D' "/proc/$process/status" && return 0
+  done
+  return 1
+}
+
+# registry_on_volume URI MOUNTPOINT LOG [OPTION...]: starts `buse registry
+# serve` on 127.0.0.1:5000 with its root on the volume URI mounted at
+# MOUNTPOINT, appending its output to LOG; sets $pid and returns once the
+# registry answers.
+registry_on_volume() {
+  local uri="$1" mountpoint="$2" log="$3"
+  shift 3
+  "$BUSE" registry serve --listen 127.0.0.1:5000 --volume "$uri" --mount "$mountpoint" "$@" >> "$log" 2>&1 &
+  pid=$!
+  wait_until 60 "the registry to answer on http://127.0.0.1:5000/v2/" curl -sf "http://127.0.0.1:5000/v2/"
+}

@@ -39,16 +39,6 @@ finished_at_least() {
   [ "$(finished)" -ge "$1" ]
 }
 
-# True when the writer's dd waits in the kernel (state D): its write or fsync
-# is held for the dead connection.
-writer_blocked() {
-  local process
-  for process in $(pgrep -x dd); do
-    grep -q '^State:[[:space:]]*D' "/proc/$process/status" && return 0
-  done
-  return 1
-}
-
 step "modprobe nbd; buse connect --daemon $uri"
 modprobe nbd
 device=$(connect_daemon "$RESULTS/connect.out" --dead-connection-timeout 120 --pid-file /run/buse.pid "$uri")
@@ -70,7 +60,7 @@ wait_until 60 "the writer to finish 10 files" finished_at_least 10
 step "kill -9 the daemon (pid $pid) after $(finished) files"
 kill -9 "$pid"
 wait_until 10 "the daemon to die" pid_gone "$pid"
-wait_until 60 "the writer to block on the dead device" writer_blocked
+wait_until 60 "the writer to block on the dead device" dd_blocked
 "$BUSE" list | tee "$RESULTS/list-dead.txt"
 before=$(finished)
 step "buse connect --reattach $device $uri, the writer at $before files"

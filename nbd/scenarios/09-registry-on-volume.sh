@@ -18,9 +18,7 @@ modprobe nbd
 ip link set lo up
 
 serve() {
-  "$BUSE" registry serve --listen 127.0.0.1:5000 --volume "$uri" --mount "$mountpoint" "$@" >> "$log" 2>&1 &
-  pid=$!
-  wait_until 60 "the registry to answer on $registry/v2/" curl -sf "$registry/v2/"
+  registry_on_volume "$uri" "$mountpoint" "$log" "$@"
 }
 
 stop() {

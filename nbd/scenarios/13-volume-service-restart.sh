@@ -21,9 +21,7 @@ modprobe nbd
 ip link set lo up
 
 serve() {
-  "$BUSE" registry serve --listen 127.0.0.1:5000 --volume "$uri" --mount "$mountpoint" "$@" >> "$log" 2>&1 &
-  pid=$!
-  wait_until 60 "the registry to answer on $registry/v2/" curl -sf "$registry/v2/"
+  registry_on_volume "$uri" "$mountpoint" "$log" "$@"
 }
 
 # push NAME: a 1 MiB blob of random data, pushed monolithically; prints its digest.
@@ -61,14 +59,6 @@ list_state() {
   "$BUSE" list | awk -v d="$1" '$1 == d { print $(NF), $3 }' | sed 's/^reattach /waiting for reattach /'
 }
 
-# True when a dd writing the held file waits in the kernel (state D).
-writer_blocked() {
-  local process
-  for process in $(pgrep -x dd); do
-    grep -q '^State:[[:space:]]*D' "/proc/$process/status" && return 0
-  done
-  return 1
-}
 
 step "a mount point that is another filesystem's is refused before anything"
 if "$BUSE" registry serve --listen 127.0.0.1:5000 --volume "$uri" --mount /proc > "$RESULTS/on-proc.out" 2>&1; then
@@ -105,7 +95,7 @@ step "a write to the mount while no server runs is held by the kernel"
 head -c 300000 /dev/urandom > /tmp/held
 dd if=/tmp/held of="$held" bs=64k conv=fsync status=none &
 writer=$!
-wait_until 60 "the write to block on the dead device" writer_blocked
+wait_until 60 "the write to block on the dead device" dd_blocked
 
 step "served again: the same device is reattached, the mount kept"
 serve
