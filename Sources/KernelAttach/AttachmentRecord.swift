@@ -82,5 +82,28 @@ public struct AttachmentRecord: Sendable, Equatable {
     public static func remove(_ device: NBDDeviceNode) { unlink(path(for: device)) }
 
     /// Whether the recorded daemon is still alive.
-    public var daemonIsAlive: Bool { kill(pid, 0) == 0 || errno == EPERM }
+    public var daemonIsAlive: Bool { Self.processIsAlive(pid) }
+
+    static func processIsAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+}
+
+extension KernelAttachment {
+    /// What to record of this attachment, served by this process.
+    public func record(readOnly: Bool = false) -> AttachmentRecord {
+        AttachmentRecord(
+            device: device, uri: options.uri, pid: getpid(), mode: options.useIoctl ? .ioctl : .netlink,
+            connections: options.connections, blockSize: options.blockSize, size: export.description.size,
+            readOnly: readOnly || export.description.flags.contains(.readOnly))
+    }
+}
+
+extension NBDDeviceNode {
+    /// The living process that serves this device: the one buse's record
+    /// names, or with no record (another tool or version attached it) the
+    /// kernel's pid for it, which is the attaching thread's.
+    public var livingServer: Int32? {
+        if let record = AttachmentRecord.load(self) { return record.daemonIsAlive ? record.pid : nil }
+        guard let pid = kernelPid, AttachmentRecord.processIsAlive(pid) else { return nil }
+        return pid
+    }
 }

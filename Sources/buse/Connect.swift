@@ -115,10 +115,7 @@ struct Connect: AsyncParsableCommand {
             reattach != nil
             ? try KernelAttachment.reattach(export, options: options, logger: logger)
             : try KernelAttachment.attach(export, options: options, logger: logger)
-        try AttachmentRecord(
-            device: attachment.device, uri: uri, pid: getpid(), mode: ioctl ? .ioctl : .netlink, connections: connections,
-            blockSize: blockSize, size: export.description.size, readOnly: readOnly || export.description.flags.contains(.readOnly)
-        ).save()
+        try attachment.record(readOnly: readOnly).save()
         if let pidFile { try writePidFile(pidFile) }
         let endpoint = try metrics.start(logger: logger).map { registry, endpoint in
             NBDExportMetrics.register([export], server: nil, in: registry)

@@ -1,5 +1,4 @@
 import Filesystems
-import Glibc
 import KernelAttach
 
 /// What a volume's service finds at its mount point when it starts.
@@ -41,20 +40,11 @@ enum MountPointState: Equatable {
             throw CommandLineError(
                 "--mount \(mountPoint) is already mounted from \(device), attached as \"\(backend)\", not for \(uri)")
         }
-        if let server = livingServer(of: device) {
+        if let server = device.livingServer {
             throw CommandLineError(
                 "--mount \(mountPoint) is already mounted from \(device), served by pid \(server): "
                     + "is this volume's service running already?")
         }
         return .orphaned(device)
-    }
-
-    /// The process serving `device`, if it lives: the one buse's record
-    /// names, or without a record (another version attached it) the
-    /// kernel's pid, which is the attaching thread's.
-    private static func livingServer(of device: NBDDeviceNode) -> Int32? {
-        if let record = AttachmentRecord.load(device) { return record.daemonIsAlive ? record.pid : nil }
-        guard let pid = device.kernelPid, kill(pid, 0) == 0 || errno == EPERM else { return nil }
-        return pid
     }
 }

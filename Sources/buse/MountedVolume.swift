@@ -68,11 +68,7 @@ final class MountedVolume: Sendable {
         // nobody does (the kernel's pid for a device is the attaching
         // thread's, which may end while the process goes on).
         do {
-            try AttachmentRecord(
-                device: attachment.device, uri: uri, pid: getpid(), mode: attachOptions.useIoctl ? .ioctl : .netlink,
-                connections: attachOptions.connections, blockSize: attachOptions.blockSize,
-                size: device.size, readOnly: false
-            ).save()
+            try attachment.record().save()
         } catch {
             logger.warning("cannot record the attachment for buse list: \(error)")
         }
