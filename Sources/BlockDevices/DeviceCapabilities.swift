@@ -39,7 +39,8 @@ public struct DeviceCapabilities: Sendable, Equatable {
     /// `startRead` and `startWrite` may take requests (they may still
     /// decline any one of them). Not advertised to clients: the engine
     /// offers requests to them only when this is true, so that a device
-    /// without them costs nothing for their sake.
+    /// without them costs nothing for their sake. A layer may offer its own
+    /// start to any device below it: one without says false.
     public var startsWithoutTask: Bool
 
     public init(

@@ -95,6 +95,28 @@ public final class FileDevice: BlockDevice {
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) async throws(DeviceError) {
+        try writeNow(data, at: offset, fua: fua)
+    }
+
+    /// The write done at once, on the caller's thread, `whenDone` called
+    /// before this returns. Not offered to the engine (the capability stays
+    /// off: a plain export's write never waits, so its task costs little);
+    /// a layer that starts a write of its own around this one, such as
+    /// replication's, then needs no task for the local part.
+    public func startWrite(
+        _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        do {
+            try writeNow(data, at: offset, fua: fua)
+            whenDone(nil)
+        } catch {
+            whenDone(error)
+        }
+        return true
+    }
+
+    private func writeNow(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) throws(DeviceError) {
         var done = 0
         while done < data.count {
             let position = UInt64(done) + offset

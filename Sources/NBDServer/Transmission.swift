@@ -14,7 +14,13 @@ import Threading
 /// requests are answered at once (and an invalid WRITE's payload is still
 /// read and dropped, so the stream stays in step). A bad magic means the
 /// stream cannot be trusted: the connection closes.
-struct Transmission: Sendable {
+///
+/// A class, not a struct: each request's task (and a RADOS request's
+/// callback) captures it, and a struct's copy retained each of its nine
+/// references (strings of the session included) on the reader and released
+/// them on the thread that ended the request, another core's for a
+/// replicated write (bench/README, "One reference per request").
+final class Transmission: Sendable {
     let connection: Connection
     /// The connection's socket, or the same descriptor through TLS.
     let socket: Socket

@@ -71,6 +71,20 @@ public final class ActivityLog: Sendable {
         }
     }
 
+    /// ``begin(_:)`` for a write whose regions are all active and on disk
+    /// already, the common case, which needs no sync: true, and the write is
+    /// counted in. False, having changed nothing, when `begin` would sync.
+    public func beginWithoutSync(_ range: Range<UInt64>) -> Bool {
+        state.withLock { state in
+            for region in regions(range) {
+                let (byte, bit) = (Int(region / 8), UInt8(region % 8))
+                guard state.bitmap[byte] & (1 << bit) != 0, !state.unsynced.contains(region) else { return false }
+            }
+            for region in regions(range) { state.inFlight[region, default: 0] += 1 }
+            return true
+        }
+    }
+
     /// The write to `range` has completed (successfully or not).
     public func end(_ range: Range<UInt64>) {
         state.withLock { state in

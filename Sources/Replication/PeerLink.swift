@@ -131,14 +131,19 @@ final class PeerLink: Sendable {
 }
 
 /// The answer to one request, which arrives on the channel's thread and may
-/// come before or after someone waits for it.
+/// come before or after someone waits for it: a task awaits it
+/// (``answer()``), or a write started without a task hears it
+/// (``whenAnswered(_:)``).
 final class PendingAnswer: Sendable {
-    /// Unchecked: `state` resumes it exactly once (the waiter is taken out
-    /// under the lock by whoever resumes it), and a checked continuation
-    /// allocated a canary object for every replicated write.
-    private typealias Waiter = UnsafeContinuation<Result<PeerLink.Answer, ReplicationError>, Never>
-    private let state = Mutex<(result: Result<PeerLink.Answer, ReplicationError>?, waiter: Waiter?, ticket: SendTicket)>(
-        (nil, nil, .copied))
+    typealias Outcome = Result<PeerLink.Answer, ReplicationError>
+    /// The task is unchecked: `state` resumes it exactly once (the waiter
+    /// is taken out under the lock by whoever resumes it), and a checked
+    /// continuation allocated a canary object for every replicated write.
+    private enum Waiter {
+        case task(UnsafeContinuation<Outcome, Never>)
+        case callback(@Sendable (Outcome) -> Void)
+    }
+    private let state = Mutex<(result: Outcome?, waiter: Waiter?, ticket: SendTicket)>((nil, nil, .copied))
     private let channel: any ReplicationChannel
 
     init(_ channel: any ReplicationChannel) { self.channel = channel }
@@ -146,18 +151,22 @@ final class PendingAnswer: Sendable {
     /// The request's data was lent to the channel under `ticket`.
     func lent(_ ticket: SendTicket) { state.withLock { $0.ticket = ticket } }
 
-    func resolve(_ result: Result<PeerLink.Answer, ReplicationError>) {
+    func resolve(_ result: Outcome) {
         let waiter = state.withLock { state -> Waiter? in
             guard state.result == nil else { return nil }
             state.result = result
             defer { state.waiter = nil }
             return state.waiter
         }
-        waiter?.resume(returning: result)
+        switch waiter {
+        case let .task(continuation): continuation.resume(returning: result)
+        case let .callback(body): body(result)
+        case nil: break
+        }
     }
 
     /// The answer; once it returns, the request's data is the caller's again.
-    func answer() async -> Result<PeerLink.Answer, ReplicationError> {
+    func answer() async -> Outcome {
         let result = await arrived()
         // An answer from the peer means it had every byte of the request;
         // a link failure may come while the channel's writer still reads
@@ -166,12 +175,25 @@ final class PendingAnswer: Sendable {
         return result
     }
 
-    private func arrived() async -> Result<PeerLink.Answer, ReplicationError> {
+    /// Calls `body` with the answer once it arrives (at once if it has),
+    /// on the thread that brings it. After a success the request's data is
+    /// the caller's again; after a failure the channel may still read it,
+    /// so the caller awaits ``answer()`` before it lets the data go.
+    func whenAnswered(_ body: @escaping @Sendable (Outcome) -> Void) {
+        let result = state.withLock { state -> Outcome? in
+            if let result = state.result { return result }
+            state.waiter = .callback(body)
+            return nil
+        }
+        if let result { body(result) }
+    }
+
+    private func arrived() async -> Outcome {
         if let result = state.withLock({ $0.result }) { return result }
         return await withUnsafeContinuation { continuation in
-            let result = state.withLock { state -> Result<PeerLink.Answer, ReplicationError>? in
+            let result = state.withLock { state -> Outcome? in
                 if let result = state.result { return result }
-                state.waiter = continuation
+                state.waiter = .task(continuation)
                 return nil
             }
             if let result { continuation.resume(returning: result) }

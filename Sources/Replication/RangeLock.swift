@@ -49,6 +49,19 @@ public final class RangeLock: Sendable {
         }
     }
 
+    /// Takes the range only when nothing overlapping is in line: the write
+    /// that starts without a task, which cannot wait for a turn. Nil, having
+    /// taken no place, otherwise.
+    public func lockIfFree(_ range: Range<UInt64>) -> Ticket? {
+        state.withLock { state in
+            guard !state.entries.contains(where: { $0.range.overlaps(range) }) else { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            state.entries.append(Entry(id: id, range: range, granted: true))
+            return Ticket(id: id, range: range, grantedAtOnce: true)
+        }
+    }
+
     public func wait(_ ticket: Ticket) async {
         if ticket.grantedAtOnce { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -69,48 +69,89 @@ extension ReplicatedDevice {
     ) async throws(DeviceError) -> Bool {
         let ticket = rangeLock.enqueue(range)
         await rangeLock.wait(ticket)
-        defer { rangeLock.release(ticket) }
         do {
             try await activity.begin(range)
         } catch {
+            rangeLock.release(ticket)
             throw DeviceError(.io, "transaction log: \(error)")
         }
-        defer { activity.end(range) }
+        let admitted = admit(ticket)
+        defer { end(admitted) }
+        // Peer first (sent on this thread), then the local write, then the
+        // wait for the peer: the two writes overlap with no task between.
+        let remote = admitted.link?.begin(admitted.frame(header), data: data)
+        let written = await attempt(local)
+        let remoteResult = await remote?.answer()
+        return try await conclude(admitted, header, written: written, remote: remoteResult)
+    }
+
+    /// A write holding its range and its regions: its place in the log and
+    /// the link it goes to, if any.
+    struct AdmittedWrite: Sendable {
+        let ticket: RangeLock.Ticket
+        let sequence: UInt64
+        let generation: UInt64
+        let link: PeerLink?
+
+        var range: Range<UInt64> { ticket.range }
+
+        func frame(_ header: FrameHeader) -> FrameHeader {
+            var frame = header
+            frame.tag = sequence
+            return frame
+        }
+    }
+
+    /// Takes the write's sequence and asks the pairing whether it goes to
+    /// the peer; ``end(_:)`` undoes all it holds.
+    func admit(_ ticket: RangeLock.Ticket) -> AdmittedWrite {
         let sequence = journal.reserveSequence()
-        defer { complete(sequence) }
         let (link, generation) = shared.withLock { shared in
             let link: PeerLink? = if case let .replicate(link) = shared.pairing.event(.writeBegin) { link } else { nil }
             return (link, shared.volume.generation)
         }
-        defer { if link == nil { finishUnreplicated() } }
-        var frame = header
-        frame.tag = sequence
-        let record = JournalRecord(
-            sequence: sequence, offset: range.lowerBound, length: UInt32(range.count), checksum: header.checksum, generation: generation)
-        // Peer first (sent on this thread), then the local write, then the
-        // wait for the peer: the two writes overlap with no task between.
-        let remote = link?.begin(frame, data: data)
-        let written = await attempt(local)
-        let remoteResult = await remote?.answer()
+        return AdmittedWrite(ticket: ticket, sequence: sequence, generation: generation, link: link)
+    }
+
+    /// Once both writes are in: a local failure fails the write; else the
+    /// record is logged and the answer says whether the peer has it.
+    func conclude(
+        _ admitted: AdmittedWrite, _ header: FrameHeader, written: Result<Void, DeviceError>,
+        remote: Result<PeerLink.Answer, ReplicationError>?
+    ) async throws(DeviceError) -> Bool {
         if case let .failure(error) = written {
             // The peer may hold what this disk refused: make the region dirty
             // and drop the link, so the reconnection's resync puts both alike.
-            try? await journal.markDirty([range])
-            link?.fail(.linkLost("the local device failed a write: \(error.message)"))
+            try? await journal.markDirty([admitted.range])
+            admitted.link?.fail(.linkLost("the local device failed a write: \(error.message)"))
             throw error
         }
-        let replicated = if case .success = remoteResult { true } else { false }
+        let replicated = if case .success = remote { true } else { false }
         if replicated {
             // The peer holds it: the record only has to be committed in
             // order with the log's other requests, not before this returns.
-            journal.appendDetached(record, failed: detachedRecordFailed)
+            journal.appendDetached(record(admitted, header), failed: detachedRecordFailed)
         } else {
             // Written without the peer: the record is what remembers that
             // the peer lacks it, so it must be committed first.
-            do { try await journal.append(record) } catch { throw DeviceError(.io, "transaction log: \(error)") }
+            do { try await journal.append(record(admitted, header)) } catch { throw DeviceError(.io, "transaction log: \(error)") }
         }
-        if sequence % foldInterval == 0 { await keepLogBounded() }
+        if admitted.sequence % foldInterval == 0 { await keepLogBounded() }
         return replicated
+    }
+
+    func record(_ admitted: AdmittedWrite, _ header: FrameHeader) -> JournalRecord {
+        JournalRecord(
+            sequence: admitted.sequence, offset: admitted.range.lowerBound, length: UInt32(admitted.range.count),
+            checksum: header.checksum, generation: admitted.generation)
+    }
+
+    /// Lets go of what ``admit(_:)`` and the lock took, in the reverse order.
+    func end(_ admitted: AdmittedWrite) {
+        if admitted.link == nil { finishUnreplicated() }
+        complete(admitted.sequence)
+        activity.end(admitted.range)
+        rangeLock.release(admitted.ticket)
     }
 
     /// How often the bound is checked: the log holds at most `recordLimit`

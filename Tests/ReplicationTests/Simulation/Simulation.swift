@@ -58,6 +58,8 @@ final class Simulation: @unchecked Sendable {
     private var model = WriteModel(blocks: Simulation.blocks)
     private var busy: Set<Int> = []
     private var writesInFlight = 0
+    /// Writes the primary took through `startWrite`, without a task.
+    private(set) var writesStartedWithoutTask = 0
     private var events: [String] = []
     private var failure: String?
     /// BUSE_SIMULATION_TRACE=BLOCK logs every event touching that block.
@@ -233,6 +235,9 @@ final class Simulation: @unchecked Sendable {
         guard !busy.contains(block) else { return }
         let generation = model.issue(block: block)
         let fua = random.chance(percent: 10)
+        // Most writes come as the engine sends them to a replicated export,
+        // `startWrite` first; the rest take `write` straight away.
+        let started = random.chance(percent: 75)
         busy.insert(block)
         writesInFlight += 1
         let epoch = self.epoch
@@ -246,7 +251,7 @@ final class Simulation: @unchecked Sendable {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 4096)
             defer { buffer.deallocate() }
             buffer.copyBytes(from: bytes)
-            let outcome = await attemptWrite(primary, buffer, block, fua)
+            let outcome = await attemptWrite(primary, buffer, block, fua, started: started)
             if block == traced {
                 print(
                     "step \(step): write block \(block) generation \(generation) \(outcome ? "acknowledged" : "failed") (epoch \(epoch) now \(self.epoch))"
@@ -259,13 +264,34 @@ final class Simulation: @unchecked Sendable {
         }
     }
 
-    private func attemptWrite(_ device: ReplicatedDevice, _ buffer: UnsafeMutableRawBufferPointer, _ block: Int, _ fua: Bool) async -> Bool
-    {
+    private func attemptWrite(
+        _ device: ReplicatedDevice, _ buffer: UnsafeMutableRawBufferPointer, _ block: Int, _ fua: Bool, started: Bool
+    ) async -> Bool {
+        let data = UnsafeRawBufferPointer(buffer)
+        // As the engine does: `startWrite` first, `write` when it declines.
+        if started, let outcome = await Self.startWrite(device, data, at: UInt64(block * WriteModel.blockSize), fua: fua) {
+            writesStartedWithoutTask += 1
+            return outcome
+        }
         do {
             try await device.write(UnsafeRawBufferPointer(buffer), at: UInt64(block * WriteModel.blockSize), fua: fua)
             return true
         } catch {
             return false
+        }
+    }
+
+    /// True or false when the write was started and answered; nil when
+    /// the device declined it.
+    private static func startWrite(
+        _ device: ReplicatedDevice, _ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool
+    ) async
+        -> Bool?
+    {
+        nonisolated(unsafe) let data = data
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool?, Never>) in
+            let took = device.startWrite(data, at: offset, fua: fua) { error in continuation.resume(returning: error == nil) }
+            if !took { continuation.resume(returning: nil) }
         }
     }
 
