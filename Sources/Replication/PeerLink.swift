@@ -16,7 +16,7 @@ final class PeerLink: Sendable {
     private struct State {
         /// Requests sent and not answered, by tag, with when they were sent
         /// (one table: one hash insert and one removal per request).
-        var waiting: [UInt64: (pending: PendingAnswer, sentAt: ContinuousClock.Instant)] = [:]
+        var waiting: [UInt64: (receiver: any AnswerReceiver, sentAt: ContinuousClock.Instant)] = [:]
         var failure: ReplicationError?
     }
 
@@ -64,21 +64,31 @@ final class PeerLink: Sendable {
     /// failed, once the channel no longer reads it.
     func begin(_ header: FrameHeader, data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> PendingAnswer {
         let pending = PendingAnswer(channel)
+        pending.lent(send(header, data: data, answeringTo: pending))
+        return pending
+    }
+
+    /// Sends `header` now, on the caller's thread, and hands the answer to
+    /// `receiver` on the thread that brings it (at once if the link has
+    /// failed already). `data` is borrowed on the terms of
+    /// ``begin(_:data:)``: after a failure the channel may still read it
+    /// until ``ReplicationChannel/released(_:)`` for the returned ticket.
+    func send(_ header: FrameHeader, data: UnsafeRawBufferPointer, answeringTo receiver: any AnswerReceiver) -> SendTicket {
         let failure = state.withLock { state -> ReplicationError? in
             if let failure = state.failure { return failure }
-            state.waiting[header.tag] = (pending, .now)
+            state.waiting[header.tag] = (receiver, .now)
             return nil
         }
         if let failure {
-            pending.resolve(.failure(failure))
-            return pending
+            receiver.resolve(.failure(failure))
+            return .copied
         }
         do throws(ReplicationError) {
-            pending.lent(try channel.send(header, borrowing: data))
+            return try channel.send(header, borrowing: data)
         } catch {
             fail(error)
+            return .copied
         }
-        return pending
     }
 
     func request(_ frame: Frame) async -> Result<Answer, ReplicationError> {
@@ -92,17 +102,17 @@ final class PeerLink: Sendable {
 
     /// Ends the link: the channel closes and every waiting request fails.
     func fail(_ error: ReplicationError) {
-        let (waiting, first) = state.withLock { state -> ([PendingAnswer], Bool) in
+        let (waiting, first) = state.withLock { state -> ([any AnswerReceiver], Bool) in
             let first = state.failure == nil
             if first { state.failure = error }
             // In tag order, so a simulation run resumes them the same way every time.
-            let waiting = state.waiting.sorted { $0.key < $1.key }.map(\.value.pending)
+            let waiting = state.waiting.sorted { $0.key < $1.key }.map(\.value.receiver)
             state.waiting = [:]
             return (waiting, first)
         }
         guard first else { return }
         channel.close(error)
-        for pending in waiting { pending.resolve(.failure(error)) }
+        for receiver in waiting { receiver.resolve(.failure(error)) }
         onLost(error)
     }
 
@@ -116,13 +126,13 @@ final class PeerLink: Sendable {
         case .refuse: return fail(.refused(frame.text))
         default: return fail(.malformed("a peer may not send \(frame.header.type)"))
         }
-        let pending = state.withLock { state in state.waiting.removeValue(forKey: frame.header.tag)?.pending }
-        guard let pending else {
+        let receiver = state.withLock { state in state.waiting.removeValue(forKey: frame.header.tag)?.receiver }
+        guard let receiver else {
             return fail(.malformed("answer for tag \(frame.header.tag), which nothing awaits"))
         }
         // The write waiting for this answer finishes on this thread (see
         // CompletionExecutor): no pool thread to wake per write.
-        CompletionExecutor.resumingHere { pending.resolve(answer) }
+        CompletionExecutor.resumingHere { receiver.resolve(answer) }
         // A peer that cannot do what it was sent has a failing disk: stop
         // replicating to it (the primary goes on as the policy says), as
         // DRBD detaches a failing disk.
@@ -130,20 +140,24 @@ final class PeerLink: Sendable {
     }
 }
 
+/// Who hears the answer to a request: ``PendingAnswer`` for a task that
+/// awaits it, or a write started without a task (``StartedWrite``), which
+/// then needs no second object per write.
+protocol AnswerReceiver: AnyObject, Sendable {
+    /// The answer, or the link's failure; called once, on the thread that brings it.
+    func resolve(_ outcome: Result<PeerLink.Answer, ReplicationError>)
+}
+
 /// The answer to one request, which arrives on the channel's thread and may
-/// come before or after someone waits for it: a task awaits it
-/// (``answer()``), or a write started without a task hears it
-/// (``whenAnswered(_:)``).
-final class PendingAnswer: Sendable {
+/// come before or after someone waits for it.
+final class PendingAnswer: AnswerReceiver {
     typealias Outcome = Result<PeerLink.Answer, ReplicationError>
-    /// The task is unchecked: `state` resumes it exactly once (the waiter
-    /// is taken out under the lock by whoever resumes it), and a checked
-    /// continuation allocated a canary object for every replicated write.
-    private enum Waiter {
-        case task(UnsafeContinuation<Outcome, Never>)
-        case callback(@Sendable (Outcome) -> Void)
-    }
-    private let state = Mutex<(result: Outcome?, waiter: Waiter?, ticket: SendTicket)>((nil, nil, .copied))
+    /// Unchecked: `state` resumes it exactly once (the waiter is taken out
+    /// under the lock by whoever resumes it), and a checked continuation
+    /// allocated a canary object for every replicated write.
+    private typealias Waiter = UnsafeContinuation<Result<PeerLink.Answer, ReplicationError>, Never>
+    private let state = Mutex<(result: Result<PeerLink.Answer, ReplicationError>?, waiter: Waiter?, ticket: SendTicket)>(
+        (nil, nil, .copied))
     private let channel: any ReplicationChannel
 
     init(_ channel: any ReplicationChannel) { self.channel = channel }
@@ -151,22 +165,18 @@ final class PendingAnswer: Sendable {
     /// The request's data was lent to the channel under `ticket`.
     func lent(_ ticket: SendTicket) { state.withLock { $0.ticket = ticket } }
 
-    func resolve(_ result: Outcome) {
+    func resolve(_ result: Result<PeerLink.Answer, ReplicationError>) {
         let waiter = state.withLock { state -> Waiter? in
             guard state.result == nil else { return nil }
             state.result = result
             defer { state.waiter = nil }
             return state.waiter
         }
-        switch waiter {
-        case let .task(continuation): continuation.resume(returning: result)
-        case let .callback(body): body(result)
-        case nil: break
-        }
+        waiter?.resume(returning: result)
     }
 
     /// The answer; once it returns, the request's data is the caller's again.
-    func answer() async -> Outcome {
+    func answer() async -> Result<PeerLink.Answer, ReplicationError> {
         let result = await arrived()
         // An answer from the peer means it had every byte of the request;
         // a link failure may come while the channel's writer still reads
@@ -175,25 +185,12 @@ final class PendingAnswer: Sendable {
         return result
     }
 
-    /// Calls `body` with the answer once it arrives (at once if it has),
-    /// on the thread that brings it. After a success the request's data is
-    /// the caller's again; after a failure the channel may still read it,
-    /// so the caller awaits ``answer()`` before it lets the data go.
-    func whenAnswered(_ body: @escaping @Sendable (Outcome) -> Void) {
-        let result = state.withLock { state -> Outcome? in
-            if let result = state.result { return result }
-            state.waiter = .callback(body)
-            return nil
-        }
-        if let result { body(result) }
-    }
-
-    private func arrived() async -> Outcome {
+    private func arrived() async -> Result<PeerLink.Answer, ReplicationError> {
         if let result = state.withLock({ $0.result }) { return result }
         return await withUnsafeContinuation { continuation in
-            let result = state.withLock { state -> Outcome? in
+            let result = state.withLock { state -> Result<PeerLink.Answer, ReplicationError>? in
                 if let result = state.result { return result }
-                state.waiter = .task(continuation)
+                state.waiter = continuation
                 return nil
             }
             if let result { continuation.resume(returning: result) }

@@ -46,8 +46,10 @@ extension ReplicatedDevice {
         // Peer first, then the local write, as `replicateLocked` does. (No
         // link: it went between the check and the admission, and the write
         // goes on as `write`'s would without one.)
-        let remote = admitted.link?.begin(admitted.frame(header), data: data)
-        let write = StartedWrite(self, admitted, header, remote, whenDone)
+        let write = StartedWrite(self, admitted, header, whenDone)
+        if let link = admitted.link {
+            write.lent(link.send(admitted.frame(header), data: data, answeringTo: write))
+        }
         if !lower.startWrite(data, at: offset, fua: fua, whenDone: { [write] error in write.localDone(error) }) {
             // The caller's buffer, valid until the write is answered.
             nonisolated(unsafe) let data = data
@@ -56,16 +58,13 @@ extension ReplicatedDevice {
                 if case let .failure(error) = written { write.localDone(error) } else { write.localDone(nil) }
             }
         }
-        if let remote {
-            remote.whenAnswered { [write] (outcome: PendingAnswer.Outcome) in write.remoteDone(outcome) }
-        }
         return true
     }
 
     /// What `replicateLocked` and `replicate` do once both writes are in.
     func finish(
         _ admitted: AdmittedWrite, _ header: FrameHeader, written: Result<Void, DeviceError>,
-        remote: PendingAnswer.Outcome?
+        remote: Result<PeerLink.Answer, ReplicationError>?
     ) async throws(DeviceError) {
         let replicated: Bool
         do {
@@ -83,37 +82,40 @@ extension ReplicatedDevice {
 
 /// One write started without a task: what it holds, and the two outcomes
 /// it waits for, the local write's and the peer's, which arrive on
-/// different threads in either order. Its callbacks capture only it, so
-/// they allocate no context of their own.
-final class StartedWrite: Sendable {
+/// different threads in either order. It hears the peer's answer itself
+/// and its callbacks capture only it, so a write allocates nothing else.
+final class StartedWrite: AnswerReceiver {
+    typealias Outcome = Result<PeerLink.Answer, ReplicationError>
     let device: ReplicatedDevice
     let admitted: ReplicatedDevice.AdmittedWrite
     let header: FrameHeader
-    /// The peer's answer; nil when the write goes without the peer.
-    let remote: PendingAnswer?
     let whenDone: @Sendable (DeviceError?) -> Void
-    private let state = Mutex<(local: Result<Void, DeviceError>?, remote: PendingAnswer.Outcome?)>((nil, nil))
+    private let state = Mutex<(local: Result<Void, DeviceError>?, remote: Outcome?, ticket: SendTicket)>((nil, nil, .copied))
 
     init(
         _ device: ReplicatedDevice, _ admitted: ReplicatedDevice.AdmittedWrite, _ header: FrameHeader,
-        _ remote: PendingAnswer?, _ whenDone: @escaping @Sendable (DeviceError?) -> Void
+        _ whenDone: @escaping @Sendable (DeviceError?) -> Void
     ) {
         self.device = device
         self.admitted = admitted
         self.header = header
-        self.remote = remote
         self.whenDone = whenDone
     }
+
+    /// The data was lent to the link's channel under `ticket` (before the
+    /// local write is started, so before anything concludes).
+    func lent(_ ticket: SendTicket) { state.withLock { $0.ticket = ticket } }
 
     func localDone(_ error: DeviceError?) {
         let both = state.withLock { state in
             state.local = error.map { .failure($0) } ?? .success(())
-            return state.remote != nil || remote == nil
+            return state.remote != nil || admitted.link == nil
         }
         if both { conclude() }
     }
 
-    func remoteDone(_ outcome: PendingAnswer.Outcome) {
+    /// The peer's answer, or the link's failure.
+    func resolve(_ outcome: Outcome) {
         let both = state.withLock { state in
             state.remote = outcome
             return state.local != nil
@@ -123,7 +125,7 @@ final class StartedWrite: Sendable {
 
     /// Both writes are in (on whichever thread brought the second).
     private func conclude() {
-        let (written, answered) = state.withLock { ($0.local!, $0.remote) }
+        let (written, answered, ticket) = state.withLock { ($0.local!, $0.remote, $0.ticket) }
         if case .success = written, case .success = answered, admitted.sequence % device.foldInterval != 0 {
             // The common case: `conclude` and `finish` with nothing to wait for.
             device.journal.appendDetached(device.record(admitted, header), failed: device.detachedRecordFailed)
@@ -133,9 +135,9 @@ final class StartedWrite: Sendable {
             return
         }
         finishOnTask { [self] () async throws(DeviceError) in
-            // After a failure the channel may still read the data: `answer`
-            // returns once it has let go.
-            let answered = await remote?.answer()
+            // After a failure the channel may still read the data: wait
+            // until it has let go.
+            if case .failure = answered, let link = admitted.link { await link.channel.released(ticket) }
             try await device.finish(admitted, header, written: written, remote: answered)
             whenDone(nil)
         }
