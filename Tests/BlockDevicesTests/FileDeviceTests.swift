@@ -1,6 +1,7 @@
 import BlockDevices
 import Foundation
 import LocalDevices
+import Synchronization
 import TestSupport
 import Testing
 
@@ -14,6 +15,24 @@ struct FileDeviceTests {
         #expect(stat(path, &status) == 0)
         #expect(status.st_size == 1 << 30)
         #expect(status.st_blocks < 64, "a new image must be sparse, not 1 GiB of allocated zeros")
+    }
+
+    /// Replication's task-free write starts the local part through this:
+    /// the write is done and answered on the caller's thread before it
+    /// returns, while the engine is not offered it (a plain export's task
+    /// costs little).
+    @Test func aStartedWriteIsDoneAndAnsweredBeforeItReturns() async throws {
+        let device = try FileDevice(path: temporaryPath("started.img"), createSize: 1 << 20)
+        #expect(!device.capabilities.startsWithoutTask)
+        let answered = Mutex<[DeviceError?]>([])
+        let data = [UInt8](repeating: 0x5a, count: 4096)
+        let took = data.withUnsafeBytes { bytes in
+            device.startWrite(bytes, at: 8192, fua: true) { error in answered.withLock { $0.append(error) } }
+        }
+        #expect(took)
+        #expect(answered.withLock { $0.count } == 1, "answered once, before startWrite returned")
+        #expect(answered.withLock { $0.first! } == nil)
+        #expect(try await device.read(at: 8192, count: 4096) == data)
     }
 
     @Test func refusesAFileThisProcessAlreadyWritesAndSaysSo() throws {
