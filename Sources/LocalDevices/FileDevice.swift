@@ -79,6 +79,26 @@ public final class FileDevice: BlockDevice {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(DeviceError) {
+        try readNow(into: buffer, at: offset)
+    }
+
+    /// The read done at once on the caller's thread, on the terms of
+    /// ``startWrite(_:at:fua:whenDone:)`` (a replicated export's reads, which
+    /// the engine starts because its writes start without a task).
+    public func startRead(
+        into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+        whenDone: @escaping @Sendable (DeviceError?) -> Void
+    ) -> Bool {
+        do {
+            try readNow(into: buffer, at: offset)
+            whenDone(nil)
+        } catch {
+            whenDone(error)
+        }
+        return true
+    }
+
+    private func readNow(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(DeviceError) {
         var done = 0
         while done < buffer.count {
             let result = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))

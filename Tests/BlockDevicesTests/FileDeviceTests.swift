@@ -17,11 +17,11 @@ struct FileDeviceTests {
         #expect(status.st_blocks < 64, "a new image must be sparse, not 1 GiB of allocated zeros")
     }
 
-    /// Replication's task-free write starts the local part through this:
-    /// the write is done and answered on the caller's thread before it
-    /// returns, while the engine is not offered it (a plain export's task
-    /// costs little).
-    @Test func aStartedWriteIsDoneAndAnsweredBeforeItReturns() async throws {
+    /// Replication's task-free write starts the local part through this
+    /// (and a replicated export's reads come this way): the request is done
+    /// and answered on the caller's thread before it returns, while the
+    /// engine is not offered it for a plain export (its task costs little).
+    @Test func aStartedWriteOrReadIsDoneAndAnsweredBeforeItReturns() async throws {
         let device = try FileDevice(path: temporaryPath("started.img"), createSize: 1 << 20)
         #expect(!device.capabilities.startsWithoutTask)
         let answered = Mutex<[DeviceError?]>([])
@@ -33,6 +33,15 @@ struct FileDeviceTests {
         #expect(answered.withLock { $0.count } == 1, "answered once, before startWrite returned")
         #expect(answered.withLock { $0.first! } == nil)
         #expect(try await device.read(at: 8192, count: 4096) == data)
+        // A started read, likewise.
+        let read = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { read.deallocate() }
+        nonisolated(unsafe) let target = read
+        let readAnswered = Mutex<[DeviceError?]>([])
+        #expect(device.startRead(into: target, at: 8192) { error in readAnswered.withLock { $0.append(error) } })
+        #expect(readAnswered.withLock { $0.count } == 1)
+        #expect(readAnswered.withLock { $0.first! } == nil)
+        #expect(Array(read) == data)
     }
 
     @Test func refusesAFileThisProcessAlreadyWritesAndSaysSo() throws {
