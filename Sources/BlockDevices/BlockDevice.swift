@@ -52,8 +52,11 @@ public protocol BlockDevice: Sendable {
 
     /// Starts the same write as ``write(_:at:fua:)`` without a task around
     /// it, for devices whose writes wait on someone else's thread (a
-    /// cluster's callback): the engine then makes no task per write, and
-    /// `whenDone` answers the client from the thread that ends the write.
+    /// cluster's callback, a replication peer's answer): the engine then
+    /// makes no task per write, and `whenDone` answers the client from the
+    /// thread that ends the write. A device whose write never waits (a
+    /// file) may start it too, completing it at once, for a layer above
+    /// that starts its own work around it (replication).
     ///
     /// Returns true when the write was started; `whenDone` is then called
     /// exactly once, with nil or the error `write` would have thrown, on any
