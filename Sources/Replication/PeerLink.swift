@@ -144,14 +144,15 @@ final class PeerLink: Sendable {
 /// awaits it, or a write started without a task (``StartedWrite``), which
 /// then needs no second object per write.
 protocol AnswerReceiver: AnyObject, Sendable {
+    typealias Outcome = Result<PeerLink.Answer, ReplicationError>
+
     /// The answer, or the link's failure; called once, on the thread that brings it.
-    func resolve(_ outcome: Result<PeerLink.Answer, ReplicationError>)
+    func resolve(_ outcome: Outcome)
 }
 
 /// The answer to one request, which arrives on the channel's thread and may
 /// come before or after someone waits for it.
 final class PendingAnswer: AnswerReceiver {
-    typealias Outcome = Result<PeerLink.Answer, ReplicationError>
     /// Unchecked: `state` resumes it exactly once (the waiter is taken out
     /// under the lock by whoever resumes it), and a checked continuation
     /// allocated a canary object for every replicated write.

@@ -54,8 +54,12 @@ extension ReplicatedDevice {
             // The caller's buffer, valid until the write is answered.
             nonisolated(unsafe) let data = data
             write.finishOnTask { () async throws(DeviceError) in
-                let written = await attempt { () async throws(DeviceError) in try await self.lower.write(data, at: offset, fua: fua) }
-                if case let .failure(error) = written { write.localDone(error) } else { write.localDone(nil) }
+                do throws(DeviceError) {
+                    try await self.lower.write(data, at: offset, fua: fua)
+                    write.localDone(nil)
+                } catch {
+                    write.localDone(error)
+                }
             }
         }
         return true
@@ -85,7 +89,6 @@ extension ReplicatedDevice {
 /// different threads in either order. It hears the peer's answer itself
 /// and its callbacks capture only it, so a write allocates nothing else.
 final class StartedWrite: AnswerReceiver {
-    typealias Outcome = Result<PeerLink.Answer, ReplicationError>
     let device: ReplicatedDevice
     let admitted: ReplicatedDevice.AdmittedWrite
     let header: FrameHeader
@@ -128,7 +131,7 @@ final class StartedWrite: AnswerReceiver {
         let (written, answered, ticket) = state.withLock { ($0.local!, $0.remote, $0.ticket) }
         if case .success = written, case .success = answered, admitted.sequence % device.foldInterval != 0 {
             // The common case: `conclude` and `finish` with nothing to wait for.
-            device.journal.appendDetached(device.record(admitted, header), failed: device.detachedRecordFailed)
+            device.logReplicated(admitted, header)
             device.end(admitted)
             device.shared.withLock { $0.writesReplicated += 1 }
             whenDone(nil)

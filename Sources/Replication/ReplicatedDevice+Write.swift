@@ -128,9 +128,7 @@ extension ReplicatedDevice {
         }
         let replicated = if case .success = remote { true } else { false }
         if replicated {
-            // The peer holds it: the record only has to be committed in
-            // order with the log's other requests, not before this returns.
-            journal.appendDetached(record(admitted, header), failed: detachedRecordFailed)
+            logReplicated(admitted, header)
         } else {
             // Written without the peer: the record is what remembers that
             // the peer lacks it, so it must be committed first.
@@ -138,6 +136,12 @@ extension ReplicatedDevice {
         }
         if admitted.sequence % foldInterval == 0 { await keepLogBounded() }
         return replicated
+    }
+
+    /// Logs a write the peer holds: its record only has to be committed in
+    /// order with the log's other requests, not before the write returns.
+    func logReplicated(_ admitted: AdmittedWrite, _ header: FrameHeader) {
+        journal.appendDetached(record(admitted, header), failed: detachedRecordFailed)
     }
 
     func record(_ admitted: AdmittedWrite, _ header: FrameHeader) -> JournalRecord {
