@@ -52,7 +52,7 @@ struct ImageTransfer {
         if let failure = await destination.closeDevice() { problems.append(failure) }
         if case let .success(report) = result, problems.isEmpty {
             destination.release()
-            if let sourceFailure { FileHandle.standardError.write(Data("warning: \(sourceFailure)\n".utf8)) }
+            if let sourceFailure { StandardError.write("warning: \(sourceFailure)\n") }
             print("\(success): \(summary(report, took: ContinuousClock.now - started))")
             return
         }
@@ -95,7 +95,7 @@ final class CopyProgressLine: Sendable {
     func note(_ text: String) {
         line.withLock { line in
             line.finish()
-            FileHandle.standardError.write(Data((text + "\n").utf8))
+            StandardError.write(text + "\n")
         }
     }
 }

@@ -61,7 +61,7 @@ final class ProgressLine {
         return ", \(rateText), \(left / 60):\(String(format: "%02d", left % 60)) left"
     }
 
-    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+    private func write(_ text: String) { StandardError.write(text) }
 }
 
 /// Byte counts with binary units, as buse prints sizes everywhere.
