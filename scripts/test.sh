@@ -28,6 +28,11 @@ summarise() {
     if grep -q '✘' "$log"; then
         echo "== failed tests and their issues (repeated from above) =="
         grep -A4 '✘' "$log" | grep -v '^--$' | head -80
+        # A disk that fills fails dozens of unrelated tests at once.
+        if grep -qi 'no space left on device' "$log"; then
+            echo "== failures above say 'No space left on device': the disk filled during the run" \
+                "(make test needs about 5 GB free); free in /tmp now: $(df -h --output=avail /tmp | tail -1) =="
+        fi
     fi
     rm -f "$log"
 }
