@@ -70,10 +70,17 @@ public struct Socket: Sendable {
     /// tens of microseconds; a client waiting for its reply (iodepth 1) sends
     /// its next request within about that time, so polling for it keeps the
     /// reader on a running CPU and doubled 4K iodepth 1 IOPS (measured). A
-    /// client that stays silent costs at most this much CPU per wait. Only
-    /// the wait for a request polls: polling while a large WRITE payload
-    /// streams in took CPU from the client and cut 1M write throughput.
-    static let pollNanoseconds = 50_000
+    /// client that stays silent costs at most this much CPU per wait, and
+    /// after a few such waits none (``PollBudget``). Only the wait for a
+    /// request polls: polling while a large WRITE payload streams in took
+    /// CPU from the client and cut 1M write throughput.
+    ///
+    /// 150 µs, not the 50 first chosen: on a VM whose wake-ups cost twice
+    /// as much (a blocked round trip 98 µs against 48), a replicated write's
+    /// answer came later than 50 µs, the readers learnt to block, and 4K
+    /// iodepth 1 took 4.7× the unreplicated latency; with 150 µs, 2.0×, for
+    /// less CPU per write (bench/README, "A poll that outlasts the round trip").
+    static let pollNanoseconds = 150_000
 
     /// One `recv`: polls with non-blocking calls for up to ``pollNanoseconds``,
     /// yielding the CPU between them so a poll never keeps the client (which
