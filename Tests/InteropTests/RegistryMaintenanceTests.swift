@@ -31,7 +31,7 @@ import Testing
         let gc = try await runChecked(try Tool.buse(), ["registry", "gc", "--root", registry.root, "--grace", "0s"], in: directory)
         #expect(gc.standardOutput.contains("deleted \(droppedBlobs.count + 1) of"), "\(gc)")
         for blob in droppedBlobs + [droppedManifest] {
-            #expect(!FileManager.default.fileExists(atPath: blobPath(registry.root, blob)), "\(blob) was not freed")
+            #expect(!FileManager.default.fileExists(atPath: CrashStoreView(root: registry.root).blobData(blob)), "\(blob) was not freed")
         }
         let pulled = directory.file("pulled")
         try await runChecked(
@@ -43,7 +43,7 @@ import Testing
         #expect(clean.standardOutput.contains(": clean"), "\(clean)")
         let keptManifest = try RegistryImageLayout.manifestDigest(of: kept, tag: "v1")
         let victim = try RegistryImageLayout.blobDigests(of: kept, manifest: keptManifest)[0]
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: blobPath(registry.root, victim)))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: CrashStoreView(root: registry.root).blobData(victim)))
         try handle.write(contentsOf: Data("tampered".utf8))
         try handle.close()
         let damaged = try await run(try Tool.buse(), ["registry", "fsck", "--root", registry.root], in: directory)
@@ -54,10 +54,5 @@ import Testing
         #expect(again.standardOutput.contains(": clean"), "\(again)")
         let ended = await registry.stop()
         #expect(ended == .exit(0), "\(registry.log)")
-    }
-
-    private func blobPath(_ root: String, _ digest: String) -> String {
-        let hex = digest.split(separator: ":")[1]
-        return "\(root)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
     }
 }

@@ -16,12 +16,11 @@ import Testing
     @Test func registryFsckReportsOnStandardOutputWhenItsProgressCannotBeWritten() async throws {
         let directory = try TemporaryDirectory()
         let root = directory.file("registry")
-        let content = directory.file("content")
-        try Data(repeating: 0x5A, count: 1000).write(to: URL(fileURLWithPath: content))
-        let hash = try await runChecked("sha256sum", [content], in: directory).standardOutput.prefix(64)
-        let blob = "\(root)/docker/registry/v2/blobs/sha256/\(hash.prefix(2))/\(hash)"
-        try FileManager.default.createDirectory(atPath: blob, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: content, toPath: blob + "/data")
+        let content = Data(repeating: 0x5A, count: 1000)
+        let blob = CrashStoreView(root: root).blobData(sha256Digest(content))
+        try FileManager.default.createDirectory(
+            atPath: (blob as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try content.write(to: URL(fileURLWithPath: blob))
 
         let fsck = try await Self.buseWithStandardErrorOnAFullDisk(["registry", "fsck", "--root", root], in: directory)
         #expect(fsck.succeeded, "\(fsck)")
