@@ -25,17 +25,28 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 }
 
 /// Deterministic bytes that differ from position to position and from seed
-/// to seed, so a misplaced or mixed-up write cannot go unnoticed.
+/// to seed, so a misplaced or mixed-up write cannot go unnoticed: the
+/// generator's words, each stored little-endian.
+///
+/// Stored a word at a time, not a byte at a time: tests call this from
+/// Swift's cooperative pool (two threads here), and in a debug build the
+/// byte loop took 3 s for 24 MiB on an idle machine; under the full suite
+/// it held a pool thread for tens of seconds, and every test waiting to be
+/// resumed waited with it (2 tests failed their time limit).
 public func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
     var generator = SeededGenerator(seed: seed)
-    var bytes = [UInt8](repeating: 0, count: count)
-    var index = 0
-    while index < count {
-        let word = generator.next()
-        for shift in stride(from: 0, to: 64, by: 8) where index < count {
-            bytes[index] = UInt8(truncatingIfNeeded: word >> UInt64(shift))
-            index += 1
+    return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let bytes = UnsafeMutableRawBufferPointer(buffer)
+        var index = 0
+        while index + 8 <= count {
+            bytes.storeBytes(of: generator.next().littleEndian, toByteOffset: index, as: UInt64.self)
+            index += 8
         }
+        if index < count {
+            withUnsafeBytes(of: generator.next().littleEndian) { word in
+                bytes.baseAddress!.advanced(by: index).copyMemory(from: word.baseAddress!, byteCount: count - index)
+            }
+        }
+        initialized = count
     }
-    return bytes
 }
