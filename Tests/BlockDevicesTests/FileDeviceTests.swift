@@ -55,23 +55,21 @@ struct FileDeviceTests {
     @Test func refusesAFileAnotherProcessLocksAndNamesIt() async throws {
         let path = temporaryPath("held.img")
         _ = try FileDevice(path: path, createSize: 1 << 20)
-        // flock(1) takes the lock, then waits on cat reading its stdin.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = ["--exclusive", path, "cat"]
-        let input = Pipe()
-        holder.standardInput = input
-        try holder.run()
-        defer {
-            try? input.fileHandleForWriting.close()
-            holder.waitUntilExit()
-        }
+        // flock(1) takes the lock and holds it while its command runs, in a
+        // session of its own so that one signal to the group ends both. Not
+        // `cat` ended by closing its stdin: the pipe's write end leaked into
+        // every process other tests spawned meanwhile, cat never saw its
+        // end, and `waitUntilExit` spun on a pool thread until the run was killed.
+        let holder = try ChildProcess("/usr/bin/flock", ["--exclusive", path, "sleep", "600"], outputPrefix: nil, newSession: true)
         let pid = holder.processIdentifier
+        defer { kill(-pid, SIGKILL) }
         try await waitUntil("flock holds the file") {
             (try? readProcFile("/proc/locks"))?.contains("FLOCK  ADVISORY  WRITE \(pid) ") == true
         }
         let error = #expect(throws: FileDeviceError.self) { try FileDevice(path: path) }
         #expect(error?.description.contains("process \(pid) (flock) holds its lock") == true, "\(String(describing: error))")
+        kill(-pid, SIGKILL)
+        #expect(await holder.waitForTermination(timeout: .seconds(60)) == .signal(SIGKILL))
     }
 
     @Test func readersShareButExcludeWriters() throws {
