@@ -1,5 +1,6 @@
 import Filesystems
 import Foundation
+import TestSupport
 import Testing
 
 /// On a loop device over a sparse file (root, as the volume commands are):
@@ -66,17 +67,21 @@ import Testing
     }
 
     /// Runs a tool, returns its trimmed standard output; throws unless it exits 0.
+    ///
+    /// Its output goes to a file, not a pipe: a pipe's write end leaks into
+    /// whatever other tests spawn meanwhile, and reading it to its end then
+    /// waits for those processes too (80 s of a pool thread in one full run).
+    /// And it is waited for on a semaphore, not with Foundation's
+    /// `waitUntilExit`, which spins a run loop on the pool thread.
     private func shell(_ tool: String, _ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/\(tool)")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ShellError(command: "\(tool) \(arguments)") }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let prefix = FileManager.default.temporaryDirectory.appendingPathComponent("buse-shell-\(UUID().uuidString)").path
+        defer { for file in [prefix + ".stdout", prefix + ".stderr"] { unlink(file) } }
+        let child = try ChildProcess("/usr/sbin/\(tool)", arguments, outputPrefix: prefix)
+        guard child.waitBlocking(seconds: 300) == .exit(0) else {
+            child.send(SIGKILL)
+            throw ShellError(command: "\(tool) \(arguments): \(child.standardErrorTail())")
+        }
+        return child.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     struct ShellError: Error { let command: String }
