@@ -270,7 +270,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: blockLayer),
-        .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FilesystemsTests", dependencies: ["Filesystems", "TestSupport"], swiftSettings: blockLayer),
         .testTarget(
             name: "ServiceMetricsTests",
             dependencies: [
