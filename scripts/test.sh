@@ -34,23 +34,32 @@ summarise() {
                 "(make test needs about 5 GB free); free in /tmp now: $(df -h --output=avail /tmp | tail -1) =="
         fi
     fi
+    if [ -n "$failed_steps" ]; then
+        echo "== steps that failed (their output is above) ==$failed_steps"
+    fi
     rm -f "$log"
 }
 
 status=0
-swift format lint --strict --recursive Sources Tests Package.swift || { echo "lint failed: run make format"; status=1; }
-scripts/check-nonsending-boundary.py || status=1
+# A step that fails is named again at the very end, where CI's excerpt is:
+# a check that fails in the first minute is otherwise 25 minutes up.
+failed_steps=""
+failed() { status=1; failed_steps="$failed_steps
+  - $1"; }
+swift format lint --strict --recursive Sources Tests Package.swift || failed "lint: run make format"
+scripts/check-nonsending-boundary.py || failed "scripts/check-nonsending-boundary.py (Package.swift)"
 # A closure the compiler named like another may run in its place (see there).
-scripts/check-closure-names.py "$bin/busePackageTests.xctest" "$bin/buse" || status=1
+scripts/check-closure-names.py "$bin/busePackageTests.xctest" "$bin/buse" || failed "scripts/check-closure-names.py"
 # XCTest would only print "Executed 0 tests": every test is Swift Testing.
 BUSE_BINARY="$bin/buse" swift test --skip-build --disable-xctest 2>&1 | tee "$log"
-# sh has no pipefail: the run passed only if Swift Testing says so.
-grep -q 'Test run with .* passed' "$log" || status=1
+# sh has no pipefail: the run passed only if Swift Testing says so (a test
+# process that crashes prints no ✘, only no closing line).
+grep -q 'Test run with .* passed' "$log" || failed "swift test: no closing 'Test run ... passed' line"
 # Tests that take the cooperative pool for themselves, in a process of their own.
 pool_log=$(mktemp /tmp/buse-test-log.XXXXXX)
 BUSE_POOL_TESTS=1 swift test --skip-build --disable-xctest --filter PeerConnectorTests 2>&1 | tee "$pool_log"
-grep -q 'Test run with .* passed' "$pool_log" || status=1
+grep -q 'Test run with .* passed' "$pool_log" || failed "swift test --filter PeerConnectorTests (BUSE_POOL_TESTS=1)"
 cat "$pool_log" >> "$log" && rm -f "$pool_log"
-BUSE="$bin/buse" nbd/run-scenarios.sh || status=1
+BUSE="$bin/buse" nbd/run-scenarios.sh || failed "nbd/run-scenarios.sh (kernel scenarios)"
 summarise
 exit $status
