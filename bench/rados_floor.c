@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nbd_floor.h"
+
 enum { object_size = 4 << 20, max_depth = 256, header_size = 28, reply_size = 16 };
 
 static rados_ioctx_t ioctx;
@@ -140,81 +142,6 @@ static void answered(rados_completion_t completion, void *argument) {
     atomic_fetch_sub(&outstanding, 1);
 }
 
-static void send_all(int fd, const void *bytes, size_t count) {
-    const char *p = bytes;
-    while (count > 0) {
-        ssize_t sent = send(fd, p, count, MSG_NOSIGNAL);
-        if (sent <= 0) fail("send", sent < 0 ? -errno : -EPIPE);
-        p += sent;
-        count -= (size_t)sent;
-    }
-}
-
-static int receive_all(int fd, void *bytes, size_t count) {
-    char *p = bytes;
-    while (count > 0) {
-        ssize_t got = recv(fd, p, count, 0);
-        if (got <= 0) return 0;
-        p += got;
-        count -= (size_t)got;
-    }
-    return 1;
-}
-
-// The fixed newstyle handshake, as little of it as fio's nbd engine
-// (libnbd) needs: every option but GO and INFO is unsupported, and the
-// export has the region's size and no flags beyond "has flags".
-static int negotiate(int fd) {
-    char greeting[18];
-    uint64_t magic = htobe64(0x4e42444d41474943ull), ihaveopt = htobe64(0x49484156454F5054ull);
-    uint16_t flags = htobe16(3);  // fixed newstyle, no zeroes
-    memcpy(greeting, &magic, 8);
-    memcpy(greeting + 8, &ihaveopt, 8);
-    memcpy(greeting + 16, &flags, 2);
-    send_all(fd, greeting, sizeof greeting);
-    uint32_t client_flags;
-    if (!receive_all(fd, &client_flags, 4)) return 0;
-    for (;;) {
-        char header[16];
-        if (!receive_all(fd, header, sizeof header)) return 0;
-        uint32_t option, length;
-        memcpy(&option, header + 8, 4);
-        memcpy(&length, header + 12, 4);
-        option = be32toh(option);
-        length = be32toh(length);
-        char data[4096];
-        if (length > sizeof data || !receive_all(fd, data, length)) return 0;
-        if (option == 2) return 0;  // NBD_OPT_ABORT
-        char reply[20 + 12];
-        uint64_t reply_magic = htobe64(0x3e889045565a9ull);
-        uint32_t echoed = htobe32(option);
-        memcpy(reply, &reply_magic, 8);
-        memcpy(reply + 8, &echoed, 4);
-        if (option == 6 || option == 7) {  // NBD_OPT_INFO, NBD_OPT_GO
-            uint32_t type = htobe32(3), info_length = htobe32(12);  // NBD_REP_INFO
-            uint16_t info = htobe16(0), transmission_flags = htobe16(1);  // NBD_INFO_EXPORT, has flags
-            uint64_t size = htobe64(region);
-            memcpy(reply + 12, &type, 4);
-            memcpy(reply + 16, &info_length, 4);
-            memcpy(reply + 20, &info, 2);
-            memcpy(reply + 22, &size, 8);
-            memcpy(reply + 30, &transmission_flags, 2);
-            send_all(fd, reply, 32);
-            type = htobe32(1);  // NBD_REP_ACK
-            uint32_t zero = 0;
-            memcpy(reply + 12, &type, 4);
-            memcpy(reply + 16, &zero, 4);
-            send_all(fd, reply, 20);
-            if (option == 7) return 1;
-        } else {
-            uint32_t type = htobe32(0x80000001u), zero = 0;  // NBD_REP_ERR_UNSUP
-            memcpy(reply + 12, &type, 4);
-            memcpy(reply + 16, &zero, 4);
-            send_all(fd, reply, 20);
-        }
-    }
-}
-
 // The server's reader on one connection: reads requests in batches and
 // submits each whole write; anything else (fio's closing flush, the
 // disconnect) is answered at once, or ends the connection.
@@ -277,29 +204,9 @@ static void *serve_connections(void *listener) {
         if (client_socket < 0) return NULL;
         int one = 1;
         setsockopt(client_socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (negotiate(client_socket)) serve_requests();
+        if (nbd_floor_negotiate(client_socket, region)) serve_requests();
         close(client_socket);
     }
-}
-
-// fio's nbd engine, as bench/rados_breakdown.py drives buse: random writes
-// for small blocks, sequential for large ones, over the region.
-static pid_t start_fio(uint16_t port, int depth, double seconds) {
-    char uri[64], iodepth[32], bs[32], size[32], runtime[32];
-    snprintf(uri, sizeof uri, "--uri=nbd://127.0.0.1:%u/", port);
-    snprintf(iodepth, sizeof iodepth, "--iodepth=%d", depth);
-    snprintf(bs, sizeof bs, "--bs=%zu", block);
-    snprintf(size, sizeof size, "--size=%llu", (unsigned long long)region);
-    snprintf(runtime, sizeof runtime, "--runtime=%.0f", seconds + 3);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execlp("fio", "fio", "--name=floor", "--ioengine=nbd", uri, block >= (1u << 20) ? "--rw=write" : "--rw=randwrite",
-               bs, iodepth, size, "--time_based", runtime, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
 }
 
 int main(int argc, char **argv) {
@@ -363,7 +270,7 @@ int main(int argc, char **argv) {
             perror("rados_floor: listen");
             return 1;
         }
-        client = start_fio(ntohs(address.sin_port), depth, seconds);
+        client = nbd_floor_start_fio(ntohs(address.sin_port), depth, block, region, seconds + 3);
         pthread_create(&reader, NULL, serve_connections, &listener);
     } else {
         atomic_store(&outstanding, depth);
