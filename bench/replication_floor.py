@@ -20,6 +20,15 @@ socket on a thread of its own). A bar both floors miss is out of reach for
 either shape on this machine; one that only buse's shape misses says what a
 change of shape could buy.
 
+At iodepth 1 what decides latency and CPU is how the readers wait, and how
+long the client takes to send its next request: so the floor of buse's shape
+is measured there under fio's nbd engine, the client buse is measured with
+(the floor's own client turns a reply around in a fraction of fio's time,
+which makes the replica's round trip a larger share of each write), with its
+server readers blocking in recv and with them polling first for as long as
+buse's do (QD1_POLLS_US). A pair of iodepth-1 bars (latency and CPU) that the
+floor meets at no poll length is out of reach for that shape on this machine.
+
 Compiled with `cc` into the work directory; --reps rounds (unreplicated, then
 each replicated shape) per block size, alternating, --runtime s each; medians
 of the per-round ratios.
@@ -35,10 +44,14 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline_floo
 BLOCKS = {"4k-randwrite-qd16": 4096, "1m-seqwrite-qd16": 1 << 20}
 # The primary's shapes: "replicated" is buse's (a reading thread per socket).
 SHAPES = ("replicated", "one-thread")
+QD1_WORKLOAD = "4k-randwrite-qd1"
+# Server readers blocking at once, and polling as long as buse's (Socket.pollNanoseconds, 150 µs).
+QD1_POLLS_US = (0, 150)
 
 
 def run(workdir, runtime, reps):
-    """{workload: {shape: {"primary": ratio, "replica": ratio, "machine": ratio}}}, medians over `reps` rounds."""
+    """{workload: {shape: {"primary": ratio, "replica": ratio, "machine": ratio}}}, medians over `reps` rounds,
+    and for QD1_WORKLOAD {poll µs: {"latency": ratio, "cpu": ratio}} of buse's shape."""
     binary = os.path.join(workdir, "pipeline_floor")
     subprocess.run(["cc", "-O2", "-pthread", "-o", binary, SOURCE], check=True)
     files = os.path.join(workdir, "floor")
@@ -55,9 +68,25 @@ def run(workdir, runtime, reps):
                         ratios[shape][name].append(ratio)
             results[workload] = {shape: {name: statistics.median(values) for name, values in by_name.items()}
                                  for shape, by_name in ratios.items()}
+        results[QD1_WORKLOAD] = iodepth_one(binary, files, runtime, reps)
     finally:
         shutil.rmtree(files, ignore_errors=True)
     return results
+
+
+def iodepth_one(binary, files, runtime, reps):
+    """{poll µs: {"latency": ratio, "cpu": ratio}}: the iodepth-1 bars' ratios for buse's shape, the server
+    readers polling that long before they block (the CPU is the primary's and the replica's, as the bar's)."""
+    ratios = {poll: {"latency": [], "cpu": []} for poll in QD1_POLLS_US}
+    for rep in range(reps):
+        print(f"replication floor {QD1_WORKLOAD} {rep + 1}/{reps}", flush=True)
+        for poll in QD1_POLLS_US:
+            plain = one_run(binary, "unreplicated", files, runtime, 4096, depth=1, poll_us=poll, client="fio")
+            replicated = one_run(binary, "replicated", files, runtime, 4096, depth=1, poll_us=poll, client="fio")
+            ratios[poll]["latency"].append(plain["writes_per_s"] / replicated["writes_per_s"])
+            ratios[poll]["cpu"].append((replicated["server"] + replicated["replica"]) / plain["server"])
+    return {poll: {name: statistics.median(values) for name, values in by_name.items()}
+            for poll, by_name in ratios.items()}
 
 
 def round_ratios(plain, replicated):
@@ -71,9 +100,11 @@ def round_ratios(plain, replicated):
     }
 
 
-def one_run(binary, mode, directory, runtime, block):
-    """CPU µs per write of the floor's server, replica and client, from the line it prints."""
-    line = subprocess.run([binary, mode, directory, str(runtime), "16", str(block)], check=True,
-                          capture_output=True, text=True, timeout=runtime * 4 + 60).stdout
+def one_run(binary, mode, directory, runtime, block, depth=16, poll_us=0, client="own"):
+    """CPU µs per write of the floor's server, replica and client, and its writes per second, from the line
+    it prints."""
+    line = subprocess.run([binary, mode, directory, str(runtime), str(depth), str(block), str(poll_us), client],
+                          check=True, capture_output=True, text=True, timeout=runtime * 4 + 120).stdout
     fields = dict(re.findall(r"(\w+)=([\d.]+)", line))
-    return {name: float(fields[f"{name}_cpu_us_per_write"]) for name in ("server", "replica", "client")}
+    return {**{name: float(fields[f"{name}_cpu_us_per_write"]) for name in ("server", "replica", "client")},
+            "writes_per_s": float(fields["writes_per_s"])}
