@@ -61,7 +61,8 @@ final class JournalWriter: Sendable {
         if inline { return try Self.commit([request], store, afterSync) }
         do {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-                queue.push(Pending(request: request, done: done))
+                // A closed log's thread is gone: nothing would answer.
+                if !queue.push(Pending(request: request, done: done)) { done.resume(throwing: JournalError.closed) }
             }
         } catch let error as JournalError {
             throw error
@@ -79,7 +80,9 @@ final class JournalWriter: Sendable {
         // Rides along with the next awaited request (a flush's acknowledge,
         // a degraded write's append, a sync) or wakes the writer once 256
         // wait: no thread wake-up per replicated write.
-        queue.pushQuietly(Pending(request: .append(record), done: nil, failed: failed), wakeAt: 256)
+        if !queue.pushQuietly(Pending(request: .append(record), done: nil, failed: failed), wakeAt: 256) {
+            failed(.closed, record.sequence)
+        }
     }
 
     private static func run(_ queue: BatchQueue<Pending>, _ store: LMDBEnvironment, _ afterSync: (@Sendable () -> Void)?) {

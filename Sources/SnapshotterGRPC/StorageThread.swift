@@ -23,9 +23,11 @@ final class StorageThread: Sendable {
     /// Runs `body` on the thread and returns its result.
     func run<R: Sendable>(_ body: @escaping @Sendable () throws(SnapshotStoreError) -> R) async throws(SnapshotStoreError) -> R {
         let result: Result<R, SnapshotStoreError> = await withCheckedContinuation { continuation in
-            queue.push {
+            let queued = queue.push {
                 continuation.resume(returning: Result { () throws(SnapshotStoreError) -> R in try body() })
             }
+            // After close the thread is gone: nothing would run the call.
+            if !queued { continuation.resume(returning: .failure(.io("the storage thread has stopped (shutting down)"))) }
         }
         return try result.get()
     }

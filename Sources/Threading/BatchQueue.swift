@@ -9,19 +9,32 @@ public final class BatchQueue<Element: Sendable>: Sendable {
 
     public init() {}
 
-    public func push(_ item: Element) {
-        state.withLock { $0.items.append(item) }
-        state.broadcast()
+    /// Queues `item` and wakes the thread. False, queuing nothing, once the
+    /// queue is closed: its thread may be gone, and whoever waits for the
+    /// item to be handled would wait forever; the caller answers it instead.
+    @discardableResult
+    public func push(_ item: Element) -> Bool {
+        let queued = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.items.append(item)
+            return true
+        }
+        if queued { state.broadcast() }
+        return queued
     }
 
     /// Queues without waking the thread unless `wakeAt` items are waiting:
-    /// for work that may ride along with the next wake-up.
-    public func pushQuietly(_ item: Element, wakeAt: Int) {
-        let wake = state.withLock { state -> Bool in
+    /// for work that may ride along with the next wake-up. False, as
+    /// ``push(_:)``, once closed.
+    @discardableResult
+    public func pushQuietly(_ item: Element, wakeAt: Int) -> Bool {
+        let (queued, wake) = state.withLock { state -> (Bool, Bool) in
+            guard !state.closed else { return (false, false) }
             state.items.append(item)
-            return state.items.count >= wakeAt
+            return (true, state.items.count >= wakeAt)
         }
         if wake { state.broadcast() }
+        return queued
     }
 
     /// Everything queued, waiting until there is something; nil once closed and empty.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Journal
@@ -122,6 +123,23 @@ final class JournalTests {
         try await journal.acknowledge(through: 40)
         #expect(try journal.unacknowledged().isEmpty)
         #expect(try journal.dirtyRanges() == [(50 << 20)..<(51 << 20)], "only the marked region stays dirty")
+    }
+
+    /// The writer thread is gone once the log is closed: a request then must
+    /// fail at once, not wait forever for a thread that will never answer.
+    @Test(.timeLimit(.minutes(1)))
+    func requestsToAClosedLogFailInsteadOfWaitingForever() async throws {
+        let journal = try Journal(path: freshPath(), volumeSize: 1 << 30)
+        try await journal.close()
+        await #expect(throws: JournalError.closed) { try await journal.setMetadata("role", [1]) }
+        await #expect(throws: JournalError.closed) {
+            _ = try await journal.append(offset: 0, length: 4096, checksum: 0, generation: 1)
+        }
+        let failure = Mutex<JournalError?>(nil)
+        journal.appendDetached(JournalRecord(sequence: journal.reserveSequence(), offset: 0, length: 4096, checksum: 0, generation: 1)) {
+            error, _ in failure.withLock { $0 = error }
+        }
+        #expect(failure.withLock { $0 } == .closed, "a detached append is told at once")
     }
 
     @Test func metadataIsStoredDurably() async throws {
