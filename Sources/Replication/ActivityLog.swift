@@ -47,6 +47,11 @@ public final class ActivityLog: Sendable {
     }
 
     /// Marks `range`'s regions active, durably if any was not, before a write to it.
+    ///
+    /// When the sync fails the write is counted out again (it will not run:
+    /// callers fail it without calling ``end(_:)``), so its regions still
+    /// cool. They stay marked until then: marked and unsynced, a region only
+    /// makes the next writer sync, and at worst is resynced after a crash.
     public func begin(_ range: Range<UInt64>) async throws(JournalError) {
         let mustSync = state.withLock { state -> Bool in
             var mustSync = false
@@ -64,7 +69,12 @@ public final class ActivityLog: Sendable {
             return mustSync
         }
         guard mustSync else { return }
-        try await journal.setMetadata(Self.key, fromCurrent: { [self] in state.withLock { $0.bitmap } }, sync: true)
+        do {
+            try await journal.setMetadata(Self.key, fromCurrent: { [self] in state.withLock { $0.bitmap } }, sync: true)
+        } catch {
+            end(range)
+            throw error
+        }
         // That commit read the bitmap after these regions were set.
         state.withLock { state in
             for region in regions(range) { state.unsynced.remove(region) }
