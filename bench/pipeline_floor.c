@@ -211,12 +211,14 @@ static void serve(int fd, int file, size_t message_size, size_t header) {
     int disconnected = 0;
     while (!disconnected && refill(&s)) {
         size_t count = 0;
-        while (s.have >= message_size) {
+        while (s.have >= header) {
             const char *message = s.buffer + s.start;
+            // A disconnect is a request header alone.
             if (header == header_size && !is_write(message)) {
                 disconnected = 1;
                 break;
             }
+            if (s.have < message_size) break;
             if (pwrite(file, message + header, block, (off_t)offset_of(message)) != (ssize_t)block) die("pwrite");
             if (header == header_size) *served += 1;
             answer(answers + count * answer_size, message);
@@ -224,8 +226,6 @@ static void serve(int fd, int file, size_t message_size, size_t header) {
             s.have -= message_size;
             count++;
         }
-        // A disconnect is shorter than a write: it may be all that is left.
-        if (header == header_size && s.have >= header_size && !is_write(s.buffer + s.start)) disconnected = 1;
         if (count > 0) write_all(fd, answers, count * answer_size);
     }
     free(s.buffer);
@@ -359,8 +359,8 @@ static void run_server(int listener_fd, int replica_port, int file, int replicat
         } else {
             client = accept_one(listener_fd);
         }
-        if (one_thread) forward_one_thread(client, connect_to(replica_port), file);
-        if (replicated) forward(client, replica, file);
+        if (one_thread) forward_one_thread(client, connect_to(replica_port), file);  // does not return
+        else if (replicated) forward(client, replica, file);
         else serve(client, file, request_size, header_size);
         if (use_fio) close(client);
     } while (use_fio);
