@@ -95,7 +95,7 @@ public final class ReplicatedDevice: DeviceLayer {
             if !volume.cleanShutdown {
                 // A crash: what was in flight may be on one copy and not the other.
                 let active = activity.activeRanges
-                logger.warning("replication: unclean shutdown; \(active.count) active region(s) will be resynced")
+                logger.warning("replication: unclean shutdown; \(activity.activeCount) active region(s) will be resynced")
                 try await journal.markDirty(active)
             }
         } catch {
