@@ -25,6 +25,13 @@ public final class Journal: Sendable {
         public var recordLimit = 1 << 20
         /// Bytes of the volume per bitmap bit: 1 MiB (a 1 TiB volume is a 128 KiB bitmap).
         public var regionLength: UInt64 = 1 << 20
+        /// Regions the activity log keeps active once both copies have
+        /// flushed them, the most recently written first: 1,024 (1 GiB).
+        /// Bounds what a crash resyncs (these, plus whatever was written
+        /// since the last flush); a write to a region kept active needs no
+        /// sync of the log, which a flush after every write would otherwise
+        /// make it pay each time.
+        public var activeRegionLimit = 1024
         public init() {}
     }
 

@@ -7,12 +7,19 @@ import Synchronization
 /// treated as possibly different between the two copies and resynced.
 ///
 /// Cost: one journal sync on the first write to a region since it was last
-/// cooled, never one per write. A region cools once every write to it has
-/// completed before a flush that covered both copies; cooling is written
-/// lazily (losing it in a crash only means resyncing a little more).
+/// cooled, never one per write. A region may cool once every write to it has
+/// completed before a flush that covered both copies, but only the least
+/// recently written cool, and only while more than
+/// `Journal.Limits.activeRegionLimit` are active (DRBD's hot extents): a
+/// client that flushes after each write keeps writing to active regions,
+/// where cooling them at every flush made each of its writes wait for two
+/// syncs, one per copy. Cooling is written lazily (losing it in a crash only
+/// means resyncing a little more).
 public final class ActivityLog: Sendable {
     private struct State {
         var bitmap: [UInt8]
+        /// Bits set in `bitmap`.
+        var activeCount: Int
         var inFlight: [UInt64: Int] = [:]
         /// Per active region, the completion ticket of its last write.
         var lastCompleted: [UInt64: UInt64] = [:]
@@ -25,17 +32,20 @@ public final class ActivityLog: Sendable {
     private static let key = "activity"
     private let journal: Journal
     private let regionLength: UInt64
+    private let activeLimit: Int
     private let state: Mutex<State>
 
     public init(journal: Journal) throws(JournalError) {
         self.journal = journal
         regionLength = journal.limits.regionLength
+        activeLimit = max(0, journal.limits.activeRegionLimit)
         let length = Int((journal.volumeSize + regionLength * 8 - 1) / (regionLength * 8))
         var bitmap = try journal.metadata(Self.key) ?? []
         if bitmap.count < length { bitmap += [UInt8](repeating: 0, count: length - bitmap.count) }
-        var state = State(bitmap: bitmap)
-        // Regions found active (after a crash) cool at the first flush of
-        // both copies, which comes only after the resync has covered them.
+        var state = State(bitmap: bitmap, activeCount: bitmap.reduce(0) { $0 + $1.nonzeroBitCount })
+        // Regions found active (after a crash) may cool at the first flush of
+        // both copies, which comes only after the resync has covered them;
+        // as written least recently of all, they are the first to.
         for (byteIndex, byte) in bitmap.enumerated() where byte != 0 {
             for bit in 0..<8 where byte & (1 << bit) != 0 { state.lastCompleted[UInt64(byteIndex * 8 + bit)] = 0 }
         }
@@ -60,6 +70,7 @@ public final class ActivityLog: Sendable {
                 let (byte, bit) = (Int(region / 8), UInt8(region % 8))
                 if state.bitmap[byte] & (1 << bit) == 0 {
                     state.bitmap[byte] |= 1 << bit
+                    state.activeCount += 1
                     state.unsynced.insert(region)
                     mustSync = true
                 } else if state.unsynced.contains(region) {
@@ -113,17 +124,22 @@ public final class ActivityLog: Sendable {
     /// once both flushes succeeded.
     public func flushMark() -> UInt64 { state.withLock { $0.ticket } }
 
-    /// Clears regions with nothing in flight whose last write completed
-    /// before `mark` (so the flushes covered it).
+    /// While more than the limit of regions are active, clears those with
+    /// nothing in flight whose last write completed before `mark` (so the
+    /// flushes covered it), least recently written first, down to the limit.
     public func cool(after mark: UInt64) async throws(JournalError) {
         let changed = state.withLock { state -> Bool in
-            var changed = false
-            for (region, completed) in state.lastCompleted where completed <= mark && state.inFlight[region] == nil {
+            let excess = state.activeCount - activeLimit
+            guard excess > 0 else { return false }
+            let coolable = state.lastCompleted.filter { region, completed in
+                completed <= mark && state.inFlight[region] == nil
+            }
+            for (region, _) in coolable.sorted(by: { $0.value < $1.value }).prefix(excess) {
                 state.bitmap[Int(region / 8)] &= ~(1 << UInt8(region % 8))
                 state.lastCompleted[region] = nil
-                changed = true
+                state.activeCount -= 1
             }
-            return changed
+            return !coolable.isEmpty
         }
         guard changed else { return }
         try await journal.setMetadata(Self.key, fromCurrent: { [self] in state.withLock { $0.bitmap } }, sync: false)
@@ -134,5 +150,5 @@ public final class ActivityLog: Sendable {
         journal.regionRanges(state.withLock { $0.bitmap })
     }
 
-    public var activeCount: Int { state.withLock { $0.bitmap.reduce(0) { $0 + $1.nonzeroBitCount } } }
+    public var activeCount: Int { state.withLock { $0.activeCount } }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeviceCatalog
 import Foundation
 import Glibc
+import Journal
 import Logging
 import Replication
 import ServiceMetrics
@@ -52,11 +53,18 @@ struct Replica: AsyncParsableCommand {
             valueName: "dir"))
     var peerCertificates: String?
 
+    @Option(help: ReplicationFlags.activeRegionsHelp)
+    var activeRegions: Int = Journal.Limits().activeRegionLimit
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
     @OptionGroup(title: "Metrics")
     var metrics: MetricsFlags
+
+    func validate() throws {
+        guard activeRegions >= 0 else { throw ValidationError("--active-regions must be 0 or more") }
+    }
 
     func run() async throws {
         let signals = SignalWaiter()
@@ -76,7 +84,10 @@ struct Replica: AsyncParsableCommand {
         do {
             let opened = try DeviceCatalog.open(try DeviceURI(parsing: device))
             let folder = try NodeFolder(path: state)
-            node = try await ReplicaNode(device: opened, folder: folder, nodeName: ReplicationFlags.nodeName, logger: logger)
+            var settings = JournalSettings()
+            settings.limits.activeRegionLimit = activeRegions
+            node = try await ReplicaNode(
+                device: opened, folder: folder, journalSettings: settings, nodeName: ReplicationFlags.nodeName, logger: logger)
             control = try ControlServer(path: folder.controlSocketPath, status: { node.status }, verify: nil)
             listener = try Listener(address)
         } catch let error as ReplicationError {

@@ -51,8 +51,17 @@ struct ReplicationFlags: ParsableArguments {
             valueName: "count"))
     var logRecords: Int = Journal.Limits().recordLimit
 
+    @Option(help: ReplicationFlags.activeRegionsHelp)
+    var activeRegions: Int = Journal.Limits().activeRegionLimit
+
+    /// Shared with `buse replica`, whose own activity log has the same bound.
+    static let activeRegionsHelp = ArgumentHelp(
+        "1 MiB regions kept marked active after both copies have flushed them, the most recently written first. A crash resyncs these, plus whatever was written since the last flush; a write to a region not active first waits for a sync of the log on each node. Fewer mean less to resync after a crash, and more syncs for a client that flushes often.",
+        valueName: "count")
+
     func validate() throws {
         guard logRecords >= 16 else { throw ValidationError("--log-records must be at least 16") }
+        guard activeRegions >= 0 else { throw ValidationError("--active-regions must be 0 or more") }
         if replicateTo == nil && state != nil && degraded != .continue {
             throw ValidationError(
                 "--degraded \(degraded.rawValue) needs a peer: with --state and no --replicate-to every write would \(degraded == .suspend ? "wait" : "fail")"
@@ -122,6 +131,7 @@ struct ReplicationFlags: ParsableArguments {
             let folder = try NodeFolder(path: folderPath)
             var settings = JournalSettings()
             settings.limits.recordLimit = logRecords
+            settings.limits.activeRegionLimit = activeRegions
             let replicated = try await ReplicatedDevice(
                 lower: device, folder: folder, options: options, journalSettings: settings, logger: logger)
             let control = try ControlServer(
