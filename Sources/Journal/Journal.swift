@@ -101,7 +101,7 @@ public final class Journal: Sendable {
     /// fails. Pass a closure made once, not a literal that captures: that
     /// one is allocated anew at every call, on the replicated write path.
     public func appendDetached(_ record: JournalRecord, failed: @escaping @Sendable (JournalError, _ sequence: UInt64) -> Void) {
-        writer.submitDetached(record, failed: failed)
+        writer.submitDetached(.append(record), failed: failed)
     }
 
     /// Marks byte ranges the peer may lack (regions the peer reported after
@@ -121,9 +121,12 @@ public final class Journal: Sendable {
         try await writer.submit(.clearDirty(below: below, throughSequence: sequence, regionLength: limits.regionLength))
     }
 
-    /// How far the peer is behind: unacknowledged records and their bytes.
+    /// How far the peer is behind: unacknowledged records and their bytes,
+    /// counting the appends and acknowledgements queued without waiting.
+    /// Blocks the calling thread while those commit: not for a task.
     public func backlog() throws(JournalError) -> (records: Int, bytes: UInt64) {
-        try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> (records: Int, bytes: UInt64) in
+        writer.settle()
+        return try store.transaction(readOnly: true) { (transaction) throws(JournalError) -> (records: Int, bytes: UInt64) in
             var records = 0
             var bytes: UInt64 = 0
             try store.scan(transaction, store.records, from: UInt64(0).keyBytes) { key, value in
@@ -143,6 +146,16 @@ public final class Journal: Sendable {
     /// The peer holds every write up to `sequence`: their records go.
     public func acknowledge(through sequence: UInt64) async throws(JournalError) {
         try await writer.submit(.acknowledge(sequence))
+    }
+
+    /// ``acknowledge(through:)`` without waiting for its commit, which rides
+    /// along as a detached append does: a FLUSH of both copies need not wait
+    /// for its records to be trimmed, and losing the trim in a crash only
+    /// resyncs those writes again. `failed` hears if the commit fails.
+    public func acknowledgeDetached(
+        through sequence: UInt64, failed: @escaping @Sendable (JournalError, _ sequence: UInt64) -> Void
+    ) {
+        writer.submitDetached(.acknowledge(sequence), failed: failed)
     }
 
     /// Folds records beyond the bound into the bitmap; called by the owner

@@ -16,6 +16,8 @@ final class JournalWriter: Sendable {
         case markDirty([Range<UInt64>], regionLength: UInt64, bitmapLength: Int)
         case clearDirty(below: UInt64, throughSequence: UInt64, regionLength: UInt64)
         case sync
+        /// Changes nothing: answered once everything queued before it is committed.
+        case barrier
     }
 
     private struct Pending: Sendable {
@@ -23,6 +25,9 @@ final class JournalWriter: Sendable {
         /// nil for a detached request, whose failure goes to `failed`.
         let done: CheckedContinuation<Void, any Error>?
         var failed: (@Sendable (JournalError, _ sequence: UInt64) -> Void)? = nil
+        /// Told, whatever the outcome, once the request's batch is done: a
+        /// thread that waits for it without being a task (``settle()``).
+        var settled: BatchQueue<Bool>? = nil
     }
 
     private let store: LMDBEnvironment
@@ -71,17 +76,37 @@ final class JournalWriter: Sendable {
         }
     }
 
-    /// Queues a record without waiting for it; `failed` hears if its commit fails.
-    func submitDetached(_ record: JournalRecord, failed: @escaping @Sendable (JournalError, _ sequence: UInt64) -> Void) {
+    /// Queues an append or an acknowledgement without waiting for it;
+    /// `failed` hears if its commit fails, with the record's sequence (an
+    /// acknowledgement's: the sequence it acknowledges through).
+    func submitDetached(_ request: Request, failed: @escaping @Sendable (JournalError, _ sequence: UInt64) -> Void) {
         if inline {
-            do { try Self.commit([.append(record)], store, afterSync) } catch { failed(error, record.sequence) }
+            do { try Self.commit([request], store, afterSync) } catch { failed(error, Self.sequence(of: request)) }
             return
         }
-        // Rides along with the next awaited request (a flush's acknowledge,
-        // a degraded write's append, a sync) or wakes the writer once 256
-        // wait: no thread wake-up per replicated write.
-        if !queue.pushQuietly(Pending(request: .append(record), done: nil, failed: failed), wakeAt: 256) {
-            failed(.closed, record.sequence)
+        // Rides along with the next awaited request (a degraded write's
+        // append, a sync, an activity-log mark) or wakes the writer once 256
+        // wait: no thread wake-up per replicated write, nor per flush.
+        if !queue.pushQuietly(Pending(request: request, done: nil, failed: failed), wakeAt: 256) {
+            failed(.closed, Self.sequence(of: request))
+        }
+    }
+
+    /// Blocks the calling thread until everything queued before the call
+    /// has been committed (or has failed), so that a reader of the store
+    /// sees what was queued without waiting. Not for a task: it blocks.
+    func settle() {
+        if inline { return }
+        let settled = BatchQueue<Bool>()
+        guard queue.push(Pending(request: .barrier, done: nil, settled: settled)) else { return }
+        _ = settled.takeAll()
+    }
+
+    private static func sequence(of request: Request) -> UInt64 {
+        switch request {
+        case let .append(record): record.sequence
+        case let .acknowledge(sequence): sequence
+        default: 0
         }
     }
 
@@ -95,8 +120,9 @@ final class JournalWriter: Sendable {
                 case .success: pending.done?.resume()
                 case let .failure(error):
                     pending.done?.resume(throwing: error)
-                    if let failed = pending.failed, case let .append(record) = pending.request { failed(error, record.sequence) }
+                    pending.failed?(error, sequence(of: pending.request))
                 }
+                pending.settled?.push(true)
             }
         }
     }
@@ -182,7 +208,7 @@ final class JournalWriter: Sendable {
                 }
                 try store.put(transaction, store.meta, key: Array(name.utf8), value: bitmap)
             }
-        case .sync:
+        case .sync, .barrier:
             break
         }
     }

@@ -33,6 +33,9 @@ public final class ReplicatedDevice: DeviceLayer {
     /// once, since a closure literal capturing the logger was allocated at
     /// every replicated write.
     let detachedRecordFailed: @Sendable (JournalError, UInt64) -> Void
+    /// Hears that trimming the log after a flush of both copies failed (the
+    /// records stay, and are only resynced again), made once for the same reason.
+    let trimFailed: @Sendable (JournalError, UInt64) -> Void
 
     struct Shared {
         var volume: VolumeState
@@ -74,6 +77,7 @@ public final class ReplicatedDevice: DeviceLayer {
         self.options = options
         self.logger = logger
         detachedRecordFailed = { error, sequence in logger.error("replication: cannot log write \(sequence): \(error)") }
+        trimFailed = { error, sequence in logger.error("replication: cannot trim the log through \(sequence): \(error)") }
         var random = SystemRandomNumberGenerator()
         var volume: VolumeState
         if let stored = try folder.loadState() {

@@ -142,6 +142,37 @@ final class JournalTests {
         #expect(failure.withLock { $0 } == .closed, "a detached append is told at once")
     }
 
+    /// A flush does not wait for its acknowledgement, yet `buse status`
+    /// must never count as lagging what both copies hold: the backlog
+    /// counts what was queued without waiting, appends and trims alike.
+    @Test func theBacklogCountsAppendsAndAcknowledgementsQueuedWithoutWaiting() async throws {
+        let journal = try Journal(path: freshPath(), volumeSize: 1 << 30)
+        let failure = Mutex<JournalError?>(nil)
+        let failed: @Sendable (JournalError, UInt64) -> Void = { error, _ in failure.withLock { $0 = error } }
+        var sequences: [UInt64] = []
+        for index in 0..<3 {
+            let sequence = journal.reserveSequence()
+            sequences.append(sequence)
+            journal.appendDetached(
+                JournalRecord(sequence: sequence, offset: UInt64(index) << 20, length: 4096, checksum: 0, generation: 1),
+                failed: failed)
+        }
+        #expect(try journal.backlog() == (3, 3 * 4096))
+        journal.acknowledgeDetached(through: sequences[1], failed: failed)
+        #expect(try journal.backlog() == (1, 4096))
+        #expect(try journal.unacknowledged().map(\.sequence) == [sequences[2]])
+        #expect(failure.withLock { $0 } == nil)
+        try await journal.close()
+    }
+
+    @Test func aDetachedAcknowledgementToAClosedLogIsReported() async throws {
+        let journal = try Journal(path: freshPath(), volumeSize: 1 << 30)
+        try await journal.close()
+        let failure = Mutex<(JournalError, UInt64)?>(nil)
+        journal.acknowledgeDetached(through: 7) { error, sequence in failure.withLock { $0 = (error, sequence) } }
+        #expect(failure.withLock { $0?.0 } == .closed && failure.withLock { $0?.1 } == 7)
+    }
+
     @Test func metadataIsStoredDurably() async throws {
         let path = freshPath()
         do {
