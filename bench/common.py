@@ -16,8 +16,9 @@ CLOCK_TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
 
 
 class Workload:
-    def __init__(self, name, rw, bs, iodepth, numjobs=1):
+    def __init__(self, name, rw, bs, iodepth, numjobs=1, fio_options=()):
         self.name, self.rw, self.bs, self.iodepth, self.numjobs = name, rw, bs, iodepth, numjobs
+        self.fio_options = tuple(fio_options)  # more fio options, e.g. ("--fsync=1",): a flush after every write
 
     @property
     def large(self):
@@ -228,7 +229,7 @@ def workload_options(workload, runtime):
     """fio options for `workload`, time based, for any engine."""
     return [
         f"--rw={workload.rw}", f"--bs={workload.bs}", f"--iodepth={workload.iodepth}", f"--numjobs={workload.numjobs}",
-        "--time_based", f"--runtime={runtime}", "--norandommap", "--randrepeat=0",
+        "--time_based", f"--runtime={runtime}", "--norandommap", "--randrepeat=0", *workload.fio_options,
     ]
 
 

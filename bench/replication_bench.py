@@ -14,7 +14,9 @@ What it measures
                 (--replication-psk no leaves it out). Its ratio is to
                 `replicated`: what authentication and encryption cost.
   Workloads, time_based, --runtime s each: 4K random write at iodepth 16 and
-  at iodepth 1, 1M sequential write at iodepth 16. Each runs --reps times per
+  at iodepth 1, 1M sequential write at iodepth 16, and 4K random write at
+  iodepth 1 with a flush after each write (fio --fsync=1; its IOPS count
+  writes, and the table adds the flushes' mean latency). Each runs --reps times per
   contender, the order rotated each repetition; medians. Each timed run comes
   after --replication-warmup s of the same workload on the same fresh server
   or pair, not timed: a fresh pair's first write to each 1 MiB region waits
@@ -90,6 +92,9 @@ WORKLOADS = [
     Workload("4k-randwrite-qd16", "randwrite", "4k", 16),
     Workload("4k-randwrite-qd1", "randwrite", "4k", 1),
     Workload("1m-seqwrite-qd16", "write", "1m", 16),
+    # A flush after every write, as a database or a filesystem's journal asks: FLUSH must reach both
+    # disks, so this measures the whole flush path (the peer's round trip, the log's trim, the activity log).
+    Workload("4k-randwrite-qd1-flush", "randwrite", "4k", 1, fio_options=("--fsync=1",)),
 ]
 CONTENDERS = ["buse", "replicated", "replicated-psk"]
 COPIERS = ["resync", "nbdcopy-nbdkit", "nbdcopy-buse"]
@@ -325,6 +330,8 @@ def measure_writes(name, workload, args, paths, workdir):
         raise RuntimeError(f"{degraded} writes went unreplicated during the run (the peer dropped out)")
     cpu = (sum(a[0] - b[0] for a, b in zip(after, before)), sum(a[1] - b[1] for a, b in zip(after, before)))
     result = measured(workload, job, args.runtime, cpu, rss, None)
+    flushes = job.get("sync", {}).get("total_ios", 0) if "--fsync=1" in workload.fio_options else 0
+    result["flush_lat_us"] = job["sync"]["lat_ns"]["mean"] / 1000 if flushes else float("nan")
     # The replica's own share: the least a second copy adds to the machine's work per write.
     replica_us = sum(after[-1]) - sum(before[-1]) if name != "buse" else float("nan")
     result["replica_cpu_us_per_io"] = replica_us / result["ios"] if result["ios"] else float("nan")
@@ -651,6 +658,7 @@ def report(args, env, writes, floor, copies, errors, load_before, load_after):
     for w in [w for w in WORKLOADS if w.name in write_summary]:
         m = write_summary[w.name]
         for metric, label, spec in (("iops", "IOPS", ".0f"), ("mbps", "MB/s", ".1f"), ("lat_us", "mean clat µs", ".1f"),
+                                    ("flush_lat_us", "mean flush µs", ".1f"),
                                     ("cpu_us_per_io", "CPU µs/IO", ".2f"), ("replica_cpu_us_per_io", "of which replica", ".2f"),
                                     ("primary_cpu_us_per_io", "of which primary", ".2f"),
                                     ("machine_cpu_us_per_io", "machine CPU µs/IO", ".2f"),
@@ -659,6 +667,8 @@ def report(args, env, writes, floor, copies, errors, load_before, load_after):
             b, r = (m["buse"] or {}).get(metric), (m["replicated"] or {}).get(metric)
             t = (m.get("replicated-psk") or {}).get(metric)
             b = None if b is not None and math.isnan(b) else b
+            if metric == "flush_lat_us" and b is None:
+                continue  # a workload without flushes
             rows.append([w.name, label, fmt(b, spec), fmt(r, spec), fmt(r / b if b and r else None, ".2f"),
                          fmt(t, spec), fmt(t / r if t and r else None, ".2f")])
     ceilings = machine_ceilings(write_summary)
