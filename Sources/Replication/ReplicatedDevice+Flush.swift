@@ -8,9 +8,11 @@ extension ReplicatedDevice {
     public func flush() async throws(DeviceError) {
         let mark = activity.flushMark()
         let (watermark, link, inSync) = shared.withLock { ($0.watermark, $0.pairing.link, $0.pairing.isInSync) }
-        async let peerFlush: Result<PeerLink.Answer, ReplicationError>? = if let link { await flushPeer(link) } else { nil }
+        // Both flushes run at once: the peer's is sent first, then the local
+        // one runs on this task.
+        let peerFlush = link.map { beginPeerFlush($0) }
         let local = await attempt { () async throws(DeviceError) in try await lower.flush() }
-        let remote = await peerFlush
+        let remote: Result<PeerLink.Answer, ReplicationError>? = if let peerFlush { await answer(toFlush: peerFlush) } else { nil }
         try local.get()
         switch remote {
         case .success:

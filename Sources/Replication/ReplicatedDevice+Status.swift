@@ -39,8 +39,19 @@ extension ReplicatedDevice {
     /// Asks the peer to make everything it acknowledged durable, counted for
     /// ``status`` (the FLUSHes sent and answered an operator sees).
     func flushPeer(_ link: PeerLink) async -> Result<PeerLink.Answer, ReplicationError> {
+        await answer(toFlush: beginPeerFlush(link))
+    }
+
+    /// Sends the peer its FLUSH now, on the caller's thread, so that the
+    /// local flush can run meanwhile without a child task (a task woke a
+    /// pool thread per FLUSH); ``answer(toFlush:)`` waits for it.
+    func beginPeerFlush(_ link: PeerLink) -> PendingAnswer {
         shared.withLock { $0.peerFlushesSent += 1 }
-        let answer = await link.request(FrameHeader(.flush, tag: link.makeTag()))
+        return link.begin(FrameHeader(.flush, tag: link.makeTag()))
+    }
+
+    func answer(toFlush pending: PendingAnswer) async -> Result<PeerLink.Answer, ReplicationError> {
+        let answer = await pending.answer()
         if case .success = answer { shared.withLock { $0.peerFlushesAnswered += 1 } }
         return answer
     }
