@@ -124,8 +124,19 @@ public final class Connection: Sendable {
 
     /// Whether the connection is still negotiating and began longer than
     /// `timeout` before `now` (the server's handshake watchdog asks).
-    func isNegotiating(at now: ContinuousClock.Instant, timeout: Duration) -> Bool {
-        negotiatingSince.withLock { since in since.map { now - $0 > timeout } ?? false }
+    /// True once, for the check that finds this connection still
+    /// negotiating past `timeout`: the connection is then no longer counted
+    /// as negotiating. The watcher that closes it checks every second, and
+    /// a closed connection leaves the server's table only once its thread
+    /// has run; under load (a flood's thousand threads ending on two cores)
+    /// that took over a second, and the same handshake was counted timed
+    /// out twice.
+    func claimExpiredHandshake(at now: ContinuousClock.Instant, timeout: Duration) -> Bool {
+        negotiatingSince.withLock { since in
+            guard let started = since, now - started > timeout else { return false }
+            since = nil
+            return true
+        }
     }
 
     /// Makes new requests fail with ESHUTDOWN; requests in flight finish.

@@ -109,7 +109,7 @@ public final class Server: Sendable {
             nanosleep(&pause, nil)
             let now = ContinuousClock.now
             let late = connections.withLock { table in
-                table.values.filter { $0.isNegotiating(at: now, timeout: admission.handshakeTimeout) }
+                table.values.filter { $0.claimExpiredHandshake(at: now, timeout: admission.handshakeTimeout) }
             }
             for connection in late {
                 // Counted before the close, so a client that sees it close
