@@ -122,8 +122,6 @@ public final class Connection: Sendable {
         logHeldEvents()
     }
 
-    /// Whether the connection is still negotiating and began longer than
-    /// `timeout` before `now` (the server's handshake watchdog asks).
     /// True once, for the check that finds this connection still
     /// negotiating past `timeout`: the connection is then no longer counted
     /// as negotiating. The watcher that closes it checks every second, and
